@@ -1,0 +1,29 @@
+//! Numeric kernels for edge-llama: quantized block formats and the fused
+//! dot products between quantized weights and quantized activations.
+//!
+//! [`scalar`] is the reference that defines every operation; the SIMD paths
+//! (`x86`, `arm`) are checked against it. CPU features are detected once and
+//! the chosen functions are kept in a [`Kernels`] table of function pointers;
+//! callers fetch the table once per matrix product with [`kernels()`].
+//!
+//! ```
+//! use edge_llama_kernels::{kernels, BlockQ8_0, QK};
+//! let x: Vec<f32> = (0..64).map(|i| i as f32 / 8.0).collect();
+//! let mut q = vec![BlockQ8_0 { d: half::f16::ZERO, qs: [0; QK] }; 2];
+//! let k = kernels();
+//! (k.quantize_q8_0)(&x, &mut q);
+//! let dot = (k.dot_q8_0_q8_0)(&q, &q);
+//! let exact: f32 = x.iter().map(|v| v * v).sum();
+//! assert!((dot - exact).abs() / exact < 0.01);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod blocks;
+mod dispatch;
+pub mod scalar;
+pub mod types;
+
+pub use blocks::*;
+pub use dispatch::{active, kernels, Kernels};
+pub use types::GgmlType;

@@ -1,0 +1,1 @@
+//! GGUF reader and writer (zero-copy over memmap2).
