@@ -54,6 +54,14 @@ pub enum Error {
         /// The type id found.
         ty: u32,
     },
+    /// Metadata arrays nested deeper than the reader supports.
+    #[error("metadata key {key:?}: arrays nested deeper than {limit} levels")]
+    NestingTooDeep {
+        /// The key.
+        key: String,
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
     /// A string that is not valid UTF-8.
     #[error("invalid UTF-8 in {what}")]
     BadUtf8 {

@@ -4,9 +4,19 @@
 
 pub mod error;
 pub mod gguf;
+pub mod kv_cache;
+pub mod model;
+pub mod quantize;
 pub mod sampler;
+pub mod session;
+pub mod synthetic;
 pub mod tensor;
 pub mod tokenizer;
 
 pub use edge_llama_kernels as kernels;
 pub use error::{Error, Result};
+pub use sampler::{Sampler, SamplerConfig};
+pub use tokenizer::Tokenizer;
+pub use kv_cache::{KvCacheConfig, KvType};
+pub use model::{Config, Model, ModelOptions};
+pub use session::{Generate, Generated, Session, SessionOptions};

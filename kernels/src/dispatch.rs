@@ -1,16 +1,28 @@
 //! The table of kernel function pointers, chosen once per process.
+//!
+//! Preference order: `avx512` > `avx2` > `scalar` on x86_64, `dotprod` >
+//! `neon` > `scalar` on aarch64. The environment variable
+//! `EDGE_LLAMA_KERNELS` (`scalar`, `avx2`, `avx512`, `avx512-novnni`, `neon`,
+//! `dotprod`) forces a path; [`try_kernels`] reports a forced path that is
+//! unknown or not supported by this CPU.
 
 use crate::blocks::*;
 use crate::scalar;
 use half::f16;
+use std::fmt;
 use std::sync::OnceLock;
 
 /// One implementation of every hot operation. Slices passed together must
 /// describe the same number of elements (block counts equal); a mismatch is a
 /// programming error and panics.
+///
+/// Activation blocks (the `x` argument: Q8_0, Q8_1, Q8_K) are expected to
+/// come from the `quantize_*` functions, whose values lie in [−127, 127];
+/// weight blocks may hold any bit pattern.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernels {
-    /// Name of the path: "scalar", "avx2", "avx512", "neon" or "dotprod".
+    /// Name of the path: "scalar", "avx2", "avx512", "avx512-novnni", "neon"
+    /// or "dotprod".
     pub name: &'static str,
     /// Quantizes an f32 row (length = 32 × blocks) to Q8_0.
     pub quantize_q8_0: fn(&[f32], &mut [BlockQ8_0]),
@@ -46,11 +58,114 @@ pub const SCALAR: Kernels = Kernels {
     dot_f32_f32: scalar::dot_f32_f32,
 };
 
-static TABLE: OnceLock<Kernels> = OnceLock::new();
+/// Name of the environment variable that forces a kernel path.
+pub const ENV_VAR: &str = "EDGE_LLAMA_KERNELS";
 
-/// The kernel table for this CPU, detected on first call.
+/// Every path name this crate knows, on any architecture.
+const KNOWN: [&str; 6] = ["scalar", "avx2", "avx512", "avx512-novnni", "neon", "dotprod"];
+
+/// Why a requested kernel path cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelError {
+    /// The name is not one of the known paths.
+    Unknown {
+        /// The requested name.
+        requested: String,
+    },
+    /// The path exists but this CPU (or this build's architecture) lacks the
+    /// instructions it needs.
+    Unsupported {
+        /// The requested name.
+        requested: String,
+        /// Paths this CPU can run, best first.
+        available: Vec<&'static str>,
+    },
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelError::Unknown { requested } => write!(
+                f,
+                "unknown kernel path {requested:?} (set by {ENV_VAR} or requested explicitly); \
+                 known paths: {}",
+                KNOWN.join(", ")
+            ),
+            KernelError::Unsupported { requested, available } => write!(
+                f,
+                "kernel path {requested:?} is not supported by this CPU; available: {}",
+                available.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KernelError {}
+
+/// Tables this CPU can run, best first (scalar last).
+fn detect_all() -> Vec<Kernels> {
+    #[allow(unused_mut)]
+    let mut v: Vec<Kernels> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        v.extend(crate::x86::avx512::table());
+        v.extend(crate::x86::avx512::table_novnni().filter(|_| crate::x86::avx512::detected_vnni()));
+        v.extend(crate::x86::avx2::table());
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        v.extend(crate::arm::dotprod::table());
+        v.extend(crate::arm::neon::table());
+    }
+    v.push(SCALAR);
+    v
+}
+
+/// Names of the paths this CPU can run, best first; always ends with
+/// `"scalar"`. On a CPU with AVX-512 VNNI both `"avx512"` and
+/// `"avx512-novnni"` are listed.
+pub fn available() -> Vec<&'static str> {
+    detect_all().iter().map(|k| k.name).collect()
+}
+
+/// The table for the path called `name`, if this CPU can run it.
+pub fn kernels_for(name: &str) -> Result<Kernels, KernelError> {
+    let all = detect_all();
+    if let Some(k) = all.iter().find(|k| k.name == name) {
+        return Ok(*k);
+    }
+    if KNOWN.contains(&name) {
+        Err(KernelError::Unsupported { requested: name.to_string(), available: all.iter().map(|k| k.name).collect() })
+    } else {
+        Err(KernelError::Unknown { requested: name.to_string() })
+    }
+}
+
+static TABLE: OnceLock<Result<Kernels, KernelError>> = OnceLock::new();
+static BEST: OnceLock<Kernels> = OnceLock::new();
+
+fn best() -> &'static Kernels {
+    BEST.get_or_init(|| detect_all()[0])
+}
+
+/// The kernel table for this CPU, detected on first call, honouring
+/// `EDGE_LLAMA_KERNELS`; an error when the variable names an unknown path or
+/// one this CPU cannot run. Unset or empty means "best available".
+pub fn try_kernels() -> Result<&'static Kernels, KernelError> {
+    TABLE
+        .get_or_init(|| match std::env::var(ENV_VAR) {
+            Ok(name) if !name.trim().is_empty() => kernels_for(name.trim()),
+            _ => Ok(*best()),
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The kernel table in use: the forced path when `EDGE_LLAMA_KERNELS` is set
+/// and valid, otherwise the best one this CPU supports. Never panics; call
+/// [`try_kernels`] to surface an invalid `EDGE_LLAMA_KERNELS`.
 pub fn kernels() -> &'static Kernels {
-    TABLE.get_or_init(|| SCALAR)
+    try_kernels().unwrap_or_else(|_| best())
 }
 
 /// Name of the path in use ("scalar", "avx2", …).

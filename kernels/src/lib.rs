@@ -19,11 +19,15 @@
 
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "aarch64")]
+mod arm;
 pub mod blocks;
 mod dispatch;
 pub mod scalar;
 pub mod types;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use blocks::*;
-pub use dispatch::{active, kernels, Kernels};
+pub use dispatch::{active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, ENV_VAR, SCALAR};
 pub use types::GgmlType;

@@ -1,79 +1,504 @@
 //! The scalar reference: plain Rust, the definition of "correct" for every
-//! SIMD path. Arithmetic follows llama.cpp's reference (ggml-quants.c) so
-//! results agree with it.
+//! SIMD path. Arithmetic follows llama.cpp's reference (ggml-quants.c and the
+//! generic dot products of ggml-cpu) so results agree with it: same rounding
+//! rules, same f16 conversion (round to nearest even) and the same order of
+//! floating-point operations.
+//!
+//! Every function takes a row as a pair of slices; the element counts must
+//! agree (`f32` length = blocks × block size). A mismatch is a programming
+//! error and panics.
 
 use crate::blocks::*;
 use half::{bf16, f16};
 
-/// Quantizes activations to Q8_0: d = amax/127, q = round(x/d).
+/// Groups whose largest magnitude is below this are treated as all-zero
+/// (ggml's `GROUP_MAX_EPS`).
+const GROUP_MAX_EPS: f32 = 1e-15;
+
+/// ggml's `nearest_int`: rounds to nearest, ties to even, via the
+/// 1.5·2^23 trick. Valid for |x| ≤ 4194303.
+#[inline]
+pub(crate) fn nearest_int(x: f32) -> i32 {
+    debug_assert!(x.abs() <= 4_194_303.0 || x.is_nan());
+    let v = x + 12_582_912.0;
+    (v.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
+#[inline]
+fn check_len(elems: usize, blocks: usize, per_block: usize) {
+    assert_eq!(
+        elems,
+        blocks * per_block,
+        "row length {elems} does not match {blocks} blocks of {per_block}"
+    );
+}
+
+/// Quantizes activations to Q8_0: d = amax/127, q = round(x/d) (half away
+/// from zero), d stored as f16 (round to nearest even).
 pub fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
-    todo!()
+    check_len(x.len(), y.len(), QK);
+    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        yb.d = f16::from_f32(d);
+        for (q, &v) in yb.qs.iter_mut().zip(xb) {
+            *q = (v * id).round() as i8;
+        }
+    }
 }
-/// Quantizes activations to Q8_1 (Q8_0 plus s = d·Σq).
+
+/// Quantizes activations to Q8_1 (Q8_0 plus s = d·Σq, stored as f16).
 pub fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
-    todo!()
+    check_len(x.len(), y.len(), QK);
+    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        yb.d = f16::from_f32(d);
+        let mut sum = 0i32;
+        for (q, &v) in yb.qs.iter_mut().zip(xb) {
+            *q = (v * id).round() as i8;
+            sum += i32::from(*q);
+        }
+        yb.s = f16::from_f32(sum as f32 * d);
+    }
 }
-/// Quantizes activations to Q8_K.
+
+/// Quantizes activations to Q8_K as ggml's `quantize_row_q8_K_ref`: the
+/// signed value of largest magnitude `max` maps to −127
+/// (iscale = −127/max), q = nearest_int(iscale·x) (ties to even) capped at
+/// 127, d = 1/iscale (f32), bsums = sums of 16 consecutive q. An all-zero
+/// block gives d = 0, q = 0, bsums = 0.
 pub fn quantize_row_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
-    todo!()
+    check_len(x.len(), y.len(), QK_K);
+    for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+        let mut max = 0.0f32;
+        let mut amax = 0.0f32;
+        for &v in xb {
+            let ax = v.abs();
+            if ax > amax {
+                amax = ax;
+                max = v;
+            }
+        }
+        if amax == 0.0 {
+            yb.d = 0.0;
+            yb.qs = [0; QK_K];
+            yb.bsums = [0; QK_K / 16];
+            continue;
+        }
+        let iscale = -127.0f32 / max;
+        for (q, &v) in yb.qs.iter_mut().zip(xb) {
+            *q = nearest_int(iscale * v).min(127) as i8;
+        }
+        for (s, g) in yb.bsums.iter_mut().zip(yb.qs.chunks_exact(16)) {
+            *s = g.iter().map(|&q| i16::from(q)).sum();
+        }
+        yb.d = 1.0 / iscale;
+    }
 }
-/// Reference Q4_0 weight quantization (d = max/−8).
+
+/// Reference Q4_0 weight quantization (ggml `quantize_row_q4_0_ref`):
+/// d = max/−8 with `max` the signed value of largest magnitude,
+/// q = min(15, trunc(x/d + 8.5)).
 pub fn quantize_row_q4_0(x: &[f32], y: &mut [BlockQ4_0]) {
-    todo!()
+    check_len(x.len(), y.len(), QK);
+    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let mut amax = 0.0f32;
+        let mut max = 0.0f32;
+        for &v in xb {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        yb.d = f16::from_f32(d);
+        for j in 0..QK / 2 {
+            let x0 = xb[j] * id;
+            let x1 = xb[j + QK / 2] * id;
+            let q0 = ((x0 + 8.5) as i8).min(15) as u8;
+            let q1 = ((x1 + 8.5) as i8).min(15) as u8;
+            yb.qs[j] = q0 | (q1 << 4);
+        }
+    }
 }
-/// Reference Q4_1 weight quantization.
+
+/// Reference Q4_1 weight quantization (ggml `quantize_row_q4_1_ref`):
+/// d = (max − min)/15, m = min, q = min(15, trunc((x − min)/d + 0.5)).
 pub fn quantize_row_q4_1(x: &[f32], y: &mut [BlockQ4_1]) {
-    todo!()
+    check_len(x.len(), y.len(), QK);
+    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let mut min = f32::MAX;
+        let mut max = -f32::MAX;
+        for &v in xb {
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
+        }
+        let d = (max - min) / 15.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        yb.d = f16::from_f32(d);
+        yb.m = f16::from_f32(min);
+        for j in 0..QK / 2 {
+            let x0 = (xb[j] - min) * id;
+            let x1 = (xb[j + QK / 2] - min) * id;
+            let q0 = ((x0 + 0.5) as i8).min(15) as u8;
+            let q1 = ((x1 + 0.5) as i8).min(15) as u8;
+            yb.qs[j] = q0 | (q1 << 4);
+        }
+    }
 }
-/// Reference Q6_K weight quantization.
+
+/// ggml's `make_qx_quants` (no importance weights): quantizes `x` to levels
+/// in [−nmax, nmax−1] stored as `l + nmax` in `l_out`, searching 19 candidate
+/// scales for the one that minimizes the weighted error (weight chosen by
+/// `rmse_type`: 1 → x², 2 → 1, 3 → |x|, otherwise √|x|). Returns the scale.
+fn make_qx_quants(nmax: i32, x: &[f32], l_out: &mut [i8], rmse_type: i32) -> f32 {
+    let mut max = 0.0f32;
+    let mut amax = 0.0f32;
+    for &v in x {
+        let ax = v.abs();
+        if ax > amax {
+            amax = ax;
+            max = v;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        l_out.fill(0);
+        return 0.0;
+    }
+    let nmaxf = nmax as f32;
+    let mut iscale = -nmaxf / max;
+    if rmse_type == 0 {
+        for (l, &v) in l_out.iter_mut().zip(x) {
+            let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+            *l = (nmax + q) as i8;
+        }
+        return 1.0 / iscale;
+    }
+    let (rmse_type, return_early) = if rmse_type < 0 {
+        (-rmse_type, true)
+    } else {
+        (rmse_type, false)
+    };
+    let weight = |v: f32| -> f32 {
+        match rmse_type {
+            1 => v * v,
+            2 => 1.0,
+            3 => v.abs(),
+            _ => v.abs().sqrt(),
+        }
+    };
+    let mut sumlx = 0.0f32;
+    let mut suml2 = 0.0f32;
+    for (l, &v) in l_out.iter_mut().zip(x) {
+        let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+        *l = (q + nmax) as i8;
+        let w = weight(v);
+        let qf = q as f32;
+        sumlx += w * v * qf;
+        suml2 += w * qf * qf;
+    }
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    if return_early {
+        return if suml2 > 0.0 {
+            0.5 * (scale + 1.0 / iscale)
+        } else {
+            1.0 / iscale
+        };
+    }
+    let mut best = scale * sumlx;
+    for is in -9i32..=9 {
+        if is == 0 {
+            continue;
+        }
+        iscale = -(nmaxf + 0.1 * is as f32) / max;
+        sumlx = 0.0;
+        suml2 = 0.0;
+        for &v in x {
+            let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+            let w = weight(v);
+            let qf = q as f32;
+            sumlx += w * v * qf;
+            suml2 += w * qf * qf;
+        }
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            for (l, &v) in l_out.iter_mut().zip(x) {
+                let q = nearest_int(iscale * v).clamp(-nmax, nmax - 1);
+                *l = (nmax + q) as i8;
+            }
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
+}
+
+/// Reference Q6_K weight quantization (ggml `quantize_row_q6_K_ref`, no
+/// importance matrix): per 16-element sub-block `make_qx_quants(…, 32, rmse
+/// 1)`, sub-block scales quantized to i8 against the largest one
+/// (iscale = −128/max_scale), then levels requantized with the final scales.
 pub fn quantize_row_q6k(x: &[f32], y: &mut [BlockQ6K]) {
-    todo!()
+    check_len(x.len(), y.len(), QK_K);
+    let mut l = [0i8; QK_K];
+    let mut scales = [0f32; QK_K / 16];
+    for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+        let mut max_scale = 0.0f32;
+        let mut max_abs_scale = 0.0f32;
+        for ib in 0..QK_K / 16 {
+            let r = 16 * ib..16 * ib + 16;
+            let scale = make_qx_quants(32, &xb[r.clone()], &mut l[r], 1);
+            scales[ib] = scale;
+            let abs_scale = scale.abs();
+            if abs_scale > max_abs_scale {
+                max_abs_scale = abs_scale;
+                max_scale = scale;
+            }
+        }
+        if max_abs_scale < GROUP_MAX_EPS {
+            yb.ql = [0; QK_K / 2];
+            yb.qh = [0; QK_K / 4];
+            yb.scales = [0; QK_K / 16];
+            yb.d = f16::ZERO;
+            continue;
+        }
+        let iscale = -128.0f32 / max_scale;
+        yb.d = f16::from_f32(1.0 / iscale);
+        for (s, &sc) in yb.scales.iter_mut().zip(&scales) {
+            *s = nearest_int(iscale * sc).min(127) as i8;
+        }
+        let dd = yb.d.to_f32();
+        for j in 0..QK_K / 16 {
+            let d = dd * f32::from(yb.scales[j]);
+            if d == 0.0 {
+                continue;
+            }
+            for ii in 0..16 {
+                let q = nearest_int(xb[16 * j + ii] / d).clamp(-32, 31);
+                l[16 * j + ii] = (q + 32) as i8;
+            }
+        }
+        for (h, jbase) in (0..QK_K).step_by(128).enumerate() {
+            let ql = &mut yb.ql[64 * h..64 * h + 64];
+            let qh = &mut yb.qh[32 * h..32 * h + 32];
+            for i in 0..32 {
+                let lv = |k: usize| l[jbase + i + k] as u8;
+                ql[i] = (lv(0) & 0xF) | ((lv(64) & 0xF) << 4);
+                ql[i + 32] = (lv(32) & 0xF) | ((lv(96) & 0xF) << 4);
+                qh[i] = (lv(0) >> 4) | ((lv(32) >> 4) << 2) | ((lv(64) >> 4) << 4) | ((lv(96) >> 4) << 6);
+            }
+        }
+    }
 }
-/// Dequantizes a Q4_0 row.
+
+/// Dequantizes a Q4_0 row: y = (nibble − 8)·d.
 pub fn dequantize_row_q4_0(x: &[BlockQ4_0], y: &mut [f32]) {
-    todo!()
+    check_len(y.len(), x.len(), QK);
+    for (xb, yb) in x.iter().zip(y.chunks_exact_mut(QK)) {
+        let d = xb.d.to_f32();
+        for j in 0..QK / 2 {
+            yb[j] = (i32::from(xb.qs[j] & 0xF) - 8) as f32 * d;
+            yb[j + QK / 2] = (i32::from(xb.qs[j] >> 4) - 8) as f32 * d;
+        }
+    }
 }
-/// Dequantizes a Q4_1 row.
+
+/// Dequantizes a Q4_1 row: y = nibble·d + m.
 pub fn dequantize_row_q4_1(x: &[BlockQ4_1], y: &mut [f32]) {
-    todo!()
+    check_len(y.len(), x.len(), QK);
+    for (xb, yb) in x.iter().zip(y.chunks_exact_mut(QK)) {
+        let d = xb.d.to_f32();
+        let m = xb.m.to_f32();
+        for j in 0..QK / 2 {
+            yb[j] = f32::from(xb.qs[j] & 0xF) * d + m;
+            yb[j + QK / 2] = f32::from(xb.qs[j] >> 4) * d + m;
+        }
+    }
 }
-/// Dequantizes a Q8_0 row.
+
+/// Dequantizes a Q8_0 row: y = q·d.
 pub fn dequantize_row_q8_0(x: &[BlockQ8_0], y: &mut [f32]) {
-    todo!()
+    check_len(y.len(), x.len(), QK);
+    for (xb, yb) in x.iter().zip(y.chunks_exact_mut(QK)) {
+        let d = xb.d.to_f32();
+        for (o, &q) in yb.iter_mut().zip(&xb.qs) {
+            *o = f32::from(q) * d;
+        }
+    }
 }
-/// Dequantizes a Q6_K row.
+
+/// Unpacks the 256 six-bit levels of a Q6_K block, minus 32 (range −32..31),
+/// in element order.
+#[inline]
+pub(crate) fn unpack_q6k(b: &BlockQ6K) -> [i8; QK_K] {
+    let mut a = [0i8; QK_K];
+    for h in 0..2 {
+        let ql = &b.ql[64 * h..64 * h + 64];
+        let qh = &b.qh[32 * h..32 * h + 32];
+        let out = &mut a[128 * h..128 * h + 128];
+        for l in 0..32 {
+            out[l] = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i8 - 32;
+            out[l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+            out[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+            out[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
+        }
+    }
+    a
+}
+
+/// Dequantizes a Q6_K row: y = (d·scale[sub])·(q − 32), evaluated as in
+/// ggml (`d * sc * q` left to right).
 pub fn dequantize_row_q6k(x: &[BlockQ6K], y: &mut [f32]) {
-    todo!()
+    check_len(y.len(), x.len(), QK_K);
+    for (xb, yb) in x.iter().zip(y.chunks_exact_mut(QK_K)) {
+        let d = xb.d.to_f32();
+        let a = unpack_q6k(xb);
+        for (i, (o, &q)) in yb.iter_mut().zip(&a).enumerate() {
+            *o = d * f32::from(xb.scales[i / 16]) * f32::from(q);
+        }
+    }
 }
-/// Converts an f16 row to f32.
+
+/// Converts an f16 row to f32 (exact).
 pub fn dequantize_row_f16(x: &[f16], y: &mut [f32]) {
-    todo!()
+    assert_eq!(x.len(), y.len());
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = v.to_f32();
+    }
 }
-/// Converts a bf16 row to f32.
+
+/// Converts a bf16 row to f32 (exact).
 pub fn dequantize_row_bf16(x: &[bf16], y: &mut [f32]) {
-    todo!()
+    assert_eq!(x.len(), y.len());
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = v.to_f32();
+    }
 }
-/// Σ w·x, Q4_0 × Q8_0.
+
+/// Integer dot product of one Q4_0 block with one Q8_0 block:
+/// Σ (nibble − 8)·q.
+#[inline]
+pub(crate) fn block_sumi_q4_0(w: &BlockQ4_0, x: &BlockQ8_0) -> i32 {
+    let mut s0 = 0i32;
+    let mut s1 = 0i32;
+    for j in 0..QK / 2 {
+        s0 += (i32::from(w.qs[j] & 0xF) - 8) * i32::from(x.qs[j]);
+        s1 += (i32::from(w.qs[j] >> 4) - 8) * i32::from(x.qs[j + QK / 2]);
+    }
+    s0 + s1
+}
+
+/// Σ w·x, Q4_0 × Q8_0. Per block: sumf += (sumi·d_w)·d_x (ggml's order).
 pub fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sumf = 0.0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let sumi = block_sumi_q4_0(wb, xb);
+        sumf += sumi as f32 * wb.d.to_f32() * xb.d.to_f32();
+    }
+    sumf
 }
-/// Σ w·x, Q4_1 × Q8_1.
+
+/// Integer dot product of one Q4_1 block with one Q8_1 block: Σ nibble·q.
+#[inline]
+pub(crate) fn block_sumi_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> i32 {
+    let mut s0 = 0i32;
+    let mut s1 = 0i32;
+    for j in 0..QK / 2 {
+        s0 += i32::from(w.qs[j] & 0xF) * i32::from(x.qs[j]);
+        s1 += i32::from(w.qs[j] >> 4) * i32::from(x.qs[j + QK / 2]);
+    }
+    s0 + s1
+}
+
+/// Σ w·x, Q4_1 × Q8_1. Per block: sumf += (d_w·d_x)·sumi + m_w·s_x.
 pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sumf = 0.0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let sumi = block_sumi_q4_1(wb, xb);
+        sumf += (wb.d.to_f32() * xb.d.to_f32()) * sumi as f32 + wb.m.to_f32() * xb.s.to_f32();
+    }
+    sumf
 }
-/// Σ w·x, Q8_0 × Q8_0.
+
+/// Integer dot product of two Q8_0 blocks.
+#[inline]
+pub(crate) fn block_sumi_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> i32 {
+    w.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum()
+}
+
+/// Σ w·x, Q8_0 × Q8_0. Per block: sumf += sumi·(d_w·d_x).
 pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sumf = 0.0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let sumi = block_sumi_q8_0(wb, xb);
+        sumf += sumi as f32 * (wb.d.to_f32() * xb.d.to_f32());
+    }
+    sumf
 }
-/// Σ w·x, Q6_K × Q8_K.
+
+/// The eight i32 lane accumulators of ggml's generic Q6_K·Q8_K for one
+/// super-block: lane l sums scale[sub]·a[i]·q[i] over every i ≡ l (mod 8).
+#[inline]
+pub(crate) fn block_aux32_q6k(w: &BlockQ6K, x: &BlockQ8K) -> [i32; 8] {
+    let a = unpack_q6k(w);
+    let mut aux32 = [0i32; 8];
+    for (j, (ag, qg)) in a.chunks_exact(8).zip(x.qs.chunks_exact(8)).enumerate() {
+        let scale = i32::from(w.scales[j / 2]);
+        for l in 0..8 {
+            // ggml keeps the product in an i16; |q8·a| ≤ 128·32 fits.
+            let p = i32::from(i16::from(qg[l]) * i16::from(ag[l]));
+            aux32[l] += scale * p;
+        }
+    }
+    aux32
+}
+
+/// Σ w·x, Q6_K × Q8_K, following ggml's generic code: eight f32 lane sums
+/// `sums[l] += (d_w·d_x)·aux32[l]` across super-blocks, then added in
+/// lane order.
 pub fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sums = [0f32; 8];
+    for (wb, xb) in w.iter().zip(x) {
+        let aux32 = block_aux32_q6k(wb, xb);
+        let d = wb.d.to_f32() * xb.d;
+        for l in 0..8 {
+            sums[l] += d * aux32[l] as f32;
+        }
+    }
+    let mut sumf = 0.0f32;
+    for s in sums {
+        sumf += s;
+    }
+    sumf
 }
-/// Σ w·x, f16 × f32, accumulated in f32.
+
+/// Σ w·x, f16 × f32, each w converted exactly to f32, accumulated
+/// sequentially in f32.
 pub fn dot_f16_f32(w: &[f16], x: &[f32]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sum = 0.0f32;
+    for (&a, &b) in w.iter().zip(x) {
+        sum += a.to_f32() * b;
+    }
+    sum
 }
-/// Σ w·x, f32 × f32.
+
+/// Σ w·x, f32 × f32, accumulated sequentially in f32.
 pub fn dot_f32_f32(w: &[f32], x: &[f32]) -> f32 {
-    todo!()
+    assert_eq!(w.len(), x.len());
+    let mut sum = 0.0f32;
+    for (&a, &b) in w.iter().zip(x) {
+        sum += a * b;
+    }
+    sum
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Cross-builds the workspace's tests for aarch64-unknown-linux-gnu and runs
+# them under QEMU user-mode emulation twice:
+#   - QEMU_CPU=cortex-a72 (Raspberry Pi 4: NEON, no dotprod) -> "neon" path
+#   - QEMU_CPU=cortex-a76 (Raspberry Pi 5: NEON + dotprod)    -> "dotprod" path
+# and checks that run-time feature detection picked the expected path
+# (EDGE_LLAMA_EXPECT_DOTPROD=0|1 is asserted by a test in kernels/src/arm).
+#
+# Toolchain: rustup cannot add targets on this machine kind, so Debian's rustc
+# (which ships an aarch64 std as libstd-rust-web-dev:arm64) builds the target;
+# the linker and QEMU come from Debian too. The apt install runs only when
+# something is missing (needs root or sudo). Linker/runner/static linking are
+# set in .cargo/config.toml. Doctests are skipped (no aarch64 rustdoc).
+#
+# Usage: scripts/test-aarch64.sh [extra args passed to the test binaries]
+# Env:   AARCH64_CPUS="cortex-a72 cortex-a76" (override the CPU list)
+#        CARGO_TARGET_DIR (default target/aarch64-cross)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=aarch64-unknown-linux-gnu
+DEB_RUSTC=/usr/bin/rustc
+CPUS=${AARCH64_CPUS:-"cortex-a72 cortex-a76"}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/aarch64-cross}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+phase_start=$SECONDS
+phase() { # phase NAME: prints the time the previous phase took
+    local now=$SECONDS
+    [ -n "${phase_name:-}" ] && echo "== ${phase_name}: $((now - phase_start)) s"
+    phase_name=$1
+    phase_start=$now
+    [ -n "$1" ] && echo "== $1"
+    return 0
+}
+
+have_toolchain() {
+    [ -x "$DEB_RUSTC" ] || return 1
+    local sysroot
+    sysroot=$("$DEB_RUSTC" --print sysroot) || return 1
+    compgen -G "$sysroot/lib/rustlib/$TARGET/lib/libstd-*.rlib" >/dev/null || return 1
+    command -v aarch64-linux-gnu-gcc >/dev/null || return 1
+    [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || return 1
+    command -v qemu-aarch64-static >/dev/null || return 1
+}
+
+phase "toolchain"
+if ! have_toolchain; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO dpkg --add-architecture arm64
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends \
+        rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
+        libc6-dev-arm64-cross qemu-user-static
+    have_toolchain || { echo "aarch64 toolchain still incomplete after install" >&2; exit 1; }
+fi
+export RUSTC=$DEB_RUSTC
+echo "rustc for $TARGET: $("$RUSTC" --version)"
+echo "cargo: $(cargo --version)"
+echo "qemu: $(qemu-aarch64-static --version | head -n1)"
+
+phase "cross build ($TARGET, release)"
+cargo test --release --target "$TARGET" --workspace --lib --bins --tests --no-run
+
+for cpu in $CPUS; do
+    case $cpu in
+        cortex-a72 | cortex-a53 | cortex-a57) expect=0 ;;
+        cortex-a76 | cortex-a55 | neoverse-n1 | max) expect=1 ;;
+        *) expect="" ;;
+    esac
+    phase "tests under QEMU_CPU=$cpu (expect dotprod: ${expect:-unchecked})"
+    export QEMU_CPU=$cpu
+    if [ -n "$expect" ]; then
+        export EDGE_LLAMA_EXPECT_DOTPROD=$expect
+    else
+        unset EDGE_LLAMA_EXPECT_DOTPROD
+    fi
+    # Which path did run-time detection choose on this CPU? (The test also
+    # asserts the EDGE_LLAMA_EXPECT_DOTPROD expectation.)
+    if ! out=$(cargo test --release --target "$TARGET" -p edge-llama-kernels --lib \
+        arm::tests::detected_paths -- --nocapture 2>&1); then
+        echo "$out" >&2
+        echo "kernel path detection check failed under QEMU_CPU=$cpu" >&2
+        exit 1
+    fi
+    echo "$out" | grep -E "kernel path"
+    cargo test --release --target "$TARGET" --workspace --lib --bins --tests -- "$@"
+done
+phase ""
+echo "== aarch64 total: ${SECONDS} s"

@@ -1,0 +1,134 @@
+//! Hyperparameters read from GGUF metadata, validated.
+
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+
+/// Upper bounds that keep allocations sized from file numbers sane. Real
+/// models are far below them; the tensor shapes are checked against the file
+/// size as well.
+const MAX_DIM: u64 = 1 << 16;
+const MAX_LAYERS: u64 = 1 << 10;
+const MAX_HEADS: u64 = 1 << 10;
+
+/// The shape of a Llama-architecture decoder.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `general.architecture` (always "llama" for now).
+    pub arch: String,
+    /// Embedding width (`llama.embedding_length`).
+    pub dim: usize,
+    /// Number of decoder blocks (`llama.block_count`).
+    pub n_layers: usize,
+    /// Query heads (`llama.attention.head_count`).
+    pub n_heads: usize,
+    /// Key/value heads (`llama.attention.head_count_kv`, default `n_heads`).
+    pub n_kv_heads: usize,
+    /// Width of one head: `dim / n_heads`.
+    pub head_dim: usize,
+    /// Hidden width of the feed-forward block (`llama.feed_forward_length`).
+    pub ffn_dim: usize,
+    /// Vocabulary size (length of `tokenizer.ggml.tokens`).
+    pub n_vocab: usize,
+    /// Training context length in tokens (`llama.context_length`).
+    pub context_length: usize,
+    /// RMSNorm epsilon (`llama.attention.layer_norm_rms_epsilon`).
+    pub rms_eps: f32,
+    /// RoPE base frequency (`llama.rope.freq_base`, default 10000).
+    pub rope_base: f32,
+    /// Rotated dimensions per head (`llama.rope.dimension_count`, default `head_dim`).
+    pub rope_dim: usize,
+}
+
+impl Config {
+    /// Width of the key/value projections: `n_kv_heads * head_dim`.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim
+    }
+
+    /// Reads and validates the hyperparameters of `file`.
+    pub fn from_gguf(file: &GgufFile) -> Result<Config> {
+        let arch = file.get_str("general.architecture")?.to_string();
+        if arch != "llama" {
+            return Err(Error::BadConfig(format!(
+                "general.architecture is {arch:?}; only \"llama\" is supported"
+            )));
+        }
+        let key = |k: &str| format!("{arch}.{k}");
+        let bounded = |k: &str, v: u64, max: u64| -> Result<usize> {
+            if v == 0 || v > max {
+                return Err(Error::BadConfig(format!("{k} = {v} is out of range 1..={max}")));
+            }
+            Ok(v as usize)
+        };
+        let dim_key = key("embedding_length");
+        let dim = bounded(&dim_key, file.get_u64(&dim_key)?, MAX_DIM)?;
+        let layers_key = key("block_count");
+        let n_layers = bounded(&layers_key, file.get_u64(&layers_key)?, MAX_LAYERS)?;
+        let ffn_key = key("feed_forward_length");
+        let ffn_dim = bounded(&ffn_key, file.get_u64(&ffn_key)?, MAX_DIM * 8)?;
+        let heads_key = key("attention.head_count");
+        let n_heads = bounded(&heads_key, file.get_u64(&heads_key)?, MAX_HEADS)?;
+        let kv_key = key("attention.head_count_kv");
+        let n_kv_heads = match file.opt_u64(&kv_key)? {
+            Some(v) => bounded(&kv_key, v, MAX_HEADS)?,
+            None => n_heads,
+        };
+        if n_heads % n_kv_heads != 0 {
+            return Err(Error::BadConfig(format!(
+                "{heads_key} = {n_heads} is not a multiple of {kv_key} = {n_kv_heads}"
+            )));
+        }
+        if dim % n_heads != 0 {
+            return Err(Error::BadConfig(format!(
+                "{dim_key} = {dim} is not a multiple of {heads_key} = {n_heads}"
+            )));
+        }
+        let head_dim = dim / n_heads;
+        if head_dim % 2 != 0 {
+            return Err(Error::BadConfig(format!("head dimension {head_dim} is odd")));
+        }
+        let eps_key = key("attention.layer_norm_rms_epsilon");
+        let rms_eps = file.get_f32(&eps_key)?;
+        if !(rms_eps.is_finite() && rms_eps > 0.0) {
+            return Err(Error::BadConfig(format!("{eps_key} = {rms_eps} must be positive")));
+        }
+        let base_key = key("rope.freq_base");
+        let rope_base = file.opt_f32(&base_key)?.unwrap_or(10000.0);
+        if !(rope_base.is_finite() && rope_base > 1.0) {
+            return Err(Error::BadConfig(format!("{base_key} = {rope_base} must be > 1")));
+        }
+        let rope_key = key("rope.dimension_count");
+        let rope_dim = match file.opt_u64(&rope_key)? {
+            Some(v) => v as usize,
+            None => head_dim,
+        };
+        if rope_dim == 0 || rope_dim > head_dim || rope_dim % 2 != 0 {
+            return Err(Error::BadConfig(format!(
+                "{rope_key} = {rope_dim} must be even and in 2..={head_dim}"
+            )));
+        }
+        let ctx_key = key("context_length");
+        let context_length = match file.opt_u64(&ctx_key)? {
+            Some(v) => bounded(&ctx_key, v, 1 << 24)?,
+            None => 4096,
+        };
+        let n_vocab = file.get_array("tokenizer.ggml.tokens")?.len();
+        if n_vocab == 0 {
+            return Err(Error::BadConfig("tokenizer.ggml.tokens is empty".into()));
+        }
+        Ok(Config {
+            arch,
+            dim,
+            n_layers,
+            n_heads,
+            n_kv_heads,
+            head_dim,
+            ffn_dim,
+            n_vocab,
+            context_length,
+            rms_eps,
+            rope_base,
+            rope_dim,
+        })
+    }
+}

@@ -1,0 +1,285 @@
+//! The Llama decoder, one token at a time, over plain slices. Each step is
+//! one short function; `forward` reads top to bottom like the paper.
+
+use super::config::Config;
+use super::matvec::{dequantize, matvec, Activation, Prepared};
+use super::weights::{Weight, Weights};
+use crate::error::Result;
+use crate::kv_cache::{KvCache, KvType, Row};
+use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
+use half::f16;
+
+/// Per-session buffers, sized once from the config.
+pub(crate) struct Scratch {
+    /// Residual stream, `dim`.
+    x: Vec<f32>,
+    /// Normalized input of the current sub-block, `dim`.
+    xb: Vec<f32>,
+    /// Queries, `n_heads * head_dim`.
+    q: Vec<f32>,
+    /// Keys and values of the current position, `kv_dim` each.
+    k: Vec<f32>,
+    v: Vec<f32>,
+    /// Attention output (all heads), `n_heads * head_dim`.
+    att: Vec<f32>,
+    /// Output of a projection back to `dim`.
+    proj: Vec<f32>,
+    /// Feed-forward gate and up activations, `ffn_dim` each.
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    /// Attention scores over cached positions, `capacity`.
+    scores: Vec<f32>,
+    /// One query head prepared for the cache type.
+    q_head: Vec<f32>,
+    q_head_q8: Vec<BlockQ8_0>,
+    /// RoPE cos/sin for the current position, `rope_dim / 2` each.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    /// Output logits, `n_vocab`.
+    pub logits: Vec<f32>,
+    act: Activation,
+}
+
+impl Scratch {
+    pub fn new(c: &Config, capacity: usize) -> Scratch {
+        let qdim = c.n_heads * c.head_dim;
+        Scratch {
+            x: vec![0.0; c.dim],
+            xb: vec![0.0; c.dim.max(qdim)],
+            q: vec![0.0; qdim],
+            k: vec![0.0; c.kv_dim()],
+            v: vec![0.0; c.kv_dim()],
+            att: vec![0.0; qdim],
+            proj: vec![0.0; c.dim],
+            gate: vec![0.0; c.ffn_dim],
+            up: vec![0.0; c.ffn_dim],
+            scores: vec![0.0; capacity],
+            q_head: vec![0.0; c.head_dim],
+            q_head_q8: vec![
+                BlockQ8_0 {
+                    d: f16::ZERO,
+                    qs: [0; QK]
+                };
+                c.head_dim.div_ceil(QK)
+            ],
+            cos: vec![0.0; c.rope_dim / 2],
+            sin: vec![0.0; c.rope_dim / 2],
+            logits: vec![0.0; c.n_vocab],
+            act: Activation::new(c.dim.max(c.ffn_dim).max(qdim)),
+        }
+    }
+}
+
+/// Everything the forward pass reads but does not change.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a Config,
+    pub weights: &'a Weights,
+    pub map: &'a [u8],
+    pub kernels: &'a Kernels,
+    pub pool: Option<&'a rayon::ThreadPool>,
+}
+
+/// Runs token `token` at absolute position `pos`, writing its keys and values
+/// into `cache`; when `logits` is true, fills `s.logits`.
+pub(crate) fn forward(
+    ctx: &Ctx<'_>,
+    s: &mut Scratch,
+    cache: &mut KvCache,
+    token: u32,
+    pos: usize,
+    logits: bool,
+) -> Result<()> {
+    let c = ctx.config;
+    embed(ctx, token, &mut s.x)?;
+    rope_angles(c, pos, &mut s.cos, &mut s.sin);
+    for (l, w) in ctx.weights.layers.iter().enumerate() {
+        // Attention block.
+        rms_norm(&mut s.xb[..c.dim], &s.x, &w.attn_norm, c.rms_eps);
+        project(
+            ctx,
+            &mut s.act,
+            &s.xb[..c.dim],
+            &mut [(&w.wq, &mut s.q), (&w.wk, &mut s.k), (&w.wv, &mut s.v)],
+        )?;
+        rope(&mut s.q, c.head_dim, &s.cos, &s.sin);
+        rope(&mut s.k, c.head_dim, &s.cos, &s.sin);
+        cache.write(ctx.kernels, l, pos, &s.k, &s.v);
+        attention(ctx, s, cache, l, pos);
+        project(ctx, &mut s.act, &s.att, &mut [(&w.wo, &mut s.proj)])?;
+        add(&mut s.x, &s.proj);
+        // Feed-forward block.
+        rms_norm(&mut s.xb[..c.dim], &s.x, &w.ffn_norm, c.rms_eps);
+        project(
+            ctx,
+            &mut s.act,
+            &s.xb[..c.dim],
+            &mut [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
+        )?;
+        swiglu(&mut s.gate, &s.up);
+        project(ctx, &mut s.act, &s.gate, &mut [(&w.w_down, &mut s.proj)])?;
+        add(&mut s.x, &s.proj);
+    }
+    if logits {
+        rms_norm(&mut s.xb[..c.dim], &s.x, &ctx.weights.output_norm, c.rms_eps);
+        project(
+            ctx,
+            &mut s.act,
+            &s.xb[..c.dim],
+            &mut [(&ctx.weights.output, &mut s.logits)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Copies (dequantizing) the embedding row of `token` into `x`.
+fn embed(ctx: &Ctx<'_>, token: u32, x: &mut [f32]) -> Result<()> {
+    let e = &ctx.weights.token_embd;
+    let rb = e.row_bytes();
+    let row = token as usize;
+    let bytes = e.bytes(ctx.map).get(row * rb..(row + 1) * rb).unwrap_or(&[]);
+    dequantize(&e.name, e.dtype, bytes, x)
+}
+
+/// `out = x / rms(x) * w`, in llama.cpp's order: the sum of squares in f64,
+/// the scale in f32, then the product with the weight.
+fn rms_norm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0 / (mean + eps).sqrt();
+    for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
+        *o = (xi * scale) * wi;
+    }
+}
+
+/// Runs every `(weight, out)` product on the same input `x`, preparing the
+/// activation once per format.
+fn project(
+    ctx: &Ctx<'_>,
+    act: &mut Activation,
+    x: &[f32],
+    products: &mut [(&Weight, &mut Vec<f32>)],
+) -> Result<()> {
+    let mut prepared: Option<GgmlType> = None;
+    for (w, out) in products.iter_mut() {
+        let fmt = Activation::format_of(w.dtype);
+        if prepared != Some(fmt) {
+            act.fill(ctx.kernels, fmt, x);
+            prepared = Some(fmt);
+        }
+        let p: Prepared<'_> = act.view(fmt, x);
+        matvec(ctx.kernels, ctx.pool, w, ctx.map, p, &mut out[..w.rows])?;
+    }
+    Ok(())
+}
+
+/// cos/sin of pos·base^(−2i/rope_dim) for each rotated pair i, computed as
+/// llama.cpp does (the angle multiplied by the scale step by step, in f32).
+fn rope_angles(c: &Config, pos: usize, cos: &mut [f32], sin: &mut [f32]) {
+    let step = c.rope_base.powf(-2.0 / c.rope_dim as f32);
+    let mut theta = pos as f32;
+    for (co, si) in cos.iter_mut().zip(sin.iter_mut()) {
+        *co = theta.cos();
+        *si = theta.sin();
+        theta *= step;
+    }
+}
+
+/// Rotates the adjacent pairs (x[2i], x[2i+1]) of every head.
+fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
+    for head in x.chunks_exact_mut(head_dim) {
+        for (pair, (&c, &s)) in head.chunks_exact_mut(2).zip(cos.iter().zip(sin)) {
+            let (a, b) = (pair[0], pair[1]);
+            pair[0] = a * c - b * s;
+            pair[1] = a * s + b * c;
+        }
+    }
+}
+
+/// Grouped-query attention of every query head over the cached positions of
+/// its kv head, written to `s.att`.
+fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos: usize) {
+    let c = ctx.config;
+    let k = ctx.kernels;
+    let hd = c.head_dim;
+    let group = c.n_heads / c.n_kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let kv_type = cache.config().dtype;
+    for h in 0..c.n_heads {
+        let kvh = h / group;
+        let q = &s.q[h * hd..(h + 1) * hd];
+        // The query in the cache's format: f16-rounded for f16 keys (as
+        // llama.cpp converts it), Q8_0 for q8_0 keys.
+        match kv_type {
+            KvType::F16 => {
+                for (o, &v) in s.q_head.iter_mut().zip(q) {
+                    *o = f16::from_f32(v).to_f32();
+                }
+            }
+            KvType::Q8_0 => (k.quantize_q8_0)(q, &mut s.q_head_q8),
+            KvType::F32 => {}
+        }
+        let mut n = 0;
+        for p in cache.attended(pos) {
+            s.scores[n] = match cache.key(layer, p, kvh) {
+                Row::F32(key) => (k.dot_f32_f32)(key, q),
+                Row::F16(key) => (k.dot_f16_f32)(key, &s.q_head),
+                Row::Q8_0(key) => (k.dot_q8_0_q8_0)(key, &s.q_head_q8),
+            } * scale;
+            n += 1;
+        }
+        softmax(&mut s.scores[..n]);
+        let out = &mut s.att[h * hd..(h + 1) * hd];
+        out.fill(0.0);
+        for (p, &w) in cache.attended(pos).zip(&s.scores[..n]) {
+            match cache.value(layer, p, kvh) {
+                Row::F32(v) => axpy(out, w, v.iter().copied()),
+                Row::F16(v) => {
+                    // llama.cpp multiplies f16 values by f16-rounded weights.
+                    let w = f16::from_f32(w).to_f32();
+                    axpy(out, w, v.iter().map(|x| x.to_f32()))
+                }
+                Row::Q8_0(v) => axpy(
+                    out,
+                    w,
+                    v.iter()
+                        .flat_map(|b| b.qs.iter().map(move |&q| b.d.to_f32() * q as f32)),
+                ),
+            }
+        }
+    }
+}
+
+/// `out += w * v`.
+fn axpy(out: &mut [f32], w: f32, v: impl Iterator<Item = f32>) {
+    for (o, x) in out.iter_mut().zip(v) {
+        *o += w * x;
+    }
+}
+
+/// In-place softmax; the sum accumulated in f64 as llama.cpp does.
+fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// `gate = silu(gate) * up`.
+fn swiglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// `x += y`.
+fn add(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}

@@ -1,0 +1,255 @@
+//! Matrix-vector products over quantized weights in the map, and the
+//! activation formats each weight type pairs with.
+
+use super::weights::Weight;
+use crate::error::{Error, Result};
+use crate::tensor::TensorView;
+use edge_llama_kernels::{
+    cast_blocks, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+    GgmlType, Kernels, QK, QK_K,
+};
+use half::{bf16, f16};
+use rayon::prelude::*;
+
+fn blocks<'a, B: Block>(name: &str, bytes: &'a [u8]) -> Result<&'a [B]> {
+    cast_blocks::<B>(bytes).ok_or_else(|| Error::BadTensor {
+        name: name.to_string(),
+        reason: "data is not a whole number of aligned blocks".into(),
+    })
+}
+
+/// Dequantizes `bytes` (holding exactly `out.len()` elements of `dtype`) into `out`.
+pub(crate) fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    let expected = dtype.row_bytes(out.len() as u64);
+    if expected != Some(bytes.len() as u64) {
+        return Err(Error::BadTensor {
+            name: name.to_string(),
+            reason: format!("{} bytes do not hold {} {dtype} elements", bytes.len(), out.len()),
+        });
+    }
+    match dtype {
+        GgmlType::F32 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        GgmlType::F16 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = f16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        GgmlType::BF16 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = bf16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        GgmlType::Q4_0 => scalar::dequantize_row_q4_0(blocks(name, bytes)?, out),
+        GgmlType::Q4_1 => scalar::dequantize_row_q4_1(blocks(name, bytes)?, out),
+        GgmlType::Q8_0 => scalar::dequantize_row_q8_0(blocks(name, bytes)?, out),
+        GgmlType::Q6K => scalar::dequantize_row_q6k(blocks(name, bytes)?, out),
+        other => {
+            return Err(Error::UnsupportedTensorType {
+                name: name.to_string(),
+                ty: other.to_string(),
+                context: "for dequantization".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Dequantizes row `row` of tensor `t` into `out` (`out.len()` = row length).
+pub(crate) fn dequantize_row(t: &TensorView<'_>, row: usize, out: &mut [f32]) -> Result<()> {
+    let rb = t.row_bytes();
+    let bytes = t.data.get(row * rb..(row + 1) * rb).ok_or_else(|| Error::BadTensor {
+        name: t.name.to_string(),
+        reason: format!("row {row} out of range"),
+    })?;
+    dequantize(t.name, t.dtype, bytes, out)
+}
+
+/// Scratch space for one activation vector in every format a weight may want.
+/// Sized once for the widest input; never reallocated per token.
+pub(crate) struct Activation {
+    /// The vector rounded through f16 or bf16 (for F16/BF16 weights).
+    rounded: Vec<f32>,
+    q8_0: Vec<BlockQ8_0>,
+    q8_1: Vec<BlockQ8_1>,
+    q8k: Vec<BlockQ8K>,
+}
+
+/// An activation vector prepared for one weight type.
+#[derive(Clone, Copy)]
+pub(crate) enum Prepared<'a> {
+    F32(&'a [f32]),
+    Q8_0(&'a [BlockQ8_0]),
+    Q8_1(&'a [BlockQ8_1]),
+    Q8K(&'a [BlockQ8K]),
+}
+
+impl Activation {
+    /// Scratch for vectors of up to `max_len` elements.
+    pub fn new(max_len: usize) -> Self {
+        Activation {
+            rounded: vec![0.0; max_len],
+            q8_0: vec![
+                BlockQ8_0 {
+                    d: f16::ZERO,
+                    qs: [0; QK]
+                };
+                max_len.div_ceil(QK)
+            ],
+            q8_1: vec![
+                BlockQ8_1 {
+                    d: f16::ZERO,
+                    s: f16::ZERO,
+                    qs: [0; QK]
+                };
+                max_len.div_ceil(QK)
+            ],
+            q8k: vec![
+                BlockQ8K {
+                    d: 0.0,
+                    qs: [0; QK_K],
+                    bsums: [0; QK_K / 16]
+                };
+                max_len.div_ceil(QK_K)
+            ],
+        }
+    }
+
+    /// The activation format `dtype` weights multiply with, as llama.cpp
+    /// does: Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1, Q8_K for Q6_K, the value
+    /// rounded to f16 (bf16) for F16 (BF16), plain f32 for F32.
+    pub fn format_of(dtype: GgmlType) -> GgmlType {
+        match dtype {
+            GgmlType::Q4_0 | GgmlType::Q8_0 => GgmlType::Q8_0,
+            GgmlType::Q4_1 => GgmlType::Q8_1,
+            GgmlType::Q6K => GgmlType::Q8K,
+            GgmlType::F16 => GgmlType::F16,
+            GgmlType::BF16 => GgmlType::BF16,
+            _ => GgmlType::F32,
+        }
+    }
+
+    /// Converts `x` into activation format `fmt` (see [`Self::format_of`]).
+    pub fn fill(&mut self, k: &Kernels, fmt: GgmlType, x: &[f32]) {
+        let n = x.len();
+        match fmt {
+            GgmlType::Q8_0 => (k.quantize_q8_0)(x, &mut self.q8_0[..n / QK]),
+            GgmlType::Q8_1 => (k.quantize_q8_1)(x, &mut self.q8_1[..n / QK]),
+            GgmlType::Q8K => (k.quantize_q8_k)(x, &mut self.q8k[..n / QK_K]),
+            GgmlType::F16 => {
+                for (o, &v) in self.rounded[..n].iter_mut().zip(x) {
+                    *o = f16::from_f32(v).to_f32();
+                }
+            }
+            GgmlType::BF16 => {
+                for (o, &v) in self.rounded[..n].iter_mut().zip(x) {
+                    *o = bf16::from_f32(v).to_f32();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The activation last filled for format `fmt` from `x`.
+    pub fn view<'a>(&'a self, fmt: GgmlType, x: &'a [f32]) -> Prepared<'a> {
+        let n = x.len();
+        match fmt {
+            GgmlType::Q8_0 => Prepared::Q8_0(&self.q8_0[..n / QK]),
+            GgmlType::Q8_1 => Prepared::Q8_1(&self.q8_1[..n / QK]),
+            GgmlType::Q8K => Prepared::Q8K(&self.q8k[..n / QK_K]),
+            GgmlType::F16 | GgmlType::BF16 => Prepared::F32(&self.rounded[..n]),
+            _ => Prepared::F32(x),
+        }
+    }
+}
+
+/// Rows per parallel task: enough work that scheduling is cheap.
+const MIN_ROWS_PER_TASK: usize = 32;
+
+/// `out = W · x` for weight `w` (bytes in `map`), `x` prepared for `w.dtype`.
+/// Rows are split across `pool`; each row is computed by exactly one thread,
+/// so the result does not depend on the thread count.
+pub(crate) fn matvec(
+    k: &Kernels,
+    pool: Option<&rayon::ThreadPool>,
+    w: &Weight,
+    map: &[u8],
+    x: Prepared<'_>,
+    out: &mut [f32],
+) -> Result<()> {
+    debug_assert_eq!(out.len(), w.rows);
+    let bytes = w.bytes(map);
+    let rb = w.row_bytes();
+    let name = w.name.as_str();
+    match (w.dtype, x) {
+        (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
+            let wb = blocks::<BlockQ4_0>(name, bytes)?;
+            rows(pool, out, wb, rb / 18, |r| (k.dot_q4_0_q8_0)(r, a));
+        }
+        (GgmlType::Q8_0, Prepared::Q8_0(a)) => {
+            let wb = blocks::<BlockQ8_0>(name, bytes)?;
+            rows(pool, out, wb, rb / 34, |r| (k.dot_q8_0_q8_0)(r, a));
+        }
+        (GgmlType::Q4_1, Prepared::Q8_1(a)) => {
+            let wb = blocks::<BlockQ4_1>(name, bytes)?;
+            rows(pool, out, wb, rb / 20, |r| (k.dot_q4_1_q8_1)(r, a));
+        }
+        (GgmlType::Q6K, Prepared::Q8K(a)) => {
+            let wb = blocks::<BlockQ6K>(name, bytes)?;
+            rows(pool, out, wb, rb / 210, |r| (k.dot_q6k_q8k)(r, a));
+        }
+        (GgmlType::F16, Prepared::F32(a)) => {
+            let wb = blocks::<f16>(name, bytes)?;
+            rows(pool, out, wb, w.cols, |r| (k.dot_f16_f32)(r, a));
+        }
+        (GgmlType::F32, Prepared::F32(a)) => {
+            let wb = blocks::<f32>(name, bytes)?;
+            rows(pool, out, wb, w.cols, |r| (k.dot_f32_f32)(r, a));
+        }
+        (GgmlType::BF16, Prepared::F32(a)) => {
+            let wb = blocks::<bf16>(name, bytes)?;
+            rows(pool, out, wb, w.cols, |r| {
+                r.iter().zip(a).map(|(w, x)| w.to_f32() * x).sum()
+            });
+        }
+        (t, _) => {
+            return Err(Error::UnsupportedTensorType {
+                name: name.to_string(),
+                ty: t.to_string(),
+                context: "with this activation format".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Applies `dot` to each row (`per_row` items of `w`) writing `out[r]`.
+fn rows<B: Sync, F>(pool: Option<&rayon::ThreadPool>, out: &mut [f32], w: &[B], per_row: usize, dot: F)
+where
+    F: Fn(&[B]) -> f32 + Sync,
+{
+    let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
+        for (j, o) in chunk.iter_mut().enumerate() {
+            let r = ci * chunk_rows + j;
+            *o = dot(&w[r * per_row..(r + 1) * per_row]);
+        }
+    };
+    match pool {
+        Some(pool) if pool.current_num_threads() > 1 && out.len() >= 2 * MIN_ROWS_PER_TASK => {
+            let tasks = pool.current_num_threads() * 4;
+            let chunk_rows = out.len().div_ceil(tasks).max(MIN_ROWS_PER_TASK);
+            pool.install(|| {
+                out.par_chunks_mut(chunk_rows)
+                    .enumerate()
+                    .for_each(|c| one(c, chunk_rows))
+            });
+        }
+        _ => {
+            let n = out.len();
+            one((0, out), n);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The Llama model: config from metadata, weights bound to the mapped file,
+//! and the forward pass.
+
+mod config;
+pub(crate) mod forward;
+pub(crate) mod matvec;
+pub(crate) mod weights;
+
+pub use config::Config;
+
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+use crate::session::{Session, SessionOptions};
+use crate::tokenizer::Tokenizer;
+use edge_llama_kernels::Kernels;
+use std::path::Path;
+use std::sync::Arc;
+use weights::Weights;
+
+/// Options for opening a model.
+#[derive(Clone, Debug, Default)]
+pub struct ModelOptions {
+    /// Threads for matrix-vector products; 0 means the number of physical cores.
+    pub threads: usize,
+}
+
+/// A mapped GGUF model, ready to run. Cheap to clone (shared); `Send + Sync`,
+/// so sessions on several threads can share one mapped file.
+#[derive(Clone)]
+pub struct Model {
+    pub(crate) inner: Arc<ModelInner>,
+}
+
+pub(crate) struct ModelInner {
+    pub file: GgufFile,
+    pub config: Config,
+    pub weights: Weights,
+    pub tokenizer: Tokenizer,
+    pub kernels: &'static Kernels,
+    pub pool: Option<rayon::ThreadPool>,
+    pub threads: usize,
+}
+
+impl ModelInner {
+    pub fn ctx(&self) -> forward::Ctx<'_> {
+        forward::Ctx {
+            config: &self.config,
+            weights: &self.weights,
+            map: self.file.as_bytes(),
+            kernels: self.kernels,
+            pool: self.pool.as_ref(),
+        }
+    }
+}
+
+impl Model {
+    /// Maps the GGUF file at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Model> {
+        Model::open_with(path, ModelOptions::default())
+    }
+
+    /// Maps the GGUF file at `path`: parses the header, checks every tensor
+    /// against the config; reads no weight data.
+    pub fn open_with(path: impl AsRef<Path>, options: ModelOptions) -> Result<Model> {
+        Model::from_gguf(GgufFile::open(path)?, options)
+    }
+
+    /// Builds a model over an already opened GGUF file.
+    pub fn from_gguf(file: GgufFile, options: ModelOptions) -> Result<Model> {
+        let config = Config::from_gguf(&file)?;
+        let weights = Weights::from_gguf(&file, &config)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
+        if tokenizer.n_vocab() != config.n_vocab {
+            return Err(Error::BadConfig(format!(
+                "tokenizer has {} tokens, model {}",
+                tokenizer.n_vocab(),
+                config.n_vocab
+            )));
+        }
+        let kernels = edge_llama_kernels::kernels();
+        let threads = if options.threads == 0 {
+            num_cpus::get_physical().max(1)
+        } else {
+            options.threads
+        };
+        let pool = if threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("edge-llama-{i}"))
+                    .build()
+                    .map_err(|e| Error::InvalidArgument(format!("thread pool of {threads}: {e}")))?,
+            )
+        } else {
+            None
+        };
+        Ok(Model {
+            inner: Arc::new(ModelInner {
+                file,
+                config,
+                weights,
+                tokenizer,
+                kernels,
+                pool,
+                threads,
+            }),
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The model's own tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.inner.tokenizer
+    }
+
+    /// The underlying GGUF file (metadata, tensors).
+    pub fn gguf(&self) -> &GgufFile {
+        &self.inner.file
+    }
+
+    /// Threads used for matrix-vector products.
+    pub fn threads(&self) -> usize {
+        self.inner.threads
+    }
+
+    /// Name of the kernel path in use ("scalar", "avx2", "avx512", "neon", "dotprod").
+    pub fn kernel_path(&self) -> &'static str {
+        self.inner.kernels.name
+    }
+
+    /// Starts a conversation with its own KV cache.
+    pub fn new_session(&self, options: SessionOptions) -> Result<Session> {
+        Session::new(self.inner.clone(), options)
+    }
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("config", &self.inner.config)
+            .field("threads", &self.inner.threads)
+            .field("kernels", &self.inner.kernels.name)
+            .finish()
+    }
+}

@@ -1,0 +1,142 @@
+//! The forward pass against llama.cpp's logits for the tiny-gqa fixtures
+//! (see ../shared/fixtures/README.md for how they were made).
+
+mod common;
+
+use common::{compare, fixtures, ids, read_f32, read_json};
+use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue};
+use edge_llama::kernels::GgmlType;
+use edge_llama::{Model, ModelOptions, SamplerConfig, Sampler, SessionOptions};
+use std::path::Path;
+
+fn open(path: &Path, threads: usize) -> Model {
+    Model::open_with(path, ModelOptions { threads }).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Checks one fixture variant; returns (mean |Δ| / std, argmax agreement).
+fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
+    let Some(dir) = fixtures() else { return };
+    let reference = read_json(&dir.join(format!("tiny-gqa-{variant}.ref.json")));
+    let model = open(&dir.join(format!("tiny-gqa-{variant}.gguf")), 2);
+    let prompt = reference["prompt"].as_str().expect("prompt");
+    let expected_ids = ids(&reference["tokens"]);
+    let ours = model.tokenizer().encode(prompt, true);
+    assert_eq!(ours, expected_ids, "token ids differ from llama.cpp's");
+
+    let mut session = model.new_session(SessionOptions::default()).expect("session");
+    let logits = session.eval_all(&ours).expect("eval");
+    let llama = read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
+    let c = compare(&logits, &llama, model.config().n_vocab);
+    println!("{variant}: {c:?}, mean/std = {:.5}", c.mean_abs / c.ref_std);
+    assert_eq!(c.rows, ours.len());
+    assert!(
+        c.mean_abs <= max_rel_mean * c.ref_std,
+        "{variant}: mean |Δ| {} > {max_rel_mean} × std {}",
+        c.mean_abs,
+        c.ref_std
+    );
+    assert!(
+        c.argmax_agree >= min_agree,
+        "{variant}: argmax agrees at {} of positions, need {min_agree}",
+        c.argmax_agree
+    );
+}
+
+#[test]
+fn f16_matches_llama_cpp() {
+    check_variant("f16", 0.003, 1.0);
+}
+
+#[test]
+fn q8_0_matches_llama_cpp() {
+    check_variant("q8_0", 0.04, 0.85);
+}
+
+#[test]
+fn q4_0_matches_llama_cpp() {
+    check_variant("q4_0", 0.04, 0.85);
+}
+
+#[test]
+fn f16_greedy_continuation_matches() {
+    let Some(dir) = fixtures() else { return };
+    let reference = read_json(&dir.join("tiny-gqa-f16.ref.json"));
+    let model = open(&dir.join("tiny-gqa-f16.gguf"), 2);
+    let prompt = ids(&reference["tokens"]);
+    let greedy = ids(&reference["greedy"]);
+    let mut session = model.new_session(SessionOptions::default()).expect("session");
+    let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).expect("sampler");
+    let got: Vec<u32> = session
+        .generate(&prompt, &mut sampler, greedy.len())
+        .expect("generate")
+        .map(|t| t.expect("token").id)
+        .collect();
+    assert_eq!(got, greedy);
+}
+
+/// Writes an F32 copy of the f16 fixture with our writer; its logits must
+/// match the float64 reference pass.
+#[test]
+fn f32_copy_matches_exact_reference() {
+    let Some(dir) = fixtures() else { return };
+    let src = GgufFile::open(dir.join("tiny-gqa-f16.gguf")).expect("open");
+    let mut w = GgufWriter::new();
+    for (k, v) in src.metadata() {
+        if k != "general.alignment" {
+            w.add_metadata(k, v.to_owned_value()).expect("metadata");
+        }
+    }
+    w.set_metadata("general.file_type", OwnedValue::U32(0));
+    for t in src.tensors() {
+        let mut vals = vec![0f32; t.n_elements() as usize];
+        match t.dtype {
+            GgmlType::F16 => {
+                for (o, c) in vals.iter_mut().zip(t.data.chunks_exact(2)) {
+                    *o = half::f16::from_le_bytes([c[0], c[1]]).to_f32();
+                }
+            }
+            GgmlType::F32 => {
+                for (o, c) in vals.iter_mut().zip(t.data.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+            other => panic!("unexpected type {other}"),
+        }
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        w.add_tensor(t.name, GgmlType::F32, t.shape, bytes).expect("tensor");
+    }
+    let out = std::env::temp_dir().join(format!("edge-llama-f32-{}.gguf", std::process::id()));
+    w.write_to_path(&out).expect("write");
+    let model = open(&out, 1);
+    let reference = read_json(&dir.join("tiny-gqa-f16.ref.json"));
+    let tokens = ids(&reference["tokens"]);
+    let mut session = model.new_session(SessionOptions::default()).expect("session");
+    let logits = session.eval_all(&tokens).expect("eval");
+    let _ = std::fs::remove_file(&out);
+    let exact = read_f32(&dir.join("tiny-gqa.exact.f32"));
+    let c = compare(&logits, &exact, model.config().n_vocab);
+    println!("f32 vs exact: {c:?}");
+    assert!(c.mean_abs <= 0.002 * c.ref_std, "mean |Δ| {} > 0.002 × std {}", c.mean_abs, c.ref_std);
+}
+
+/// Each row is computed by exactly one thread: logits are bit-identical for
+/// any thread count.
+#[test]
+fn logits_do_not_depend_on_thread_count() {
+    let Some(dir) = fixtures() else { return };
+    for variant in ["f16", "q8_0", "q4_0"] {
+        let path = dir.join(format!("tiny-gqa-{variant}.gguf"));
+        let tokens: Vec<u32> = vec![1, 9038, 2501, 263, 931, 29892, 297];
+        let run = |threads| {
+            let model = open(&path, threads);
+            let mut s = model.new_session(SessionOptions::default()).expect("session");
+            s.eval_all(&tokens).expect("eval")
+        };
+        let one = run(1);
+        let two = run(2);
+        assert!(
+            one.iter().zip(&two).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{variant}: logits differ between 1 and 2 threads"
+        );
+    }
+}
