@@ -15,7 +15,18 @@ fn main() {
     let args = Args::parse(USAGE, &[]);
     args.only(
         USAGE,
-        &["--model", "--prompt", "-n", "--temp", "--top-k", "--top-p", "--repeat-penalty", "--seed", "--threads", "--ctx"],
+        &[
+            "--model",
+            "--prompt",
+            "-n",
+            "--temp",
+            "--top-k",
+            "--top-p",
+            "--repeat-penalty",
+            "--seed",
+            "--threads",
+            "--ctx",
+        ],
     );
     let path = args.required(USAGE, "--model");
     let prompt = args.required(USAGE, "--prompt");
@@ -42,14 +53,21 @@ fn main() {
         model.kernel_path(),
         model.threads()
     );
-    let tokens = model.tokenizer().encode(&prompt, model.tokenizer().add_bos());
-    let mut sampler = Sampler::new(sampler_config, model.config().n_vocab).unwrap_or_else(|e| die(e));
-    let mut session = model.new_session(session_options).unwrap_or_else(|e| die(e));
+    let tokens = model
+        .tokenizer()
+        .encode(&prompt, model.tokenizer().add_bos());
+    let mut sampler =
+        Sampler::new(sampler_config, model.config().n_vocab).unwrap_or_else(|e| die(e));
+    let mut session = model
+        .new_session(session_options)
+        .unwrap_or_else(|e| die(e));
 
     print!("{prompt}");
     let _ = std::io::stdout().flush();
     let t0 = Instant::now();
-    let gen = session.generate(&tokens, &mut sampler, n).unwrap_or_else(|e| die(e));
+    let gen = session
+        .generate(&tokens, &mut sampler, n)
+        .unwrap_or_else(|e| die(e));
     let t_prompt = t0.elapsed();
     let t1 = Instant::now();
     let mut produced = 0usize;

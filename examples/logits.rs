@@ -8,11 +8,15 @@ mod common;
 use common::{die, fail, Args};
 use edge_llama::{Model, ModelOptions, SessionOptions};
 
-const USAGE: &str = "logits --model M.gguf (--prompt TEXT | --tokens 1,2,3) --out FILE [--threads N]";
+const USAGE: &str =
+    "logits --model M.gguf (--prompt TEXT | --tokens 1,2,3) --out FILE [--threads N]";
 
 fn main() {
     let args = Args::parse(USAGE, &[]);
-    args.only(USAGE, &["--model", "--prompt", "--tokens", "--out", "--threads"]);
+    args.only(
+        USAGE,
+        &["--model", "--prompt", "--tokens", "--out", "--threads"],
+    );
     let path = args.required(USAGE, "--model");
     let out = args.required(USAGE, "--out");
     let threads: usize = args.get(USAGE, "--threads", 0);
@@ -29,7 +33,9 @@ fn main() {
             .collect(),
         _ => fail(USAGE, "give exactly one of --prompt and --tokens"),
     };
-    let mut session = model.new_session(SessionOptions::default()).unwrap_or_else(|e| die(e));
+    let mut session = model
+        .new_session(SessionOptions::default())
+        .unwrap_or_else(|e| die(e));
     let logits = session.eval_all(&tokens).unwrap_or_else(|e| die(e));
     let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(&out, bytes).unwrap_or_else(|e| die(format!("{out}: {e}")));

@@ -86,7 +86,7 @@ for cpu in $CPUS; do
         exit 1
     fi
     echo "$out" | grep -E "kernel path"
-    cargo test --release --target "$TARGET" --workspace --lib --bins --tests -- "$@"
+    cargo test --release --target "$TARGET" --workspace --lib --bins --tests --no-fail-fast -- "$@"
 done
 phase ""
 echo "== aarch64 total: ${SECONDS} s"

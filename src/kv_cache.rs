@@ -108,7 +108,12 @@ pub struct KvCache {
 
 impl KvCache {
     /// Allocates a cache for `n_layers` layers of `kv_dim` = `n_kv_heads * head_dim` elements.
-    pub(crate) fn new(config: KvCacheConfig, n_layers: usize, kv_dim: usize, head_dim: usize) -> Result<KvCache> {
+    pub(crate) fn new(
+        config: KvCacheConfig,
+        n_layers: usize,
+        kv_dim: usize,
+        head_dim: usize,
+    ) -> Result<KvCache> {
         if config.capacity == 0 || config.n_sink >= config.capacity {
             return Err(Error::InvalidArgument(format!(
                 "KV cache capacity {} must exceed n_sink {}",
@@ -128,8 +133,12 @@ impl KvCache {
             config,
             kv_dim,
             head_dim,
-            keys: (0..n_layers).map(|_| Store::new(config.dtype, elems)).collect(),
-            values: (0..n_layers).map(|_| Store::new(config.dtype, elems)).collect(),
+            keys: (0..n_layers)
+                .map(|_| Store::new(config.dtype, elems))
+                .collect(),
+            values: (0..n_layers)
+                .map(|_| Store::new(config.dtype, elems))
+                .collect(),
         })
     }
 
@@ -145,7 +154,9 @@ impl KvCache {
 
     /// The slot that absolute position `pos` occupies.
     pub fn slot(&self, pos: usize) -> usize {
-        let KvCacheConfig { capacity, n_sink, .. } = self.config;
+        let KvCacheConfig {
+            capacity, n_sink, ..
+        } = self.config;
         if pos < capacity {
             pos
         } else {
@@ -156,7 +167,9 @@ impl KvCache {
     /// Positions a query at `pos` attends to (all cached ones once `pos` is
     /// written), in chronological order: sinks first, then the window.
     pub fn attended(&self, pos: usize) -> impl Iterator<Item = usize> {
-        let KvCacheConfig { capacity, n_sink, .. } = self.config;
+        let KvCacheConfig {
+            capacity, n_sink, ..
+        } = self.config;
         let (sinks, start) = if pos < capacity {
             (0..0, 0)
         } else {
@@ -166,7 +179,14 @@ impl KvCache {
     }
 
     /// Stores the key and value vectors (`kv_dim` each) of `pos` in `layer`.
-    pub(crate) fn write(&mut self, k: &Kernels, layer: usize, pos: usize, key: &[f32], value: &[f32]) {
+    pub(crate) fn write(
+        &mut self,
+        k: &Kernels,
+        layer: usize,
+        pos: usize,
+        key: &[f32],
+        value: &[f32],
+    ) {
         let at = self.slot(pos) * self.kv_dim;
         self.keys[layer].write(k, at, key);
         self.values[layer].write(k, at, value);
@@ -214,6 +234,9 @@ mod tests {
         assert_eq!(slots, [0, 1, 2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6, 7]);
         assert_eq!(c.attended(3).collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(c.attended(9).collect::<Vec<_>>(), [0, 1, 4, 5, 6, 7, 8, 9]);
-        assert_eq!(c.attended(13).collect::<Vec<_>>(), [0, 1, 8, 9, 10, 11, 12, 13]);
+        assert_eq!(
+            c.attended(13).collect::<Vec<_>>(),
+            [0, 1, 8, 9, 10, 11, 12, 13]
+        );
     }
 }

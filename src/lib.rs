@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod error;
 pub mod gguf;
 pub mod kv_cache;
@@ -13,10 +14,11 @@ pub mod synthetic;
 pub mod tensor;
 pub mod tokenizer;
 
+pub use chat::{Chat, ChatFormat, Message, Reply, Role};
 pub use edge_llama_kernels as kernels;
 pub use error::{Error, Result};
-pub use sampler::{Sampler, SamplerConfig};
-pub use tokenizer::Tokenizer;
 pub use kv_cache::{KvCacheConfig, KvType};
 pub use model::{Config, Model, ModelOptions};
+pub use sampler::{Sampler, SamplerConfig};
 pub use session::{Generate, Generated, Session, SessionOptions};
+pub use tokenizer::Tokenizer;

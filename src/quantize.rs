@@ -2,7 +2,9 @@
 //! reference (llama.cpp-identical) block arithmetic of `edge_llama_kernels::scalar`.
 
 use crate::error::{Error, Result};
-use edge_llama_kernels::{block_bytes, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8_0, GgmlType};
+use edge_llama_kernels::{
+    block_bytes, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8_0, GgmlType,
+};
 use half::{bf16, f16};
 
 fn quantize_blocks<B: Block>(values: &[f32], zero: B, f: fn(&[f32], &mut [B])) -> Vec<u8> {
@@ -14,7 +16,12 @@ fn quantize_blocks<B: Block>(values: &[f32], zero: B, f: fn(&[f32], &mut [B])) -
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
 /// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K; the row
 /// length must be a multiple of the type's block size.
-pub fn quantize_values(name: &str, values: &[f32], row_len: usize, dtype: GgmlType) -> Result<Vec<u8>> {
+pub fn quantize_values(
+    name: &str,
+    values: &[f32],
+    row_len: usize,
+    dtype: GgmlType,
+) -> Result<Vec<u8>> {
     if row_len == 0 || values.len() % row_len != 0 || row_len % dtype.block_elems() != 0 {
         return Err(Error::BadTensor {
             name: name.to_string(),
@@ -28,26 +35,530 @@ pub fn quantize_values(name: &str, values: &[f32], row_len: usize, dtype: GgmlTy
     let zero_h = f16::ZERO;
     Ok(match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::F16 => values.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect(),
-        GgmlType::BF16 => values.iter().flat_map(|&v| bf16::from_f32(v).to_le_bytes()).collect(),
-        GgmlType::Q4_0 => quantize_blocks(values, BlockQ4_0 { d: zero_h, qs: [0; 16] }, scalar::quantize_row_q4_0),
+        GgmlType::F16 => values
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect(),
+        GgmlType::BF16 => values
+            .iter()
+            .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
+            .collect(),
+        GgmlType::Q4_0 => quantize_blocks(
+            values,
+            BlockQ4_0 {
+                d: zero_h,
+                qs: [0; 16],
+            },
+            scalar::quantize_row_q4_0,
+        ),
         GgmlType::Q4_1 => quantize_blocks(
             values,
-            BlockQ4_1 { d: zero_h, m: zero_h, qs: [0; 16] },
+            BlockQ4_1 {
+                d: zero_h,
+                m: zero_h,
+                qs: [0; 16],
+            },
             scalar::quantize_row_q4_1,
         ),
-        GgmlType::Q8_0 => quantize_blocks(values, BlockQ8_0 { d: zero_h, qs: [0; 32] }, scalar::quantize_row_q8_0),
+        GgmlType::Q8_0 => quantize_blocks(
+            values,
+            BlockQ8_0 {
+                d: zero_h,
+                qs: [0; 32],
+            },
+            scalar::quantize_row_q8_0,
+        ),
         GgmlType::Q6K => quantize_blocks(
             values,
-            BlockQ6K { ql: [0; 128], qh: [0; 64], scales: [0; 16], d: zero_h },
+            BlockQ6K {
+                ql: [0; 128],
+                qh: [0; 64],
+                scales: [0; 16],
+                d: zero_h,
+            },
             scalar::quantize_row_q6k,
         ),
         other => {
             return Err(Error::UnsupportedTensorType {
                 name: name.to_string(),
                 ty: other.to_string(),
-                context: "as a quantization target (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)".into(),
+                context:
+                    "as a quantization target (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
+                        .into(),
             })
         }
     })
+}
+
+// ---------------------------------------------------------------------------
+// Whole-file quantization.
+// ---------------------------------------------------------------------------
+
+use crate::gguf::{GgufFile, GgufWriter, OwnedValue};
+use crate::tensor::TensorView;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// `general.quantization_version` written into every output (ggml's
+/// `GGML_QNT_VERSION`, the block layout version of Q4_0/Q8_0/K-quants).
+pub const QUANTIZATION_VERSION: u32 = 2;
+
+/// What a whole file is converted to: the type of its 2-D weights (llama.cpp's
+/// `llama_ftype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuantTarget {
+    /// Every weight f32 (`LLAMA_FTYPE_ALL_F32` = 0).
+    F32,
+    /// 2-D weights f16 (`LLAMA_FTYPE_MOSTLY_F16` = 1).
+    F16,
+    /// 2-D weights Q8_0 (`LLAMA_FTYPE_MOSTLY_Q8_0` = 7).
+    Q8_0,
+    /// 2-D weights Q4_0, output head Q6_K/Q8_0 unless pure
+    /// (`LLAMA_FTYPE_MOSTLY_Q4_0` = 2).
+    Q4_0,
+}
+
+impl QuantTarget {
+    /// Every target, in order of decreasing size.
+    pub const ALL: [QuantTarget; 4] = [
+        QuantTarget::F32,
+        QuantTarget::F16,
+        QuantTarget::Q8_0,
+        QuantTarget::Q4_0,
+    ];
+
+    /// The tensor type of the ordinary 2-D weights.
+    pub fn dtype(self) -> GgmlType {
+        match self {
+            QuantTarget::F32 => GgmlType::F32,
+            QuantTarget::F16 => GgmlType::F16,
+            QuantTarget::Q8_0 => GgmlType::Q8_0,
+            QuantTarget::Q4_0 => GgmlType::Q4_0,
+        }
+    }
+
+    /// The value of `general.file_type` (llama.cpp's `LLAMA_FTYPE_*` number).
+    pub fn file_type(self) -> u32 {
+        match self {
+            QuantTarget::F32 => 0,
+            QuantTarget::F16 => 1,
+            QuantTarget::Q4_0 => 2,
+            QuantTarget::Q8_0 => 7,
+        }
+    }
+
+    /// Lower-case name as llama.cpp spells it (`"q4_0"`, `"f16"`, …).
+    pub fn name(self) -> &'static str {
+        self.dtype().name()
+    }
+
+    fn is_quantized(self) -> bool {
+        matches!(self, QuantTarget::Q8_0 | QuantTarget::Q4_0)
+    }
+}
+
+impl std::fmt::Display for QuantTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for QuantTarget {
+    type Err = Error;
+
+    /// Parses `f32`, `f16`, `q8_0`, `q4_0` (case-insensitive).
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.to_ascii_lowercase();
+        QuantTarget::ALL
+            .into_iter()
+            .find(|t| t.name() == lower)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown quantization type {s:?} (known: f32, f16, q8_0, q4_0)"
+                ))
+            })
+    }
+}
+
+/// Settings of [`quantize_file`].
+#[derive(Clone, Debug)]
+pub struct QuantizeOptions {
+    /// The type of the ordinary 2-D weights.
+    pub target: QuantTarget,
+    /// Quantize every 2-D weight to `target`, the output head included (llama.cpp's
+    /// `--pure`). When false, the output head (`output.weight`, or
+    /// `token_embd.weight` when the model has no `output.weight`) of a Q4_0 file
+    /// is Q6_K when its row length is a multiple of 256, else Q8_0, as llama.cpp does.
+    pub pure: bool,
+    /// Threads that quantize rows in parallel; 0 means rayon's global pool. The
+    /// bytes written do not depend on it.
+    pub threads: usize,
+    /// Makes the output stream fail after this many bytes, as a full disk would
+    /// (for testing that a failed run leaves nothing under the output name).
+    pub fail_after_bytes: Option<u64>,
+}
+
+impl Default for QuantizeOptions {
+    /// Q8_0, default (not pure) mode, all threads, no simulated failure.
+    fn default() -> Self {
+        QuantizeOptions {
+            target: QuantTarget::Q8_0,
+            pure: false,
+            threads: 0,
+            fail_after_bytes: None,
+        }
+    }
+}
+
+/// What happens to one tensor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorPlan {
+    /// Tensor name.
+    pub name: String,
+    /// Its type in the input.
+    pub from: GgmlType,
+    /// Its type in the output.
+    pub to: GgmlType,
+    /// GGUF shape (`shape[0]` contiguous).
+    pub shape: Vec<u64>,
+    /// Bytes of its data in the output.
+    pub out_bytes: u64,
+}
+
+/// Summary of a quantization.
+#[derive(Clone, Debug)]
+pub struct QuantizeReport {
+    /// Every tensor in file order.
+    pub tensors: Vec<TensorPlan>,
+    /// Total tensor-data bytes of the input.
+    pub bytes_in: u64,
+    /// Total tensor-data bytes of the output (without alignment padding).
+    pub bytes_out: u64,
+    /// Total number of weights (elements of all tensors).
+    pub n_elements: u64,
+}
+
+impl QuantizeReport {
+    /// Bits per weight of the output tensor data: `8 · bytes_out / n_elements`.
+    pub fn bits_per_weight(&self) -> f64 {
+        if self.n_elements == 0 {
+            0.0
+        } else {
+            8.0 * self.bytes_out as f64 / self.n_elements as f64
+        }
+    }
+}
+
+/// Progress of a quantization, passed to the callback before each tensor.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress<'a> {
+    /// Tensors finished so far.
+    pub done: usize,
+    /// Tensors in the file.
+    pub total: usize,
+    /// The tensor about to be processed (`None` once all are done and the file
+    /// is being written).
+    pub tensor: Option<&'a TensorPlan>,
+}
+
+/// Whether llama.cpp's quantizer would quantize this tensor at all (its
+/// `llama_model_quantize_impl` rules, for the names a Llama file can hold).
+fn is_quantizable(name: &str, n_dims: usize) -> bool {
+    name.ends_with("weight")
+        && n_dims >= 2
+        && !name.contains("_norm.weight")
+        && !name.contains("ffn_gate_inp.weight")
+        && name != "position_embd.weight"
+        && name != "token_types.weight"
+}
+
+/// The output type of each tensor of `input` under `opts`, following
+/// llama.cpp's `llama_tensor_get_type` for Q4_0 and Q8_0: every quantizable
+/// 2-D weight gets the target type, except (unless `pure`) the output head,
+/// which gets Q6_K when its row length is a multiple of 256 and Q8_0 otherwise
+/// (Q8_0 stays Q8_0). 1-D tensors are stored as f32. Errors: a quantizable
+/// tensor whose type is not f32/f16/bf16 (`UnsupportedTensorType`), or whose
+/// row length is not a multiple of the chosen type's block (`BadTensor`).
+pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>> {
+    let has_output = input.tensor("output.weight").is_some();
+    input
+        .tensors()
+        .map(|t| {
+            let row = t.row_len() as u64;
+            let to = if is_quantizable(t.name, t.shape.len()) {
+                if !matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+                    return Err(Error::UnsupportedTensorType {
+                        name: t.name.to_string(),
+                        ty: t.dtype.to_string(),
+                        context: "as quantizer input (the input file must be f32, f16 or bf16)".into(),
+                    });
+                }
+                let is_head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
+                if is_head && !opts.pure && opts.target.is_quantized() && opts.target != QuantTarget::Q8_0 {
+                    if row % GgmlType::Q6K.block_elems() as u64 == 0 {
+                        GgmlType::Q6K
+                    } else {
+                        GgmlType::Q8_0
+                    }
+                } else {
+                    opts.target.dtype()
+                }
+            } else if t.shape.len() == 1 && matches!(t.dtype, GgmlType::F16 | GgmlType::BF16) {
+                GgmlType::F32
+            } else {
+                t.dtype
+            };
+            if row % to.block_elems() as u64 != 0 {
+                return Err(Error::BadTensor {
+                    name: t.name.to_string(),
+                    reason: format!(
+                        "row length {row} is not a multiple of the {to} block size {}; cannot quantize this file to {}",
+                        to.block_elems(),
+                        opts.target
+                    ),
+                });
+            }
+            let out_bytes = to
+                .row_bytes(row)
+                .and_then(|b| b.checked_mul(t.n_rows() as u64))
+                .ok_or_else(|| Error::BadTensor {
+                    name: t.name.to_string(),
+                    reason: "output size overflows".into(),
+                })?;
+            Ok(TensorPlan {
+                name: t.name.to_string(),
+                from: t.dtype,
+                to,
+                shape: t.shape.to_vec(),
+                out_bytes,
+            })
+        })
+        .collect()
+}
+
+/// The elements of an f32, f16 or bf16 tensor as f32 (exact conversions).
+pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
+    Ok(match t.dtype {
+        GgmlType::F32 => t
+            .data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        GgmlType::F16 => t
+            .data
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        GgmlType::BF16 => t
+            .data
+            .chunks_exact(2)
+            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(Error::UnsupportedTensorType {
+                name: t.name.to_string(),
+                ty: other.to_string(),
+                context: "for conversion to f32 (supported: f32, f16, bf16)".into(),
+            })
+        }
+    })
+}
+
+/// Quantizes `values` (rows of `row_len`) to `dtype`, splitting the rows over
+/// the current rayon pool. Same bytes as [`quantize_values`]: blocks are
+/// independent.
+fn quantize_parallel(
+    name: &str,
+    values: &[f32],
+    row_len: usize,
+    dtype: GgmlType,
+) -> Result<Vec<u8>> {
+    use rayon::prelude::*;
+    // Rows per job: at least 64 Ki elements so scheduling stays negligible.
+    let rows_per_job = (65536 / row_len.max(1)).max(1);
+    let parts: Vec<Vec<u8>> = values
+        .par_chunks(rows_per_job * row_len.max(1))
+        .map(|chunk| quantize_values(name, chunk, row_len, dtype))
+        .collect::<Result<_>>()?;
+    Ok(parts.concat())
+}
+
+/// Quantizes the GGUF file `input` into a GGUF stream on `out` (see
+/// [`quantize_file`] for what is written). `progress` is called before each
+/// tensor and once more before the file is written. Returns what was done.
+pub fn quantize_to_writer<W: Write>(
+    input: &GgufFile,
+    out: &mut W,
+    opts: &QuantizeOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<QuantizeReport> {
+    let plans = plan(input, opts)?;
+    let mut w = GgufWriter::new();
+    for (key, value) in input.metadata() {
+        w.add_metadata(key, value.to_owned_value())?;
+    }
+    w.set_metadata(
+        "general.file_type",
+        OwnedValue::U32(opts.target.file_type()),
+    );
+    w.set_metadata(
+        "general.quantization_version",
+        OwnedValue::U32(QUANTIZATION_VERSION),
+    );
+
+    let pool = if opts.threads > 0 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+                .map_err(|e| {
+                    Error::InvalidArgument(format!("thread pool of {}: {e}", opts.threads))
+                })?,
+        )
+    } else {
+        None
+    };
+    let total = plans.len();
+    let (mut bytes_in, mut bytes_out, mut n_elements) = (0u64, 0u64, 0u64);
+    for (i, (t, p)) in input.tensors().zip(&plans).enumerate() {
+        progress(Progress {
+            done: i,
+            total,
+            tensor: Some(p),
+        });
+        bytes_in += t.data.len() as u64;
+        bytes_out += p.out_bytes;
+        n_elements += t.n_elements();
+        if p.to == t.dtype {
+            w.add_tensor(t.name, t.dtype, t.shape, t.data)?;
+            continue;
+        }
+        let values = tensor_to_f32(&t)?;
+        let run = || quantize_parallel(t.name, &values, t.row_len(), p.to);
+        let bytes = match &pool {
+            Some(pool) => pool.install(run)?,
+            None => run()?,
+        };
+        w.add_tensor(t.name, p.to, t.shape, bytes)?;
+    }
+    progress(Progress {
+        done: total,
+        total,
+        tensor: None,
+    });
+    match opts.fail_after_bytes {
+        Some(limit) => w.write(&mut FailAfter {
+            inner: out,
+            left: limit,
+        })?,
+        None => w.write(out)?,
+    }
+    Ok(QuantizeReport {
+        tensors: plans,
+        bytes_in,
+        bytes_out,
+        n_elements,
+    })
+}
+
+/// Reads the f32/f16/bf16 GGUF file `input` and writes a quantized GGUF file
+/// at `output`: every metadata key copied, `general.file_type` set to the
+/// target's llama.cpp number and `general.quantization_version` to 2; tensors
+/// in the input order with the types [`plan`] gives. Block arithmetic is
+/// llama.cpp's reference rounding (Q8_0 and Q4_0 blocks byte-identical to its
+/// quantizer on the same input).
+///
+/// The file is written as `OUTPUT.tmp-<pid>` beside `output`, flushed to disk
+/// and renamed, so `output` is either untouched or the complete new file; on
+/// error the temporary file is removed. The whole output is held in memory
+/// before it is written (about the size of the output file).
+pub fn quantize_file(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    opts: &QuantizeOptions,
+) -> Result<QuantizeReport> {
+    quantize_file_with_progress(input, output, opts, &mut |_| {})
+}
+
+/// [`quantize_file`] with a progress callback (called before each tensor and
+/// once before the file is written).
+pub fn quantize_file_with_progress(
+    input: impl AsRef<Path>,
+    output: impl AsRef<Path>,
+    opts: &QuantizeOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<QuantizeReport> {
+    let file = GgufFile::open(input.as_ref())?;
+    write_atomically(output.as_ref(), |out| {
+        quantize_to_writer(&file, out, opts, progress)
+    })
+}
+
+/// Runs `f` on a buffered temporary file beside `path`, then fsyncs it and
+/// renames it to `path`; removes the temporary file on any error.
+fn write_atomically<T>(
+    path: &Path,
+    f: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> Result<T>,
+) -> Result<T> {
+    let io_err = |p: &Path| {
+        let p: PathBuf = p.to_path_buf();
+        move |source| Error::Io { path: p, source }
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        io_err(path)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
+    })?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| -> Result<T> {
+        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        let value = f(&mut w).map_err(|e| match e {
+            // The writer names the stream "<stream>": name the file instead.
+            Error::Io { source, .. } => Error::Io {
+                path: tmp.clone(),
+                source,
+            },
+            other => other,
+        })?;
+        let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A writer that fails with `StorageFull`-like `Other` error once `left`
+/// bytes have been written.
+struct FailAfter<'w, W: Write> {
+    inner: &'w mut W,
+    left: u64,
+}
+
+impl<W: Write> Write for FailAfter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other(
+                "simulated write failure (fail_after_bytes)",
+            ));
+        }
+        let n = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.write(&buf[..n])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

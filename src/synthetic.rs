@@ -43,7 +43,11 @@ impl SyntheticSpec {
             ffn_dim: 5632,
             n_vocab: 32000,
             weight_type,
-            output_type: Some(if weight_type == GgmlType::Q4_0 { GgmlType::Q6K } else { weight_type }),
+            output_type: Some(if weight_type == GgmlType::Q4_0 {
+                GgmlType::Q6K
+            } else {
+                weight_type
+            }),
             seed: 42,
         }
     }
@@ -77,20 +81,32 @@ impl SyntheticSpec {
         w.add_metadata("llama.attention.head_count", u(self.n_heads))?;
         w.add_metadata("llama.attention.head_count_kv", u(self.n_kv_heads))?;
         w.add_metadata("llama.rope.dimension_count", u(self.dim / self.n_heads))?;
-        w.add_metadata("llama.attention.layer_norm_rms_epsilon", OwnedValue::F32(1e-5))?;
+        w.add_metadata(
+            "llama.attention.layer_norm_rms_epsilon",
+            OwnedValue::F32(1e-5),
+        )?;
         let (tokens, scores, types) = vocabulary(self.n_vocab);
         w.add_metadata("tokenizer.ggml.model", s("llama"))?;
         w.add_metadata(
             "tokenizer.ggml.tokens",
-            OwnedValue::Array(ValueType::String, tokens.into_iter().map(OwnedValue::String).collect()),
+            OwnedValue::Array(
+                ValueType::String,
+                tokens.into_iter().map(OwnedValue::String).collect(),
+            ),
         )?;
         w.add_metadata(
             "tokenizer.ggml.scores",
-            OwnedValue::Array(ValueType::F32, scores.into_iter().map(OwnedValue::F32).collect()),
+            OwnedValue::Array(
+                ValueType::F32,
+                scores.into_iter().map(OwnedValue::F32).collect(),
+            ),
         )?;
         w.add_metadata(
             "tokenizer.ggml.token_type",
-            OwnedValue::Array(ValueType::I32, types.into_iter().map(OwnedValue::I32).collect()),
+            OwnedValue::Array(
+                ValueType::I32,
+                types.into_iter().map(OwnedValue::I32).collect(),
+            ),
         )?;
         w.add_metadata("tokenizer.ggml.bos_token_id", u(1))?;
         w.add_metadata("tokenizer.ggml.eos_token_id", u(2))?;
@@ -99,7 +115,12 @@ impl SyntheticSpec {
         let mut rng = Rng(self.seed ^ 0x9E37_79B9_7F4A_7C15);
         let head_dim = self.dim / self.n_heads;
         let kv = self.n_kv_heads * head_dim;
-        let mut add = |w: &mut GgufWriter<'static>, name: &str, cols: usize, rows: usize, t: GgmlType| -> Result<()> {
+        let mut add = |w: &mut GgufWriter<'static>,
+                       name: &str,
+                       cols: usize,
+                       rows: usize,
+                       t: GgmlType|
+         -> Result<()> {
             // Norm weights near 1; matrices scaled so activations keep their size.
             let values: Vec<f32> = if rows == 1 {
                 (0..cols).map(|_| 1.0 + 0.1 * rng.normal()).collect()
@@ -108,7 +129,11 @@ impl SyntheticSpec {
                 (0..cols * rows).map(|_| rng.normal() * scale).collect()
             };
             let bytes = quantize_values(name, &values, cols, t)?;
-            let shape: Vec<u64> = if rows == 1 { vec![cols as u64] } else { vec![cols as u64, rows as u64] };
+            let shape: Vec<u64> = if rows == 1 {
+                vec![cols as u64]
+            } else {
+                vec![cols as u64, rows as u64]
+            };
             w.add_tensor(name, t, &shape, bytes)
         };
         let wt = self.weight_type;

@@ -6,11 +6,12 @@ mod common;
 use common::{compare, fixtures, ids, read_f32, read_json};
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue};
 use edge_llama::kernels::GgmlType;
-use edge_llama::{Model, ModelOptions, SamplerConfig, Sampler, SessionOptions};
+use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
 use std::path::Path;
 
 fn open(path: &Path, threads: usize) -> Model {
-    Model::open_with(path, ModelOptions { threads }).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    Model::open_with(path, ModelOptions { threads })
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Checks one fixture variant; returns (mean |Δ| / std, argmax agreement).
@@ -23,7 +24,9 @@ fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
     let ours = model.tokenizer().encode(prompt, true);
     assert_eq!(ours, expected_ids, "token ids differ from llama.cpp's");
 
-    let mut session = model.new_session(SessionOptions::default()).expect("session");
+    let mut session = model
+        .new_session(SessionOptions::default())
+        .expect("session");
     let logits = session.eval_all(&ours).expect("eval");
     let llama = read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
     let c = compare(&logits, &llama, model.config().n_vocab);
@@ -64,8 +67,11 @@ fn f16_greedy_continuation_matches() {
     let model = open(&dir.join("tiny-gqa-f16.gguf"), 2);
     let prompt = ids(&reference["tokens"]);
     let greedy = ids(&reference["greedy"]);
-    let mut session = model.new_session(SessionOptions::default()).expect("session");
-    let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).expect("sampler");
+    let mut session = model
+        .new_session(SessionOptions::default())
+        .expect("session");
+    let mut sampler =
+        Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).expect("sampler");
     let got: Vec<u32> = session
         .generate(&prompt, &mut sampler, greedy.len())
         .expect("generate")
@@ -103,20 +109,28 @@ fn f32_copy_matches_exact_reference() {
             other => panic!("unexpected type {other}"),
         }
         let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
-        w.add_tensor(t.name, GgmlType::F32, t.shape, bytes).expect("tensor");
+        w.add_tensor(t.name, GgmlType::F32, t.shape, bytes)
+            .expect("tensor");
     }
     let out = std::env::temp_dir().join(format!("edge-llama-f32-{}.gguf", std::process::id()));
     w.write_to_path(&out).expect("write");
     let model = open(&out, 1);
     let reference = read_json(&dir.join("tiny-gqa-f16.ref.json"));
     let tokens = ids(&reference["tokens"]);
-    let mut session = model.new_session(SessionOptions::default()).expect("session");
+    let mut session = model
+        .new_session(SessionOptions::default())
+        .expect("session");
     let logits = session.eval_all(&tokens).expect("eval");
     let _ = std::fs::remove_file(&out);
     let exact = read_f32(&dir.join("tiny-gqa.exact.f32"));
     let c = compare(&logits, &exact, model.config().n_vocab);
     println!("f32 vs exact: {c:?}");
-    assert!(c.mean_abs <= 0.002 * c.ref_std, "mean |Δ| {} > 0.002 × std {}", c.mean_abs, c.ref_std);
+    assert!(
+        c.mean_abs <= 0.002 * c.ref_std,
+        "mean |Δ| {} > 0.002 × std {}",
+        c.mean_abs,
+        c.ref_std
+    );
 }
 
 /// Each row is computed by exactly one thread: logits are bit-identical for
@@ -129,13 +143,17 @@ fn logits_do_not_depend_on_thread_count() {
         let tokens: Vec<u32> = vec![1, 9038, 2501, 263, 931, 29892, 297];
         let run = |threads| {
             let model = open(&path, threads);
-            let mut s = model.new_session(SessionOptions::default()).expect("session");
+            let mut s = model
+                .new_session(SessionOptions::default())
+                .expect("session");
             s.eval_all(&tokens).expect("eval")
         };
         let one = run(1);
         let two = run(2);
         assert!(
-            one.iter().zip(&two).all(|(a, b)| a.to_bits() == b.to_bits()),
+            one.iter()
+                .zip(&two)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "{variant}: logits differ between 1 and 2 threads"
         );
     }

@@ -81,13 +81,18 @@ fn smollm2_vocab_metadata() {
     // Out-of-range ids are errors.
     assert!(matches!(
         tok.token_bytes(49152),
-        Err(edge_llama::Error::TokenOutOfRange { id: 49152, n_vocab: 49152 })
+        Err(edge_llama::Error::TokenOutOfRange {
+            id: 49152,
+            n_vocab: 49152
+        })
     ));
 }
 
 #[test]
 fn smollm2_matches_llama_cpp_on_all_cases() {
-    let Some(cases) = fixture("tokenizer-cases.json") else { return };
+    let Some(cases) = fixture("tokenizer-cases.json") else {
+        return;
+    };
     let Some((_file, tok)) = load() else { return };
     let cases = cases.as_array().expect("array of cases");
     // The 47 parts of the SPM test file, less the trailing empty one.
@@ -98,7 +103,9 @@ fn smollm2_matches_llama_cpp_on_all_cases() {
         let want = ids_of(&case["ids"]);
         let got = tok.encode(text);
         if got != want {
-            failures.push(format!("case {i} {text:?}:\n  want {want:?}\n  got  {got:?}"));
+            failures.push(format!(
+                "case {i} {text:?}:\n  want {want:?}\n  got  {got:?}"
+            ));
         }
         // Round trip: concatenated token bytes give back the text.
         assert_eq!(
@@ -112,19 +119,26 @@ fn smollm2_matches_llama_cpp_on_all_cases() {
 
 #[test]
 fn smollm2_prompt_ids_match_reference() {
-    let Some(reference) = fixture("smollm2-q4_1.ref.json") else { return };
+    let Some(reference) = fixture("smollm2-q4_1.ref.json") else {
+        return;
+    };
     let Some((_file, tok)) = load() else { return };
     let prompt = reference["prompt"].as_str().expect("prompt");
     let want = ids_of(&reference["tokens"]);
     assert_eq!(tok.encode(prompt), want);
     let greedy = ids_of(&reference["greedy"]);
     let text = String::from_utf8(decode_bytes(&tok, &greedy)).expect("utf-8");
-    assert_eq!(text, reference["greedy_text"].as_str().expect("greedy_text"));
+    assert_eq!(
+        text,
+        reference["greedy_text"].as_str().expect("greedy_text")
+    );
 }
 
 #[test]
 fn smollm2_through_the_tokenizer_wrapper() {
-    let Some(reference) = fixture("smollm2-q4_1.ref.json") else { return };
+    let Some(reference) = fixture("smollm2-q4_1.ref.json") else {
+        return;
+    };
     let Some((file, _)) = load() else { return };
     let tok = Tokenizer::from_gguf(&file).expect("wrapper picks BPE for model gpt2");
     assert_eq!(tok.n_vocab(), 49152);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use edge_llama::gguf::GgufFile;
+use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue};
 use edge_llama::{Error, Tokenizer};
 
 fn fixtures() -> PathBuf {
@@ -59,7 +59,9 @@ fn llama_cpp_test_vectors() {
         }
         let back = tok.decode(&got).expect("decode");
         if &back != text {
-            failures.push(format!("case {i}: decode(encode(s)) = {back:?} != {text:?}"));
+            failures.push(format!(
+                "case {i}: decode(encode(s)) = {back:?} != {text:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -113,7 +115,10 @@ fn out_of_range_ids_are_errors() {
             tok.token_text(id),
             Err(Error::TokenOutOfRange { n_vocab: 32000, .. })
         ));
-        assert!(matches!(tok.token_bytes(id), Err(Error::TokenOutOfRange { .. })));
+        assert!(matches!(
+            tok.token_bytes(id),
+            Err(Error::TokenOutOfRange { .. })
+        ));
         assert!(matches!(
             tok.decode(&[1, 15043, id]),
             Err(Error::TokenOutOfRange { .. })
@@ -165,4 +170,143 @@ fn stream_decode_truncated_character_is_lossy() {
     s.push_str(&d.finish());
     assert_eq!(s, tok.decode(cut).unwrap());
     assert!(s.ends_with('\u{FFFD}'));
+}
+
+#[test]
+fn tokenizer_is_send_sync_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Tokenizer>();
+    check::<edge_llama::Sampler>();
+}
+
+/// A GGUF (no tensors) with a small SPM vocabulary; `edit` changes the
+/// metadata before it is written.
+fn small_vocab_file(edit: impl FnOnce(&mut Vec<(&'static str, OwnedValue)>)) -> GgufFile {
+    let mut tokens = vec!["<unk>".to_string(), "<s>".into(), "</s>".into()];
+    let mut types = vec![2, 3, 3];
+    for b in 0..=255u8 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+    }
+    for t in ["▁", "h", "i", "▁h", "hi", "▁hi"] {
+        tokens.push(t.to_string());
+        types.push(1);
+    }
+    let n = tokens.len();
+    let scores: Vec<f32> = (0..n).map(|i| -(i as f32)).collect();
+    let mut kv: Vec<(&'static str, OwnedValue)> = vec![
+        ("tokenizer.ggml.model", OwnedValue::from("llama")),
+        ("tokenizer.ggml.tokens", OwnedValue::string_array(tokens)),
+        ("tokenizer.ggml.scores", OwnedValue::f32_array(scores)),
+        ("tokenizer.ggml.token_type", OwnedValue::i32_array(types)),
+        ("tokenizer.ggml.bos_token_id", OwnedValue::from(1u32)),
+        ("tokenizer.ggml.eos_token_id", OwnedValue::from(2u32)),
+        ("tokenizer.ggml.unknown_token_id", OwnedValue::from(0u32)),
+    ];
+    edit(&mut kv);
+    let mut w = GgufWriter::new();
+    for (k, v) in kv {
+        w.add_metadata(k, v).unwrap();
+    }
+    let mut bytes = Vec::new();
+    w.write(&mut bytes).unwrap();
+    GgufFile::from_bytes(bytes).unwrap()
+}
+
+fn set(kv: &mut Vec<(&'static str, OwnedValue)>, key: &'static str, v: OwnedValue) {
+    kv.retain(|(k, _)| *k != key);
+    kv.push((key, v));
+}
+
+fn tokenizer_error(file: &GgufFile) -> String {
+    match Tokenizer::from_gguf(file) {
+        Err(Error::Tokenizer(msg)) => msg,
+        Err(e) => panic!("expected Error::Tokenizer, got {e:?}"),
+        Ok(_) => panic!("expected an error"),
+    }
+}
+
+#[test]
+fn from_gguf_flags_and_defaults() {
+    let f = small_vocab_file(|_| {});
+    let tok = Tokenizer::from_gguf(&f).unwrap();
+    assert_eq!(tok.n_vocab(), 3 + 256 + 6);
+    assert!(tok.add_bos() && !tok.add_eos());
+    let hi = tok.encode("hi", false);
+    assert_eq!(tok.token_text(hi[0]).unwrap(), "▁hi");
+    assert_eq!(hi.len(), 1);
+
+    // Without the space prefix: "hi" → "hi"; flags are read.
+    let f = small_vocab_file(|kv| {
+        set(
+            kv,
+            "tokenizer.ggml.add_space_prefix",
+            OwnedValue::from(false),
+        );
+        set(kv, "tokenizer.ggml.add_bos_token", OwnedValue::from(false));
+        set(kv, "tokenizer.ggml.add_eos_token", OwnedValue::from(true));
+        set(kv, "tokenizer.ggml.eot_token_id", OwnedValue::from(260u32));
+    });
+    let tok = Tokenizer::from_gguf(&f).unwrap();
+    assert!(!tok.add_bos() && tok.add_eos());
+    assert!(tok.is_eog(2) && tok.is_eog(260) && !tok.is_eog(1));
+    let hi = tok.encode("hi", false);
+    assert_eq!(tok.token_text(hi[0]).unwrap(), "hi");
+    assert_eq!(tok.decode(&tok.encode(" hi", false)).unwrap(), " hi");
+    // Characters outside the vocabulary fall back to bytes.
+    let ids = tok.encode("h\u{e9}", false);
+    assert_eq!(&ids[1..], &[3 + 0xC3, 3 + 0xA9]);
+}
+
+#[test]
+fn from_gguf_rejects_bad_metadata() {
+    let f = small_vocab_file(|kv| set(kv, "tokenizer.ggml.model", OwnedValue::from("bert")));
+    let msg = tokenizer_error(&f);
+    assert!(
+        msg.contains("bert") && msg.contains("tokenizer.ggml.model"),
+        "{msg}"
+    );
+
+    let f =
+        small_vocab_file(|kv| set(kv, "tokenizer.ggml.scores", OwnedValue::f32_array([0.0; 5])));
+    let msg = tokenizer_error(&f);
+    assert!(msg.contains("tokenizer.ggml.scores"), "{msg}");
+
+    let f = small_vocab_file(|kv| {
+        set(
+            kv,
+            "tokenizer.ggml.token_type",
+            OwnedValue::i32_array([1; 7]),
+        )
+    });
+    let msg = tokenizer_error(&f);
+    assert!(msg.contains("tokenizer.ggml.token_type"), "{msg}");
+
+    let f = small_vocab_file(|kv| {
+        set(
+            kv,
+            "tokenizer.ggml.token_type",
+            OwnedValue::i32_array([9; 265]),
+        )
+    });
+    let msg = tokenizer_error(&f);
+    assert!(msg.contains("tokenizer.ggml.token_type"), "{msg}");
+
+    for key in [
+        "tokenizer.ggml.bos_token_id",
+        "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.padding_token_id",
+        "tokenizer.ggml.eot_token_id",
+    ] {
+        let f = small_vocab_file(|kv| set(kv, key, OwnedValue::from(265u32)));
+        let msg = tokenizer_error(&f);
+        assert!(msg.contains(key) && msg.contains("265"), "{msg}");
+    }
+
+    let f = small_vocab_file(|kv| kv.retain(|(k, _)| *k != "tokenizer.ggml.tokens"));
+    assert!(matches!(
+        Tokenizer::from_gguf(&f),
+        Err(Error::MissingKey(_))
+    ));
 }

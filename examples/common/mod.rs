@@ -47,7 +47,10 @@ impl Args {
                 None => fail(usage, &format!("{a} needs a value")),
             }
         }
-        Args { values, flags: seen_flags }
+        Args {
+            values,
+            flags: seen_flags,
+        }
     }
 
     /// A required option.

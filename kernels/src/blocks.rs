@@ -154,5 +154,7 @@ pub fn cast_blocks<B: Block>(bytes: &[u8]) -> Option<&[B]> {
 pub fn block_bytes<B: Block>(blocks: &[B]) -> &[u8] {
     // SAFETY: `B: Block` has no padding, so every byte is initialized; u8 has
     // alignment 1 and the length is the slice's size in bytes.
-    unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks)) }
+    unsafe {
+        std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks))
+    }
 }

@@ -62,7 +62,14 @@ pub const SCALAR: Kernels = Kernels {
 pub const ENV_VAR: &str = "EDGE_LLAMA_KERNELS";
 
 /// Every path name this crate knows, on any architecture.
-const KNOWN: [&str; 6] = ["scalar", "avx2", "avx512", "avx512-novnni", "neon", "dotprod"];
+const KNOWN: [&str; 6] = [
+    "scalar",
+    "avx2",
+    "avx512",
+    "avx512-novnni",
+    "neon",
+    "dotprod",
+];
 
 /// Why a requested kernel path cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,7 +98,10 @@ impl fmt::Display for KernelError {
                  known paths: {}",
                 KNOWN.join(", ")
             ),
-            KernelError::Unsupported { requested, available } => write!(
+            KernelError::Unsupported {
+                requested,
+                available,
+            } => write!(
                 f,
                 "kernel path {requested:?} is not supported by this CPU; available: {}",
                 available.join(", ")
@@ -109,7 +119,9 @@ fn detect_all() -> Vec<Kernels> {
     #[cfg(target_arch = "x86_64")]
     {
         v.extend(crate::x86::avx512::table());
-        v.extend(crate::x86::avx512::table_novnni().filter(|_| crate::x86::avx512::detected_vnni()));
+        v.extend(
+            crate::x86::avx512::table_novnni().filter(|_| crate::x86::avx512::detected_vnni()),
+        );
         v.extend(crate::x86::avx2::table());
     }
     #[cfg(target_arch = "aarch64")]
@@ -135,9 +147,14 @@ pub fn kernels_for(name: &str) -> Result<Kernels, KernelError> {
         return Ok(*k);
     }
     if KNOWN.contains(&name) {
-        Err(KernelError::Unsupported { requested: name.to_string(), available: all.iter().map(|k| k.name).collect() })
+        Err(KernelError::Unsupported {
+            requested: name.to_string(),
+            available: all.iter().map(|k| k.name).collect(),
+        })
     } else {
-        Err(KernelError::Unknown { requested: name.to_string() })
+        Err(KernelError::Unknown {
+            requested: name.to_string(),
+        })
     }
 }
 

@@ -29,5 +29,7 @@ pub mod types;
 mod x86;
 
 pub use blocks::*;
-pub use dispatch::{active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, ENV_VAR, SCALAR};
+pub use dispatch::{
+    active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, ENV_VAR, SCALAR,
+};
 pub use types::GgmlType;

@@ -291,7 +291,10 @@ pub fn quantize_row_q6k(x: &[f32], y: &mut [BlockQ6K]) {
                 let lv = |k: usize| l[jbase + i + k] as u8;
                 ql[i] = (lv(0) & 0xF) | ((lv(64) & 0xF) << 4);
                 ql[i + 32] = (lv(32) & 0xF) | ((lv(96) & 0xF) << 4);
-                qh[i] = (lv(0) >> 4) | ((lv(32) >> 4) << 2) | ((lv(64) >> 4) << 4) | ((lv(96) >> 4) << 6);
+                qh[i] = (lv(0) >> 4)
+                    | ((lv(32) >> 4) << 2)
+                    | ((lv(64) >> 4) << 4)
+                    | ((lv(96) >> 4) << 6);
             }
         }
     }
@@ -431,7 +434,10 @@ pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
 /// Integer dot product of two Q8_0 blocks.
 #[inline]
 pub(crate) fn block_sumi_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> i32 {
-    w.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum()
+    w.qs.iter()
+        .zip(&x.qs)
+        .map(|(&a, &b)| i32::from(a) * i32::from(b))
+        .sum()
 }
 
 /// Σ w·x, Q8_0 × Q8_0. Per block: sumf += sumi·(d_w·d_x).

@@ -40,7 +40,9 @@ impl Cur<'_> {
     fn value(&mut self, t: u32) -> Option<u64> {
         match t {
             0 | 1 | 7 => Some(u64::from(self.take(1)[0])),
-            2 | 3 => Some(u64::from(u16::from_le_bytes(self.take(2).try_into().unwrap()))),
+            2 | 3 => Some(u64::from(u16::from_le_bytes(
+                self.take(2).try_into().unwrap(),
+            ))),
             4 | 5 => Some(u64::from(self.u32())),
             6 => {
                 self.take(4);
@@ -91,8 +93,10 @@ impl Gguf {
             infos.push((name, t, n as usize, off as usize));
         }
         let base = (c.p as u64).div_ceil(align) * align;
-        let tensors =
-            infos.into_iter().map(|(name, t, n, off)| (name, (t, n, base as usize + off))).collect();
+        let tensors = infos
+            .into_iter()
+            .map(|(name, t, n, off)| (name, (t, n, base as usize + off)))
+            .collect();
         Gguf { data, tensors }
     }
     fn bytes(&self, off: usize, len: usize) -> &[u8] {
@@ -114,23 +118,49 @@ fn quantize_bytes(t: u32, x: &[f32]) -> Vec<u8> {
     let n = x.len();
     match t {
         2 => {
-            let mut q = vec![BlockQ4_0 { d: f16::ZERO, qs: [0; 16] }; n / QK];
+            let mut q = vec![
+                BlockQ4_0 {
+                    d: f16::ZERO,
+                    qs: [0; 16]
+                };
+                n / QK
+            ];
             quantize_row_q4_0(x, &mut q);
             block_bytes(&q).to_vec()
         }
         3 => {
-            let mut q = vec![BlockQ4_1 { d: f16::ZERO, m: f16::ZERO, qs: [0; 16] }; n / QK];
+            let mut q = vec![
+                BlockQ4_1 {
+                    d: f16::ZERO,
+                    m: f16::ZERO,
+                    qs: [0; 16]
+                };
+                n / QK
+            ];
             quantize_row_q4_1(x, &mut q);
             block_bytes(&q).to_vec()
         }
         8 => {
-            let mut q = vec![BlockQ8_0 { d: f16::ZERO, qs: [0; QK] }; n / QK];
+            let mut q = vec![
+                BlockQ8_0 {
+                    d: f16::ZERO,
+                    qs: [0; QK]
+                };
+                n / QK
+            ];
             quantize_row_q8_0(x, &mut q);
             block_bytes(&q).to_vec()
         }
         14 => {
-            let mut q =
-                vec![BlockQ6K { ql: [0; 128], qh: [0; 64], scales: [0; 16], d: f16::ZERO }; n / QK_K];
+            let mut q = vec![
+                BlockQ6K {
+                    ql: [0; 128],
+                    qh: [0; 64],
+                    scales: [0; 16],
+                    d: f16::ZERO
+                };
+                n / QK_K
+            ];
             quantize_row_q6k(x, &mut q);
             block_bytes(&q).to_vec()
         }
@@ -150,7 +180,11 @@ fn quantizers_match_llama_cpp_bytes() {
                 continue;
             }
             let &(st, sn, soff) = &src.tensors[name];
-            assert_eq!((st, sn), (1, n), "{name}: source must be F16 of the same size");
+            assert_eq!(
+                (st, sn),
+                (1, n),
+                "{name}: source must be F16 of the same size"
+            );
             let x: Vec<f32> = src
                 .bytes(soff, 2 * n)
                 .chunks_exact(2)
@@ -160,7 +194,10 @@ fn quantizers_match_llama_cpp_bytes() {
             let theirs = q.bytes(off, ours.len());
             if ours != theirs {
                 let first = ours.iter().zip(theirs).position(|(a, b)| a != b).unwrap();
-                panic!("{file} {name} (type {t}): first differing byte {first} of {}", ours.len());
+                panic!(
+                    "{file} {name} (type {t}): first differing byte {first} of {}",
+                    ours.len()
+                );
             }
             *checked.entry(t).or_default() += 1;
         }

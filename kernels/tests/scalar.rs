@@ -24,26 +24,70 @@ impl Rng {
 }
 
 fn q8_0_zero(n: usize) -> Vec<BlockQ8_0> {
-    vec![BlockQ8_0 { d: f16::ZERO, qs: [0; QK] }; n]
+    vec![
+        BlockQ8_0 {
+            d: f16::ZERO,
+            qs: [0; QK]
+        };
+        n
+    ]
 }
 fn q8_1_zero(n: usize) -> Vec<BlockQ8_1> {
-    vec![BlockQ8_1 { d: f16::ZERO, s: f16::ZERO, qs: [0; QK] }; n]
+    vec![
+        BlockQ8_1 {
+            d: f16::ZERO,
+            s: f16::ZERO,
+            qs: [0; QK]
+        };
+        n
+    ]
 }
 fn q4_0_zero(n: usize) -> Vec<BlockQ4_0> {
-    vec![BlockQ4_0 { d: f16::ZERO, qs: [0; QK / 2] }; n]
+    vec![
+        BlockQ4_0 {
+            d: f16::ZERO,
+            qs: [0; QK / 2]
+        };
+        n
+    ]
 }
 fn q4_1_zero(n: usize) -> Vec<BlockQ4_1> {
-    vec![BlockQ4_1 { d: f16::ZERO, m: f16::ZERO, qs: [0; QK / 2] }; n]
+    vec![
+        BlockQ4_1 {
+            d: f16::ZERO,
+            m: f16::ZERO,
+            qs: [0; QK / 2]
+        };
+        n
+    ]
 }
 fn q6k_zero(n: usize) -> Vec<BlockQ6K> {
-    vec![BlockQ6K { ql: [0; QK_K / 2], qh: [0; QK_K / 4], scales: [0; QK_K / 16], d: f16::ZERO }; n]
+    vec![
+        BlockQ6K {
+            ql: [0; QK_K / 2],
+            qh: [0; QK_K / 4],
+            scales: [0; QK_K / 16],
+            d: f16::ZERO
+        };
+        n
+    ]
 }
 fn q8k_zero(n: usize) -> Vec<BlockQ8K> {
-    vec![BlockQ8K { d: 0.0, qs: [0; QK_K], bsums: [0; QK_K / 16] }; n]
+    vec![
+        BlockQ8K {
+            d: 0.0,
+            qs: [0; QK_K],
+            bsums: [0; QK_K / 16]
+        };
+        n
+    ]
 }
 
 fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
 }
 
 #[test]
@@ -183,7 +227,10 @@ fn roundtrip_error_bounds() {
             let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
             for (a, b) in xb.iter().zip(yb) {
                 // half a step plus f16 rounding of d (2^-11 relative of amax)
-                assert!((a - b).abs() <= amax / 127.0 * 0.5 + amax * 1e-3, "q8_0 {a} {b}");
+                assert!(
+                    (a - b).abs() <= amax / 127.0 * 0.5 + amax * 1e-3,
+                    "q8_0 {a} {b}"
+                );
             }
         }
 
@@ -207,7 +254,10 @@ fn roundtrip_error_bounds() {
             let mx = xb.iter().fold(f32::MIN, |m, &v| m.max(v));
             let amax = mn.abs().max(mx.abs());
             for (a, b) in xb.iter().zip(yb) {
-                assert!((a - b).abs() <= (mx - mn) / 15.0 * 0.5 + amax * 2e-3, "q4_1 {a} {b}");
+                assert!(
+                    (a - b).abs() <= (mx - mn) / 15.0 * 0.5 + amax * 2e-3,
+                    "q4_1 {a} {b}"
+                );
             }
         }
 
@@ -241,7 +291,11 @@ fn dots_match_dequantized() {
         let mut aq = q8_0_zero(n / 32);
         quantize_row_q8_0(&a, &mut aq);
         dequantize_row_q8_0(&aq, &mut ad);
-        let bound: f64 = wd.iter().zip(&ad).map(|(x, y)| f64::from((x * y).abs())).sum();
+        let bound: f64 = wd
+            .iter()
+            .zip(&ad)
+            .map(|(x, y)| f64::from((x * y).abs()))
+            .sum();
         let got = f64::from(dot_q4_0_q8_0(&wq, &aq));
         assert!((got - dot64(&wd, &ad)).abs() <= 1e-5 * bound, "q4_0");
 
@@ -250,7 +304,10 @@ fn dots_match_dequantized() {
         quantize_row_q8_0(&w, &mut wq8);
         dequantize_row_q8_0(&wq8, &mut wd);
         let got = f64::from(dot_q8_0_q8_0(&wq8, &aq));
-        assert!((got - dot64(&wd, &ad)).abs() <= 1e-5 * bound.max(1.0), "q8_0");
+        assert!(
+            (got - dot64(&wd, &ad)).abs() <= 1e-5 * bound.max(1.0),
+            "q8_0"
+        );
 
         // q4_1 · q8_1: s = d·Σq so the result equals the dequantized dot up to
         // the f16 rounding of s (relative 2^-11 of m·s per block).
@@ -265,9 +322,17 @@ fn dots_match_dequantized() {
                 *v = f32::from(q) * b.d.to_f32();
             }
         }
-        let bound: f64 = wd.iter().zip(&ad1).map(|(x, y)| f64::from((x * y).abs())).sum();
+        let bound: f64 = wd
+            .iter()
+            .zip(&ad1)
+            .map(|(x, y)| f64::from((x * y).abs()))
+            .sum();
         let got = f64::from(dot_q4_1_q8_1(&wq, &aq1));
-        assert!((got - dot64(&wd, &ad1)).abs() <= 2e-3 * bound, "q4_1 {got} {}", dot64(&wd, &ad1));
+        assert!(
+            (got - dot64(&wd, &ad1)).abs() <= 2e-3 * bound,
+            "q4_1 {got} {}",
+            dot64(&wd, &ad1)
+        );
 
         // q6_k · q8_k
         let mut wq = q6k_zero(n / 256);
@@ -280,14 +345,22 @@ fn dots_match_dequantized() {
                 *v = f32::from(q) * b.d;
             }
         }
-        let bound: f64 = wd.iter().zip(&ad).map(|(x, y)| f64::from((x * y).abs())).sum();
+        let bound: f64 = wd
+            .iter()
+            .zip(&ad)
+            .map(|(x, y)| f64::from((x * y).abs()))
+            .sum();
         let got = f64::from(dot_q6k_q8k(&wq, &ak));
         assert!((got - dot64(&wd, &ad)).abs() <= 1e-5 * bound, "q6k");
 
         // float dots
         let wh: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
         let whf: Vec<f32> = wh.iter().map(|v| v.to_f32()).collect();
-        let bound: f64 = whf.iter().zip(&a).map(|(x, y)| f64::from((x * y).abs())).sum();
+        let bound: f64 = whf
+            .iter()
+            .zip(&a)
+            .map(|(x, y)| f64::from((x * y).abs()))
+            .sum();
         assert!((f64::from(dot_f16_f32(&wh, &a)) - dot64(&whf, &a)).abs() <= 1e-5 * bound);
         assert!((f64::from(dot_f32_f32(&w, &a)) - dot64(&w, &a)).abs() <= 1e-5 * bound);
     }

@@ -366,7 +366,10 @@ impl GgufFile {
             let e = &kvs[i];
             let v = decode_at(ALIGN_KEY, e.ty, buf, e.val, 0).map_or(Value::U8(0), |(v, _)| v);
             use Value::*;
-            if !matches!(v, U8(_) | I8(_) | U16(_) | I16(_) | U32(_) | I32(_) | U64(_) | I64(_)) {
+            if !matches!(
+                v,
+                U8(_) | I8(_) | U16(_) | I16(_) | U32(_) | I32(_) | U64(_) | I64(_)
+            ) {
                 return Err(wrong(ALIGN_KEY, "unsigned integer", &v));
             }
             alignment = match (v.as_u64(), v.as_i64()) {
@@ -396,9 +399,7 @@ impl GgufFile {
             };
             let n_dims = c.u32(|| format!("n_dims of tensor {name:?}"))?;
             if n_dims == 0 || n_dims as usize > MAX_DIMS {
-                return Err(bad(format!(
-                    "n_dims is {n_dims}, must be 1..={MAX_DIMS}"
-                )));
+                return Err(bad(format!("n_dims is {n_dims}, must be 1..={MAX_DIMS}")));
             }
             let mut shape = Vec::with_capacity(n_dims as usize);
             for d in 0..n_dims {
@@ -415,13 +416,16 @@ impl GgufFile {
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .ok_or_else(|| bad(format!("element count of shape {shape:?} overflows u64")))?;
             let ne0 = shape[0];
-            let row_bytes = dtype.row_bytes(ne0).ok_or_else(|| {
-                bad(format!(
-                    "row length {ne0} is not a multiple of the {dtype} block size {}",
-                    dtype.block_elems()
-                ))
-            })?;
-            let n_rows = if ne0 == 0 { 0 } else { n_elems / ne0 };
+            let block = dtype.block_elems() as u64;
+            if ne0 % block != 0 {
+                return Err(bad(format!(
+                    "row length {ne0} is not a multiple of the {dtype} block size {block}"
+                )));
+            }
+            let row_bytes = dtype
+                .row_bytes(ne0)
+                .ok_or_else(|| bad(format!("byte size of shape {shape:?} overflows")))?;
+            let n_rows = n_elems.checked_div(ne0).unwrap_or(0);
             let size = row_bytes
                 .checked_mul(n_rows)
                 .filter(|&s| usize::try_from(s).is_ok())
@@ -461,7 +465,8 @@ impl GgufFile {
                 }
             }
         }
-        let tensor_sorted = sorted_unique(tensors.len(), |i| &buf[tensors[i].name.clone()], "tensor")?;
+        let tensor_sorted =
+            sorted_unique(tensors.len(), |i| &buf[tensors[i].name.clone()], "tensor")?;
 
         Ok(GgufFile {
             bytes,

@@ -264,9 +264,10 @@ impl<'a> Value<'a> {
             Value::F32(v) => OwnedValue::F32(v),
             Value::Bool(v) => OwnedValue::Bool(v),
             Value::String(s) => OwnedValue::String(s.to_string()),
-            Value::Array(a) => {
-                OwnedValue::Array(a.elem_type(), a.iter().map(|v| v.to_owned_value()).collect())
-            }
+            Value::Array(a) => OwnedValue::Array(
+                a.elem_type(),
+                a.iter().map(|v| v.to_owned_value()).collect(),
+            ),
             Value::U64(v) => OwnedValue::U64(v),
             Value::I64(v) => OwnedValue::I64(v),
             Value::F64(v) => OwnedValue::F64(v),
@@ -493,7 +494,8 @@ pub(crate) fn decode_at<'a>(
                 return None;
             }
             let et = ValueType::from_id(u32::from_le_bytes(le_bytes(buf, pos)?))?;
-            let n = usize::try_from(u64::from_le_bytes(le_bytes(buf, pos.checked_add(4)?)?)).ok()?;
+            let n =
+                usize::try_from(u64::from_le_bytes(le_bytes(buf, pos.checked_add(4)?)?)).ok()?;
             let start = pos.checked_add(12)?;
             let end = skip_elems(key, et, n, buf, start, depth + 1)?;
             let data = buf.get(start..end)?;

@@ -149,14 +149,17 @@ impl<'a> GgufWriter<'a> {
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| bad(format!("element count of shape {shape:?} overflows u64")))?;
-        let row = dtype.row_bytes(shape[0]).ok_or_else(|| {
-            bad(format!(
-                "row length {} is not a multiple of the {dtype} block size {}",
-                shape[0],
-                dtype.block_elems()
-            ))
-        })?;
-        let n_rows = if shape[0] == 0 { 0 } else { n_elems / shape[0] };
+        let block = dtype.block_elems() as u64;
+        if shape[0] % block != 0 {
+            return Err(bad(format!(
+                "row length {} is not a multiple of the {dtype} block size {block}",
+                shape[0]
+            )));
+        }
+        let row = dtype
+            .row_bytes(shape[0])
+            .ok_or_else(|| bad(format!("byte size of shape {shape:?} overflows")))?;
+        let n_rows = n_elems.checked_div(shape[0]).unwrap_or(0);
         let size = row
             .checked_mul(n_rows)
             .ok_or_else(|| bad(format!("byte size of shape {shape:?} overflows")))?;

@@ -56,7 +56,9 @@ impl Config {
         let key = |k: &str| format!("{arch}.{k}");
         let bounded = |k: &str, v: u64, max: u64| -> Result<usize> {
             if v == 0 || v > max {
-                return Err(Error::BadConfig(format!("{k} = {v} is out of range 1..={max}")));
+                return Err(Error::BadConfig(format!(
+                    "{k} = {v} is out of range 1..={max}"
+                )));
             }
             Ok(v as usize)
         };
@@ -85,17 +87,23 @@ impl Config {
         }
         let head_dim = dim / n_heads;
         if head_dim % 2 != 0 {
-            return Err(Error::BadConfig(format!("head dimension {head_dim} is odd")));
+            return Err(Error::BadConfig(format!(
+                "head dimension {head_dim} is odd"
+            )));
         }
         let eps_key = key("attention.layer_norm_rms_epsilon");
         let rms_eps = file.get_f32(&eps_key)?;
         if !(rms_eps.is_finite() && rms_eps > 0.0) {
-            return Err(Error::BadConfig(format!("{eps_key} = {rms_eps} must be positive")));
+            return Err(Error::BadConfig(format!(
+                "{eps_key} = {rms_eps} must be positive"
+            )));
         }
         let base_key = key("rope.freq_base");
         let rope_base = file.opt_f32(&base_key)?.unwrap_or(10000.0);
         if !(rope_base.is_finite() && rope_base > 1.0) {
-            return Err(Error::BadConfig(format!("{base_key} = {rope_base} must be > 1")));
+            return Err(Error::BadConfig(format!(
+                "{base_key} = {rope_base} must be > 1"
+            )));
         }
         let rope_key = key("rope.dimension_count");
         let rope_dim = match file.opt_u64(&rope_key)? {

@@ -31,7 +31,6 @@ pub(crate) struct Scratch {
     scores: Vec<f32>,
     /// One query head prepared for the cache type.
     q_head: Vec<f32>,
-    q_head_q8: Vec<BlockQ8_0>,
     /// RoPE cos/sin for the current position, `rope_dim / 2` each.
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -55,13 +54,6 @@ impl Scratch {
             up: vec![0.0; c.ffn_dim],
             scores: vec![0.0; capacity],
             q_head: vec![0.0; c.head_dim],
-            q_head_q8: vec![
-                BlockQ8_0 {
-                    d: f16::ZERO,
-                    qs: [0; QK]
-                };
-                c.head_dim.div_ceil(QK)
-            ],
             cos: vec![0.0; c.rope_dim / 2],
             sin: vec![0.0; c.rope_dim / 2],
             logits: vec![0.0; c.n_vocab],
@@ -120,7 +112,12 @@ pub(crate) fn forward(
         add(&mut s.x, &s.proj);
     }
     if logits {
-        rms_norm(&mut s.xb[..c.dim], &s.x, &ctx.weights.output_norm, c.rms_eps);
+        rms_norm(
+            &mut s.xb[..c.dim],
+            &s.x,
+            &ctx.weights.output_norm,
+            c.rms_eps,
+        );
         project(
             ctx,
             &mut s.act,
@@ -136,7 +133,10 @@ fn embed(ctx: &Ctx<'_>, token: u32, x: &mut [f32]) -> Result<()> {
     let e = &ctx.weights.token_embd;
     let rb = e.row_bytes();
     let row = token as usize;
-    let bytes = e.bytes(ctx.map).get(row * rb..(row + 1) * rb).unwrap_or(&[]);
+    let bytes = e
+        .bytes(ctx.map)
+        .get(row * rb..(row + 1) * rb)
+        .unwrap_or(&[]);
     dequantize(&e.name, e.dtype, bytes, x)
 }
 
@@ -215,15 +215,14 @@ fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos:
                     *o = f16::from_f32(v).to_f32();
                 }
             }
-            KvType::Q8_0 => (k.quantize_q8_0)(q, &mut s.q_head_q8),
-            KvType::F32 => {}
+            KvType::Q8_0 | KvType::F32 => {}
         }
         let mut n = 0;
         for p in cache.attended(pos) {
             s.scores[n] = match cache.key(layer, p, kvh) {
                 Row::F32(key) => (k.dot_f32_f32)(key, q),
                 Row::F16(key) => (k.dot_f16_f32)(key, &s.q_head),
-                Row::Q8_0(key) => (k.dot_q8_0_q8_0)(key, &s.q_head_q8),
+                Row::Q8_0(key) => dot_q8_0_f32(key, q),
             } * scale;
             n += 1;
         }
@@ -247,6 +246,18 @@ fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos:
             }
         }
     }
+}
+
+/// Σ key·q for a Q8_0 key and an unquantized query (quantizing the query
+/// as well would add a second rounding to every score).
+fn dot_q8_0_f32(key: &[BlockQ8_0], q: &[f32]) -> f32 {
+    key.iter()
+        .zip(q.chunks_exact(QK))
+        .map(|(b, x)| {
+            let s: f32 = b.qs.iter().zip(x).map(|(&w, &v)| w as f32 * v).sum();
+            b.d.to_f32() * s
+        })
+        .sum()
 }
 
 /// `out += w * v`.

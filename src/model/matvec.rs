@@ -24,7 +24,11 @@ pub(crate) fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f
     if expected != Some(bytes.len() as u64) {
         return Err(Error::BadTensor {
             name: name.to_string(),
-            reason: format!("{} bytes do not hold {} {dtype} elements", bytes.len(), out.len()),
+            reason: format!(
+                "{} bytes do not hold {} {dtype} elements",
+                bytes.len(),
+                out.len()
+            ),
         });
     }
     match dtype {
@@ -61,10 +65,13 @@ pub(crate) fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f
 /// Dequantizes row `row` of tensor `t` into `out` (`out.len()` = row length).
 pub(crate) fn dequantize_row(t: &TensorView<'_>, row: usize, out: &mut [f32]) -> Result<()> {
     let rb = t.row_bytes();
-    let bytes = t.data.get(row * rb..(row + 1) * rb).ok_or_else(|| Error::BadTensor {
-        name: t.name.to_string(),
-        reason: format!("row {row} out of range"),
-    })?;
+    let bytes = t
+        .data
+        .get(row * rb..(row + 1) * rb)
+        .ok_or_else(|| Error::BadTensor {
+            name: t.name.to_string(),
+            reason: format!("row {row} out of range"),
+        })?;
     dequantize(t.name, t.dtype, bytes, out)
 }
 
@@ -227,8 +234,13 @@ pub(crate) fn matvec(
 }
 
 /// Applies `dot` to each row (`per_row` items of `w`) writing `out[r]`.
-fn rows<B: Sync, F>(pool: Option<&rayon::ThreadPool>, out: &mut [f32], w: &[B], per_row: usize, dot: F)
-where
+fn rows<B: Sync, F>(
+    pool: Option<&rayon::ThreadPool>,
+    out: &mut [f32],
+    w: &[B],
+    per_row: usize,
+    dot: F,
+) where
     F: Fn(&[B]) -> f32 + Sync,
 {
     let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {

@@ -89,7 +89,9 @@ impl Model {
                     .num_threads(threads)
                     .thread_name(|i| format!("edge-llama-{i}"))
                     .build()
-                    .map_err(|e| Error::InvalidArgument(format!("thread pool of {threads}: {e}")))?,
+                    .map_err(|e| {
+                        Error::InvalidArgument(format!("thread pool of {threads}: {e}"))
+                    })?,
             )
         } else {
             None

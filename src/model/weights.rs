@@ -92,8 +92,9 @@ fn matrix(file: &GgufFile, name: &str, cols: usize, rows: usize) -> Result<Weigh
         return Err(Error::UnsupportedTensorType {
             name: name.to_string(),
             ty: t.dtype.to_string(),
-            context: "for matrix-vector products (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
-                .into(),
+            context:
+                "for matrix-vector products (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
+                    .into(),
         });
     }
     let base = file.as_bytes().as_ptr() as usize;

@@ -98,7 +98,28 @@ pub struct BpeSpecial {
     /// `tokenizer.ggml.add_bos_token`; when `None` the pre-tokenizer's
     /// llama.cpp default applies (true for the Llama 3 family, else false).
     pub add_bos: Option<bool>,
+    /// `tokenizer.ggml.add_eos_token` (`None`: false).
+    pub add_eos: Option<bool>,
+    /// End-of-generation ids besides EOS: `tokenizer.ggml.eot_token_id`,
+    /// `tokenizer.ggml.eom_token_id`. [`BpeTokenizer::from_parts`] adds the
+    /// tokens whose text llama.cpp treats as end-of-generation
+    /// (`<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, ...).
+    pub extra_eog: Vec<u32>,
 }
+
+/// Token texts that llama.cpp treats as end of generation when present.
+const EOG_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "<end_of_utterance>",
+];
 
 /// A byte-level BPE tokenizer built from GGUF metadata.
 ///
@@ -122,7 +143,8 @@ pub struct BpeTokenizer {
     /// llama.cpp's `tokenizer_ignore_merges`: a whole word that is a token is
     /// emitted as it is, without merging (Llama 3 family).
     ignore_merges: bool,
-    byte_to_char: [char; 256],
+    /// Boxed to keep the struct (and `Tokenizer`'s enum) small.
+    byte_to_char: Box<[char; 256]>,
     char_to_byte: HashMap<char, u8>,
     classes: CharClasses,
     special: BpeSpecial,
@@ -152,15 +174,22 @@ impl BpeTokenizer {
             unk: file.opt_u32("tokenizer.ggml.unknown_token_id")?,
             pad: file.opt_u32("tokenizer.ggml.padding_token_id")?,
             add_bos: file.opt_bool("tokenizer.ggml.add_bos_token")?,
+            add_eos: file.opt_bool("tokenizer.ggml.add_eos_token")?,
+            extra_eog: [
+                file.opt_u32("tokenizer.ggml.eot_token_id")?,
+                file.opt_u32("tokenizer.ggml.eom_token_id")?,
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         };
         let types = match types {
             None => None,
             Some(v) => Some(
                 v.into_iter()
                     .map(|t| {
-                        i32::try_from(t).map_err(|_| {
-                            Error::Tokenizer(format!("token type {t} out of range"))
-                        })
+                        i32::try_from(t)
+                            .map_err(|_| Error::Tokenizer(format!("token type {t} out of range")))
                     })
                     .collect::<Result<Vec<i32>>>()?,
             ),
@@ -180,7 +209,7 @@ impl BpeTokenizer {
         types: Option<&[i32]>,
         merges: &[&str],
         pre: Option<&str>,
-        special: BpeSpecial,
+        mut special: BpeSpecial,
     ) -> Result<Self> {
         let n_vocab = tokens.len();
         if n_vocab == 0 {
@@ -199,12 +228,17 @@ impl BpeTokenizer {
             Some(t) => t.to_vec(),
             None => vec![TOKEN_TYPE_NORMAL; n_vocab],
         };
-        for (name, id) in [
+        let named = [
             ("bos", special.bos),
             ("eos", special.eos),
             ("unknown", special.unk),
             ("padding", special.pad),
-        ] {
+        ];
+        let eog = special
+            .extra_eog
+            .iter()
+            .map(|&id| ("end-of-generation", Some(id)));
+        for (name, id) in named.into_iter().chain(eog) {
             if let Some(id) = id {
                 if id as usize >= n_vocab {
                     return Err(Error::Tokenizer(format!(
@@ -258,9 +292,15 @@ impl BpeTokenizer {
             })
             .collect();
 
-        let add_bos = special
-            .add_bos
-            .unwrap_or(pre_kind == PreTokenizer::Llama3);
+        for text in EOG_TEXTS {
+            if let Some(&id) = token_to_id.get(*text) {
+                if !special.extra_eog.contains(&id) {
+                    special.extra_eog.push(id);
+                }
+            }
+        }
+
+        let add_bos = special.add_bos.unwrap_or(pre_kind == PreTokenizer::Llama3);
         Ok(BpeTokenizer {
             tokens: tokens.iter().map(|t| (*t).to_string()).collect(),
             types,
@@ -270,7 +310,7 @@ impl BpeTokenizer {
             merges: merge_map,
             pre: pre_kind,
             ignore_merges: pre_kind == PreTokenizer::Llama3,
-            byte_to_char,
+            byte_to_char: Box::new(byte_to_char),
             char_to_byte,
             classes: CharClasses::new()?,
             special,
@@ -313,6 +353,30 @@ impl BpeTokenizer {
     /// pre-tokenizer: true for the Llama 3 family, false otherwise).
     pub fn add_bos(&self) -> bool {
         self.add_bos
+    }
+
+    /// Whether a prompt should end with EOS (`tokenizer.ggml.add_eos_token`,
+    /// default false); [`BpeTokenizer::encode`] never appends it.
+    pub fn add_eos(&self) -> bool {
+        self.special.add_eos.unwrap_or(false)
+    }
+
+    /// Whether generation should stop at `id`: EOS, an eot/eom id named in
+    /// the metadata, or a token whose text llama.cpp treats as end of
+    /// generation (e.g. `<|im_end|>`, `<|endoftext|>`).
+    pub fn is_eog(&self, id: u32) -> bool {
+        self.special.eos == Some(id) || self.special.extra_eog.contains(&id)
+    }
+
+    /// [`BpeTokenizer::encode`] with the BOS token first when `add_bos` and
+    /// the vocabulary names one.
+    pub fn encode_with_bos(&self, text: &str, add_bos: bool) -> Vec<u32> {
+        let mut out = Vec::new();
+        if add_bos {
+            out.extend(self.special.bos);
+        }
+        out.extend(self.encode(text));
+        out
     }
 
     /// The token's text as stored in the vocabulary (byte-encoded alphabet).
@@ -437,7 +501,8 @@ impl BpeTokenizer {
             prev: Option<usize>,
             next: Option<usize>,
         }
-        let mut syms: Vec<Sym> = Vec::with_capacity(word.len());
+        let n = word.chars().count();
+        let mut syms: Vec<Sym> = Vec::with_capacity(n);
         for (i, (start, c)) in word.char_indices().enumerate() {
             let len = c.len_utf8();
             let sym = self
@@ -450,17 +515,15 @@ impl BpeTokenizer {
                 len,
                 sym,
                 prev: i.checked_sub(1),
-                next: None,
+                next: (i + 1 < n).then_some(i + 1),
             });
-        }
-        let n = syms.len();
-        for i in 0..n.saturating_sub(1) {
-            syms[i].next = Some(i + 1);
         }
 
         // Min-heap on (rank, left index); entries carry the pair they were
         // made for so stale ones can be recognised.
-        let mut heap: BinaryHeap<Reverse<(u32, usize, usize, u32, u32)>> = BinaryHeap::new();
+        // (rank, left index, right index, left symbol, right symbol)
+        type Bigram = Reverse<(u32, usize, usize, u32, u32)>;
+        let mut heap: BinaryHeap<Bigram> = BinaryHeap::new();
         let push = |heap: &mut BinaryHeap<_>, syms: &[Sym], l: usize, r: usize| {
             let (a, b) = (syms[l].sym, syms[r].sym);
             if a == NO_SYM || b == NO_SYM {
@@ -1063,7 +1126,8 @@ mod tests {
 
     #[test]
     fn exactly3_split_keeps_remainders_in_gaps() {
-        let f = |t: &[char], o: &[usize]| split_matches(t, o, |c| c.is_ascii_digit(), Repeat::Exactly3);
+        let f =
+            |t: &[char], o: &[usize]| split_matches(t, o, |c| c.is_ascii_digit(), Repeat::Exactly3);
         assert_eq!(pieces("12a34567", f), ["12a", "345", "67"]);
     }
 
@@ -1072,8 +1136,9 @@ mod tests {
         // Alphabet a, b, c, Ġ; merges: "b c" (rank 0) before "a b" (rank 1).
         let tokens = ["a", "b", "c", "Ġ", "bc", "ab", "abc", "Ġa"];
         let merges = ["b c", "a b", "a bc", "Ġ a"];
-        let t = BpeTokenizer::from_parts(&tokens, None, &merges, Some("gpt2"), BpeSpecial::default())
-            .unwrap();
+        let t =
+            BpeTokenizer::from_parts(&tokens, None, &merges, Some("gpt2"), BpeSpecial::default())
+                .unwrap();
         // "abc": b+c first (rank 0), then a+bc (rank 2) → "abc".
         assert_eq!(t.encode("abc"), [6]);
         // "ab": a+b → "ab".
@@ -1087,8 +1152,12 @@ mod tests {
 
     #[test]
     fn unknown_pre_is_an_error() {
-        let err = BpeTokenizer::from_parts(&["a"], None, &[], Some("no-such"), BpeSpecial::default())
-            .unwrap_err();
-        assert!(err.to_string().contains("unsupported pre-tokenizer"), "{err}");
+        let err =
+            BpeTokenizer::from_parts(&["a"], None, &[], Some("no-such"), BpeSpecial::default())
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported pre-tokenizer"),
+            "{err}"
+        );
     }
 }

@@ -25,6 +25,7 @@ pub struct Tokenizer {
 #[derive(Clone, Debug)]
 enum Kind {
     Spm(SpmTokenizer),
+    Bpe(bpe::BpeTokenizer),
 }
 
 /// Reads an optional array of the GGUF file, `None` when the key is absent.
@@ -40,7 +41,7 @@ fn opt_array<T>(
 }
 
 impl Tokenizer {
-        /// Builds the tokenizer described by the `tokenizer.ggml.*` metadata of a
+    /// Builds the tokenizer described by the `tokenizer.ggml.*` metadata of a
     /// GGUF file.
     ///
     /// For `tokenizer.ggml.model = "llama"`: `tokens` (required), `scores`
@@ -54,8 +55,9 @@ impl Tokenizer {
         let model = file.get_str("tokenizer.ggml.model")?;
         match model {
             "llama" => Ok(Tokenizer::from_spm(spm_from_gguf(file)?)),
+            "gpt2" => Ok(Tokenizer::from_bpe(bpe::BpeTokenizer::from_gguf(file)?)),
             other => Err(Error::Tokenizer(format!(
-                "unsupported tokenizer model {other:?} (tokenizer.ggml.model); supported: \"llama\""
+                "unsupported tokenizer model {other:?} (tokenizer.ggml.model); supported: \"llama\", \"gpt2\""
             ))),
         }
     }
@@ -67,10 +69,18 @@ impl Tokenizer {
         }
     }
 
+    /// Wraps an already built byte-level BPE tokenizer.
+    pub fn from_bpe(bpe: bpe::BpeTokenizer) -> Tokenizer {
+        Tokenizer {
+            kind: Kind::Bpe(bpe),
+        }
+    }
+
     /// Number of tokens in the vocabulary; valid ids are `0..n_vocab()`.
     pub fn n_vocab(&self) -> usize {
         match &self.kind {
             Kind::Spm(t) => t.n_vocab(),
+            Kind::Bpe(t) => t.n_vocab(),
         }
     }
 
@@ -78,6 +88,7 @@ impl Tokenizer {
     pub fn bos_id(&self) -> Option<u32> {
         match &self.kind {
             Kind::Spm(t) => t.special().bos,
+            Kind::Bpe(t) => t.bos(),
         }
     }
 
@@ -85,6 +96,7 @@ impl Tokenizer {
     pub fn eos_id(&self) -> Option<u32> {
         match &self.kind {
             Kind::Spm(t) => t.special().eos,
+            Kind::Bpe(t) => t.eos(),
         }
     }
 
@@ -92,6 +104,7 @@ impl Tokenizer {
     pub fn pad_id(&self) -> Option<u32> {
         match &self.kind {
             Kind::Spm(t) => t.special().pad,
+            Kind::Bpe(t) => t.pad(),
         }
     }
 
@@ -99,6 +112,7 @@ impl Tokenizer {
     pub fn add_bos(&self) -> bool {
         match &self.kind {
             Kind::Spm(t) => t.special().add_bos,
+            Kind::Bpe(t) => t.add_bos(),
         }
     }
 
@@ -107,6 +121,7 @@ impl Tokenizer {
     pub fn add_eos(&self) -> bool {
         match &self.kind {
             Kind::Spm(t) => t.special().add_eos,
+            Kind::Bpe(t) => t.add_eos(),
         }
     }
 
@@ -115,6 +130,7 @@ impl Tokenizer {
     pub fn is_eog(&self, id: u32) -> bool {
         match &self.kind {
             Kind::Spm(t) => t.special().eos == Some(id) || t.special().extra_eog.contains(&id),
+            Kind::Bpe(t) => t.is_eog(id),
         }
     }
 
@@ -125,6 +141,7 @@ impl Tokenizer {
     pub fn encode(&self, text: &str, add_bos: bool) -> Vec<u32> {
         match &self.kind {
             Kind::Spm(t) => t.encode(text, add_bos),
+            Kind::Bpe(t) => t.encode_with_bos(text, add_bos),
         }
     }
 
@@ -133,6 +150,7 @@ impl Tokenizer {
     pub fn token_text(&self, id: u32) -> Result<&str> {
         match &self.kind {
             Kind::Spm(t) => t.token_text(id),
+            Kind::Bpe(t) => t.token_text(id),
         }
     }
 
@@ -142,6 +160,7 @@ impl Tokenizer {
     pub fn token_bytes(&self, id: u32) -> Result<Cow<'_, [u8]>> {
         match &self.kind {
             Kind::Spm(t) => t.token_bytes(id),
+            Kind::Bpe(t) => t.token_bytes(id),
         }
     }
 
@@ -150,6 +169,8 @@ impl Tokenizer {
     fn strips_leading_space(&self) -> bool {
         match &self.kind {
             Kind::Spm(t) => t.special().add_space_prefix,
+            // Byte-level BPE adds no space prefix.
+            Kind::Bpe(_) => false,
         }
     }
 
@@ -208,9 +229,7 @@ fn spm_from_gguf(file: &GgufFile) -> Result<SpmTokenizer> {
     // llama.cpp's defaults for SPM ids, used only when they fit the vocabulary.
     let default_id = |id: u32| (id as usize) < n;
     let id_or = |key: &str, default: Option<u32>| -> Result<Option<u32>> {
-        Ok(file
-            .opt_u32(key)?
-            .or(default.filter(|&d| default_id(d))))
+        Ok(file.opt_u32(key)?.or(default.filter(|&d| default_id(d))))
     };
     let mut extra_eog = Vec::new();
     for key in ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
@@ -229,8 +248,12 @@ fn spm_from_gguf(file: &GgufFile) -> Result<SpmTokenizer> {
         unk: id_or("tokenizer.ggml.unknown_token_id", Some(0))?,
         pad: id_or("tokenizer.ggml.padding_token_id", None)?,
         extra_eog,
-        add_bos: file.opt_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(true),
-        add_eos: file.opt_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false),
+        add_bos: file
+            .opt_bool("tokenizer.ggml.add_bos_token")?
+            .unwrap_or(true),
+        add_eos: file
+            .opt_bool("tokenizer.ggml.add_eos_token")?
+            .unwrap_or(false),
         add_space_prefix: file
             .opt_bool("tokenizer.ggml.add_space_prefix")?
             .unwrap_or(true),

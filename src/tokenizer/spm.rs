@@ -123,7 +123,7 @@ pub struct SpmTokenizer {
     /// Text → id for tokens that plain text can produce ([`TokenType::mergeable`]).
     piece_to_id: HashMap<Box<str>, u32>,
     /// The byte token for each byte value.
-    byte_to_id: [Option<u32>; 256],
+    byte_to_id: Box<[Option<u32>; 256]>,
     /// User-defined tokens, longest text first (ties: lower id first).
     user_defined: Vec<u32>,
     /// Concatenated decoded bytes of every token; token i is
@@ -237,7 +237,7 @@ impl SpmTokenizer {
         }
 
         let mut piece_to_id = HashMap::with_capacity(n);
-        let mut byte_to_id = [None; 256];
+        let mut byte_to_id = Box::new([None; 256]);
         let mut user_defined = Vec::new();
         let mut decoded = Vec::with_capacity(n * 4);
         let mut decoded_off = Vec::with_capacity(n + 1);
@@ -552,7 +552,13 @@ mod tests {
     fn merges_highest_score_first() {
         // "▁ab": pairs "▁a" (score -5) and "ab" (score -1): "ab" wins, then
         // "▁ab" is not a token, so the result is ["▁", "ab"].
-        let t = toy(&[("▁", -10.0, N), ("a", -3.0, N), ("b", -3.0, N), ("▁a", -5.0, N), ("ab", -1.0, N)]);
+        let t = toy(&[
+            ("▁", -10.0, N),
+            ("a", -3.0, N),
+            ("b", -3.0, N),
+            ("▁a", -5.0, N),
+            ("ab", -1.0, N),
+        ]);
         let ids = t.encode("ab", false);
         let texts: Vec<&str> = ids.iter().map(|&i| t.token_text(i).unwrap()).collect();
         assert_eq!(texts, ["▁", "ab"]);
@@ -569,7 +575,13 @@ mod tests {
 
     #[test]
     fn byte_fallback_and_control_not_merged() {
-        let t = toy(&[("▁", -10.0, N), ("<", -1.0, N), ("s", -1.0, N), (">", -1.0, N), ("<s", -1.0, N)]);
+        let t = toy(&[
+            ("▁", -10.0, N),
+            ("<", -1.0, N),
+            ("s", -1.0, N),
+            (">", -1.0, N),
+            ("<s", -1.0, N),
+        ]);
         let ids = t.encode("é<s>", false);
         // "▁" then the two bytes of é, then "<s" and ">" (never "<s>" = 1).
         assert_eq!(ids[0], t.piece_to_id["▁"]);
@@ -594,7 +606,12 @@ mod tests {
         assert!(matches!(e, Err(Error::Tokenizer(m)) if m.contains("scores")));
         let e = SpmTokenizer::new(vec!["a".into()], vec![0.0], vec![N], SpmSpecial::default());
         assert!(matches!(e, Err(Error::Tokenizer(m)) if m.contains("bos_token_id")));
-        let sp = SpmSpecial { bos: None, eos: None, unk: None, ..SpmSpecial::default() };
+        let sp = SpmSpecial {
+            bos: None,
+            eos: None,
+            unk: None,
+            ..SpmSpecial::default()
+        };
         let e = SpmTokenizer::new(vec!["<0xZZ>".into()], vec![0.0], vec![TokenType::Byte], sp);
         assert!(matches!(e, Err(Error::Tokenizer(m)) if m.contains("<0xNN>")));
     }

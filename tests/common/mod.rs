@@ -63,7 +63,11 @@ pub fn compare(ours: &[f32], reference: &[f32], n_vocab: usize) -> Comparison {
     assert_eq!(ours.len(), reference.len(), "logit counts differ");
     let n = reference.len() as f64;
     let mean = reference.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = reference.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let var = reference
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
     let mut sum_abs = 0.0;
     let mut max_abs: f64 = 0.0;
     for (&a, &b) in ours.iter().zip(reference) {

@@ -19,7 +19,9 @@ use core::arch::asm;
 
 /// The dotprod kernel table, or `None` when the CPU lacks NEON or dotprod.
 pub(crate) fn table() -> Option<Kernels> {
-    if !(std::arch::is_aarch64_feature_detected!("neon") && std::arch::is_aarch64_feature_detected!("dotprod")) {
+    if !(std::arch::is_aarch64_feature_detected!("neon")
+        && std::arch::is_aarch64_feature_detected!("dotprod"))
+    {
         return None;
     }
     Some(Kernels {

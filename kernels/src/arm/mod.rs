@@ -94,8 +94,14 @@ mod tests {
             .map(|_| {
                 // Q8_K values come from the quantizer: [-127, 127].
                 let qs: [i8; QK_K] = std::array::from_fn(|_| r.i8().max(-127));
-                let bsums = std::array::from_fn(|g| qs[16 * g..16 * g + 16].iter().map(|&v| v as i16).sum());
-                BlockQ8K { d: r.f32(), qs, bsums }
+                let bsums = std::array::from_fn(|g| {
+                    qs[16 * g..16 * g + 16].iter().map(|&v| v as i16).sum()
+                });
+                BlockQ8K {
+                    d: r.f32(),
+                    qs,
+                    bsums,
+                }
             })
             .collect()
     }
@@ -113,11 +119,20 @@ mod tests {
     #[test]
     fn detected_paths() {
         let names: Vec<&str> = paths().iter().map(|k| k.name).collect();
-        println!("aarch64 kernel paths available: {names:?}; active kernel path: {}", crate::active());
+        println!(
+            "aarch64 kernel paths available: {names:?}; active kernel path: {}",
+            crate::active()
+        );
         assert!(names.contains(&"neon"), "every AArch64 CPU has NEON");
         match std::env::var("EDGE_LLAMA_EXPECT_DOTPROD").as_deref() {
-            Ok("1") => assert!(names.contains(&"dotprod"), "expected dotprod, got {names:?}"),
-            Ok("0") => assert!(!names.contains(&"dotprod"), "expected no dotprod, got {names:?}"),
+            Ok("1") => assert!(
+                names.contains(&"dotprod"),
+                "expected dotprod, got {names:?}"
+            ),
+            Ok("0") => assert!(
+                !names.contains(&"dotprod"),
+                "expected no dotprod, got {names:?}"
+            ),
             _ => {}
         }
     }
@@ -140,13 +155,20 @@ mod tests {
                 (k.quantize_q8_0)(&x, &mut a);
                 scalar::quantize_row_q8_0(&x, &mut b);
                 assert_eq!(a, b, "{} q8_0", k.name);
-                let z1 = BlockQ8_1 { d: f16::ZERO, s: f16::ZERO, qs: [0; QK] };
+                let z1 = BlockQ8_1 {
+                    d: f16::ZERO,
+                    s: f16::ZERO,
+                    qs: [0; QK],
+                };
                 let (mut a, mut b) = (vec![z1; n32], vec![z1; n32]);
                 (k.quantize_q8_1)(&x, &mut a);
                 scalar::quantize_row_q8_1(&x, &mut b);
                 assert_eq!(a, b, "{} q8_1", k.name);
-                let zk = BlockQ8K { d: 0.0, qs: [0; QK_K], bsums: [0; QK_K / 16] };
-                let mut x = x;
+                let zk = BlockQ8K {
+                    d: 0.0,
+                    qs: [0; QK_K],
+                    bsums: [0; QK_K / 16],
+                };
                 x[..QK_K].fill(0.0);
                 if nb > 1 {
                     // Second block: max = -127 (first of two equal magnitudes)
@@ -166,7 +188,10 @@ mod tests {
     }
 
     fn scalar_q8_0() -> BlockQ8_0 {
-        BlockQ8_0 { d: f16::ZERO, qs: [0; QK] }
+        BlockQ8_0 {
+            d: f16::ZERO,
+            qs: [0; QK],
+        }
     }
 
     #[test]
@@ -175,16 +200,47 @@ mod tests {
         for k in paths() {
             for nb in [1usize, 2, 7, 64] {
                 let (w, x) = (q4_0(&mut r, nb), q8_0(&mut r, nb));
-                assert_eq!((k.dot_q4_0_q8_0)(&w, &x), scalar::dot_q4_0_q8_0(&w, &x), "{} q4_0", k.name);
+                assert_eq!(
+                    (k.dot_q4_0_q8_0)(&w, &x),
+                    scalar::dot_q4_0_q8_0(&w, &x),
+                    "{} q4_0",
+                    k.name
+                );
                 let (w, x) = (q4_1(&mut r, nb), q8_1(&mut r, nb));
-                assert_eq!((k.dot_q4_1_q8_1)(&w, &x), scalar::dot_q4_1_q8_1(&w, &x), "{} q4_1", k.name);
+                assert_eq!(
+                    (k.dot_q4_1_q8_1)(&w, &x),
+                    scalar::dot_q4_1_q8_1(&w, &x),
+                    "{} q4_1",
+                    k.name
+                );
                 let (w, x) = (q8_0(&mut r, nb), q8_0(&mut r, nb));
-                assert_eq!((k.dot_q8_0_q8_0)(&w, &x), scalar::dot_q8_0_q8_0(&w, &x), "{} q8_0", k.name);
+                assert_eq!(
+                    (k.dot_q8_0_q8_0)(&w, &x),
+                    scalar::dot_q8_0_q8_0(&w, &x),
+                    "{} q8_0",
+                    k.name
+                );
                 // Extremes: -128 · -128 everywhere must not overflow i16 lanes.
-                let m = vec![BlockQ8_0 { d: f16::ONE, qs: [-128; QK] }; nb];
-                assert_eq!((k.dot_q8_0_q8_0)(&m, &m), (nb * QK * 128 * 128) as f32, "{} q8_0 extreme", k.name);
+                let m = vec![
+                    BlockQ8_0 {
+                        d: f16::ONE,
+                        qs: [-128; QK]
+                    };
+                    nb
+                ];
+                assert_eq!(
+                    (k.dot_q8_0_q8_0)(&m, &m),
+                    (nb * QK * 128 * 128) as f32,
+                    "{} q8_0 extreme",
+                    k.name
+                );
                 let (w, x) = (q6k(&mut r, nb.div_ceil(4)), q8k(&mut r, nb.div_ceil(4)));
-                assert_eq!((k.dot_q6k_q8k)(&w, &x), scalar::dot_q6k_q8k(&w, &x), "{} q6_K", k.name);
+                assert_eq!(
+                    (k.dot_q6k_q8k)(&w, &x),
+                    scalar::dot_q6k_q8k(&w, &x),
+                    "{} q6_K",
+                    k.name
+                );
             }
             // Empty rows.
             assert_eq!((k.dot_q4_0_q8_0)(&[], &[]), 0.0);
@@ -199,17 +255,28 @@ mod tests {
             for n in [0usize, 1, 3, 15, 16, 17, 33, 100, 4096, 4099] {
                 let w = r.row(n);
                 let x = r.row(n);
-                let bound: f32 = w.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum::<f32>() * 1e-6 + f32::MIN_POSITIVE;
+                let bound: f32 = w.iter().zip(&x).map(|(a, b)| (a * b).abs()).sum::<f32>() * 1e-6
+                    + f32::MIN_POSITIVE;
                 let got = (k.dot_f32_f32)(&w, &x);
                 let want = scalar::dot_f32_f32(&w, &x);
-                assert!((got - want).abs() <= bound, "{} f32 n={n}: {got} vs {want}", k.name);
+                assert!(
+                    (got - want).abs() <= bound,
+                    "{} f32 n={n}: {got} vs {want}",
+                    k.name
+                );
                 let wh: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
                 let got = (k.dot_f16_f32)(&wh, &x);
                 let want = scalar::dot_f16_f32(&wh, &x);
-                assert!((got - want).abs() <= bound, "{} f16 n={n}: {got} vs {want}", k.name);
+                assert!(
+                    (got - want).abs() <= bound,
+                    "{} f16 n={n}: {got} vs {want}",
+                    k.name
+                );
             }
             // Every f16 class converts exactly: subnormals, infinities, signed zero.
-            let specials = [0x0001u16, 0x03ff, 0x8001, 0x0400, 0x7bff, 0xfbff, 0x8000, 0x3c00, 0x7c00, 0xfc00];
+            let specials = [
+                0x0001u16, 0x03ff, 0x8001, 0x0400, 0x7bff, 0xfbff, 0x8000, 0x3c00, 0x7c00, 0xfc00,
+            ];
             for &bits in &specials {
                 for i in 0..19 {
                     let mut w = vec![f16::ZERO; 19];
@@ -217,7 +284,12 @@ mod tests {
                     let x = vec![1.0f32; 19];
                     let got = (k.dot_f16_f32)(&w, &x);
                     let want = scalar::dot_f16_f32(&w, &x);
-                    assert_eq!(got.to_bits(), want.to_bits(), "{} f16 {bits:#x} at {i}", k.name);
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{} f16 {bits:#x} at {i}",
+                        k.name
+                    );
                 }
             }
         }

@@ -101,7 +101,11 @@ pub(super) unsafe fn unpack_q6k_half(ql: *const u8, qh: *const u8) -> [int8x16_t
     // Element l+64:         high nibble of ql[l]   | bits 4-5 of qh[l] << 4
     // Element l+96:         high nibble of ql[l+32]| bits 6-7 of qh[l] << 4
     let lvl = |l: uint8x16_t, lo_nibble: bool, h: uint8x16_t, shift: i32| -> int8x16_t {
-        let low = if lo_nibble { vandq_u8(l, m4) } else { vshrq_n_u8::<4>(l) };
+        let low = if lo_nibble {
+            vandq_u8(l, m4)
+        } else {
+            vshrq_n_u8::<4>(l)
+        };
         let hb = match shift {
             0 => vshlq_n_u8::<4>(vandq_u8(h, m3)),
             2 => vshlq_n_u8::<2>(vandq_u8(h, vdupq_n_u8(0x0C))),
@@ -199,7 +203,10 @@ unsafe fn quantize_block32(p: *const f32) -> ((int8x16_t, int8x16_t), f32) {
         *out = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(p.add(4 * k)), id));
     }
     (
-        (narrow16(v[0], v[1], v[2], v[3]), narrow16(v[4], v[5], v[6], v[7])),
+        (
+            narrow16(v[0], v[1], v[2], v[3]),
+            narrow16(v[4], v[5], v[6], v[7]),
+        ),
         d,
     )
 }
@@ -306,7 +313,8 @@ unsafe fn dot_q4_1_q8_1_neon(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
         let y1 = vld1q_s8(xb.qs.as_ptr().add(16));
         let acc = dot16(dot16(vdupq_n_s32(0), lo, y0), hi, y1);
         let sumi = vaddvq_s32(acc);
-        sumf += (f16_to_f32(wb.d) * f16_to_f32(xb.d)) * sumi as f32 + f16_to_f32(wb.m) * f16_to_f32(xb.s);
+        sumf += (f16_to_f32(wb.d) * f16_to_f32(xb.d)) * sumi as f32
+            + f16_to_f32(wb.m) * f16_to_f32(xb.s);
     }
     sumf
 }
@@ -419,7 +427,10 @@ unsafe fn dot_f16_f32_neon(w: &[f16], x: &[f32]) -> f32 {
         acc[1] = vfmaq_f32(acc[1], a1, vld1q_f32(xp.add(i + 4)));
         i += 8;
     }
-    let mut sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+    let mut sum = vaddvq_f32(vaddq_f32(
+        vaddq_f32(acc[0], acc[1]),
+        vaddq_f32(acc[2], acc[3]),
+    ));
     for j in i..n {
         sum += f16_to_f32(w[j]) * x[j];
     }
@@ -442,7 +453,11 @@ unsafe fn dot_f32_f32_neon(w: &[f32], x: &[f32]) -> f32 {
     let mut i = 0;
     while i + 16 <= n {
         for (k, a) in acc.iter_mut().enumerate() {
-            *a = vfmaq_f32(*a, vld1q_f32(wp.add(i + 4 * k)), vld1q_f32(xp.add(i + 4 * k)));
+            *a = vfmaq_f32(
+                *a,
+                vld1q_f32(wp.add(i + 4 * k)),
+                vld1q_f32(xp.add(i + 4 * k)),
+            );
         }
         i += 16;
     }
@@ -450,7 +465,10 @@ unsafe fn dot_f32_f32_neon(w: &[f32], x: &[f32]) -> f32 {
         acc[0] = vfmaq_f32(acc[0], vld1q_f32(wp.add(i)), vld1q_f32(xp.add(i)));
         i += 4;
     }
-    let mut sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+    let mut sum = vaddvq_f32(vaddq_f32(
+        vaddq_f32(acc[0], acc[1]),
+        vaddq_f32(acc[2], acc[3]),
+    ));
     for j in i..n {
         sum += w[j] * x[j];
     }

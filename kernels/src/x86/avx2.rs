@@ -9,7 +9,9 @@ use half::f16;
 
 /// True when this CPU can run the AVX2 path.
 pub(crate) fn detected() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+    is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
 }
 
 /// The AVX2 table, or `None` when the CPU lacks AVX2, FMA or F16C.
@@ -59,7 +61,11 @@ wrappers! {
 
 #[inline]
 fn check_len(elems: usize, blocks: usize, per_block: usize) {
-    assert_eq!(elems, blocks * per_block, "row length {elems} does not match {blocks} blocks of {per_block}");
+    assert_eq!(
+        elems,
+        blocks * per_block,
+        "row length {elems} does not match {blocks} blocks of {per_block}"
+    );
 }
 
 pub(crate) mod imp {
@@ -94,7 +100,10 @@ pub(crate) mod imp {
         let ab = _mm256_hadd_epi32(a, b);
         let cd = _mm256_hadd_epi32(c, d);
         let abcd = _mm256_hadd_epi32(ab, cd);
-        _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256::<1>(abcd))
+        _mm_add_epi32(
+            _mm256_castsi256_si128(abcd),
+            _mm256_extracti128_si256::<1>(abcd),
+        )
     }
 
     /// Four f16 values to f32.
@@ -177,7 +186,10 @@ pub(crate) mod imp {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         let idv = _mm256_set1_ps(id);
         let q = v.map(|v| _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v, idv))));
-        let sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        let sum = hsum_epi32(_mm256_add_epi32(
+            _mm256_add_epi32(q[0], q[1]),
+            _mm256_add_epi32(q[2], q[3]),
+        ));
         let packed = pack_i32x32_to_i8(q[0], q[1], q[2], q[3]);
         // SAFETY: `qs` has 32 bytes.
         unsafe { _mm256_storeu_si256(qs.as_mut_ptr().cast(), packed) };
@@ -245,7 +257,8 @@ pub(crate) mod imp {
             for i in 0..QK_K / 8 {
                 // SAFETY: as above.
                 let v = unsafe { _mm256_loadu_ps(p.add(8 * i)) };
-                let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_andnot_ps(sign, v), av));
+                let mask =
+                    _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_andnot_ps(sign, v), av));
                 if mask != 0 {
                     max = xb[8 * i + mask.trailing_zeros() as usize];
                     break;
@@ -259,9 +272,9 @@ pub(crate) mod imp {
                 for (k, qk) in q.iter_mut().enumerate() {
                     // SAFETY: 32*j + 8*k + 8 ≤ 256.
                     let v = unsafe { _mm256_loadu_ps(p.add(32 * j + 8 * k)) };
-                    let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-                        v, isv,
-                    ));
+                    let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                        _mm256_mul_ps(v, isv),
+                    );
                     *qk = _mm256_min_epi32(_mm256_cvttps_epi32(r), lim);
                 }
                 yb.bsums[2 * j] = hsum_epi32(_mm256_add_epi32(q[0], q[1])) as i16;
@@ -302,7 +315,10 @@ pub(crate) mod imp {
         let n = unpack_nibbles(&w.qs);
         let q = load_i8x32(&x.qs);
         // (n·q) − (8·q) per byte pair: both fit i16 exactly, as does the difference.
-        let p = _mm256_sub_epi16(_mm256_maddubs_epi16(n, q), _mm256_maddubs_epi16(_mm256_set1_epi8(8), q));
+        let p = _mm256_sub_epi16(
+            _mm256_maddubs_epi16(n, q),
+            _mm256_maddubs_epi16(_mm256_set1_epi8(8), q),
+        );
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
@@ -368,7 +384,10 @@ pub(crate) mod imp {
             let mw = f16x4(w4[0].m, w4[1].m, w4[2].m, w4[3].m);
             let sx = f16x4(x4[0].s, x4[1].s, x4[2].s, x4[3].s);
             // Same expression as scalar: (dw·dx)·sumi + mw·sx, no FMA.
-            let t = _mm_add_ps(_mm_mul_ps(_mm_mul_ps(dw, dx), _mm_cvtepi32_ps(s)), _mm_mul_ps(mw, sx));
+            let t = _mm_add_ps(
+                _mm_mul_ps(_mm_mul_ps(dw, dx), _mm_cvtepi32_ps(s)),
+                _mm_mul_ps(mw, sx),
+            );
             let mut a = [0f32; 4];
             // SAFETY: `a` holds 4 f32.
             unsafe { _mm_storeu_ps(a.as_mut_ptr(), t) };
@@ -436,8 +455,8 @@ pub(crate) mod imp {
     #[inline]
     pub(crate) fn aux32_q6k(w: &BlockQ6K, x: &BlockQ8K) -> __m256i {
         let pair = _mm256_setr_epi8(
-            0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7,
-            15,
+            0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12,
+            5, 13, 6, 14, 7, 15,
         );
         let m4 = _mm256_set1_epi8(0xF);
         let m2 = _mm256_set1_epi8(3);
@@ -454,7 +473,10 @@ pub(crate) mod imp {
                 )
             };
             let g = [
-                _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2))),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql0, m4),
+                    _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2)),
+                ),
                 _mm256_or_si256(
                     _mm256_and_si256(ql1, m4),
                     _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
@@ -482,12 +504,24 @@ pub(crate) mod imp {
                 // d[k]: sub-blocks (A, B) in its two 128-bit lanes; d[k+1]: (C, D).
                 let (a, b, c, dd) = (sc(2 * k), sc(2 * k + 1), sc(2 * k + 2), sc(2 * k + 3));
                 let s = _mm256_setr_epi16(a, c, a, c, a, c, a, c, b, dd, b, dd, b, dd, b, dd);
-                acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(d[k], d[k + 1]), s));
-                acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(d[k], d[k + 1]), s));
+                acc_lo = _mm256_add_epi32(
+                    acc_lo,
+                    _mm256_madd_epi16(_mm256_unpacklo_epi16(d[k], d[k + 1]), s),
+                );
+                acc_hi = _mm256_add_epi32(
+                    acc_hi,
+                    _mm256_madd_epi16(_mm256_unpackhi_epi16(d[k], d[k + 1]), s),
+                );
             }
         }
-        let lo = _mm_add_epi32(_mm256_castsi256_si128(acc_lo), _mm256_extracti128_si256::<1>(acc_lo));
-        let hi = _mm_add_epi32(_mm256_castsi256_si128(acc_hi), _mm256_extracti128_si256::<1>(acc_hi));
+        let lo = _mm_add_epi32(
+            _mm256_castsi256_si128(acc_lo),
+            _mm256_extracti128_si256::<1>(acc_lo),
+        );
+        let hi = _mm_add_epi32(
+            _mm256_castsi256_si128(acc_hi),
+            _mm256_extracti128_si256::<1>(acc_hi),
+        );
         _mm256_set_m128i(hi, lo)
     }
 
@@ -550,7 +584,10 @@ pub(crate) mod imp {
             }
             i += 32;
         }
-        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        let mut sum = hsum_ps(_mm256_add_ps(
+            _mm256_add_ps(acc[0], acc[1]),
+            _mm256_add_ps(acc[2], acc[3]),
+        ));
         for (a, b) in w[n..].iter().zip(&x[n..]) {
             sum += a.to_f32() * b;
         }
@@ -571,12 +608,20 @@ pub(crate) mod imp {
         while i < n {
             for (k, a) in acc.iter_mut().enumerate() {
                 // SAFETY: i + 8k + 8 ≤ n ≤ len of both slices.
-                let (wv, xv) = unsafe { (_mm256_loadu_ps(wp.add(i + 8 * k)), _mm256_loadu_ps(xp.add(i + 8 * k))) };
+                let (wv, xv) = unsafe {
+                    (
+                        _mm256_loadu_ps(wp.add(i + 8 * k)),
+                        _mm256_loadu_ps(xp.add(i + 8 * k)),
+                    )
+                };
                 *a = _mm256_fmadd_ps(wv, xv, *a);
             }
             i += 32;
         }
-        let mut sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        let mut sum = hsum_ps(_mm256_add_ps(
+            _mm256_add_ps(acc[0], acc[1]),
+            _mm256_add_ps(acc[2], acc[3]),
+        ));
         for (a, b) in w[n..].iter().zip(&x[n..]) {
             sum += a * b;
         }

@@ -1,0 +1,530 @@
+//! Every SIMD path this CPU can run, checked against the scalar reference.
+//!
+//! Quantizers must be bit-identical. Dot products must agree within
+//! `1e-6 · Σ|terms|` (computed in f64), where the terms are the per-element
+//! products w_i·x_i for float dots and the per-block contributions for
+//! quantized dots. Rationale: the paths may add the same terms in a different
+//! order (and use FMA); reordering a sum of n f32 terms moves the result by
+//! at most ~n·ε·Σ|terms| and typically by ~ε·Σ|terms| (ε = 6e-8), while any
+//! wrong integer sum, scale or element moves it by at least one whole term.
+//! A bound relative to |result| alone would be meaningless under
+//! cancellation. (The x86 and ARM quantized dots are in fact designed to be
+//! bit-identical; `quantized_dots_bit_identical` checks that separately.)
+
+use edge_llama_kernels::*;
+use half::f16;
+
+/// xorshift64* — small, seeded, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.u64() % n as u64) as usize
+    }
+    /// Uniform in [-1, 1).
+    fn f(&mut self) -> f32 {
+        (self.u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    fn i8(&mut self) -> i8 {
+        self.u64() as i8
+    }
+    /// Activation value in [-127, 127].
+    fn act(&mut self) -> i8 {
+        (self.below(255) as i32 - 127) as i8
+    }
+    /// A finite f16 scale: mostly ordinary, sometimes 0, subnormal or huge.
+    fn scale(&mut self) -> f16 {
+        match self.below(20) {
+            0 => f16::ZERO,
+            1 => f16::from_bits(0x0001),         // smallest subnormal
+            2 => f16::from_bits(0x03ff),         // largest subnormal
+            3 => f16::from_bits(0x7bff),         // 65504
+            4 => f16::from_bits(0xfbff),         // -65504
+            5 => f16::from_f32(self.f() * 1e-5), // tiny / subnormal range
+            _ => f16::from_f32(self.f() * 0.1),
+        }
+    }
+    /// A finite activation scale (no huge values, so d·Σq stays in f16 range).
+    fn act_scale(&mut self) -> f16 {
+        match self.below(10) {
+            0 => f16::ZERO,
+            1 => f16::from_bits(0x0001),
+            2 => f16::from_f32(self.f() * 1e-5),
+            _ => f16::from_f32(self.f() * 0.1),
+        }
+    }
+    /// Row length: log-uniform block count in 1..=max_blocks.
+    fn blocks(&mut self, max_blocks: usize) -> usize {
+        let bits = usize::BITS - max_blocks.leading_zeros();
+        let cap = (1usize << self.below(bits as usize + 1)).min(max_blocks);
+        1 + self.below(cap)
+    }
+    /// An f32 row with magnitudes 1e-4..1e3 (activations for the dot tests:
+    /// keeps every product finite so the comparison is NaN-free).
+    fn act_row(&mut self, n: usize) -> Vec<f32> {
+        let s = 10f32.powi(self.below(8) as i32 - 4);
+        (0..n).map(|_| self.f() * s).collect()
+    }
+    /// An f32 row of random style: ordinary, wide dynamic range, ties, or
+    /// with zero / extreme blocks.
+    fn row(&mut self, n: usize) -> Vec<f32> {
+        let style = self.below(6);
+        let mut v: Vec<f32> = (0..n)
+            .map(|_| match style {
+                0 => self.f() * 1e-30,
+                1 => self.f() * 1e38,
+                2 => (self.below(255) as f32 - 127.0) + 0.5 * (self.below(2) as f32),
+                _ => self.f() * 10f32.powi(self.below(8) as i32 - 4),
+            })
+            .collect();
+        // Sprinkle edge blocks.
+        for c in v.chunks_mut(32) {
+            match self.below(16) {
+                0 => c.fill(0.0),
+                1 => c[self.below(c.len())] = 3.0e38,
+                2 => c[self.below(c.len())] = -3.0e38,
+                3 => {
+                    let a = self.f();
+                    c.fill(a);
+                    c[0] = -a; // equal magnitudes, opposite signs
+                }
+                _ => {}
+            }
+        }
+        v
+    }
+}
+
+const MAX_ELEMS: usize = 16384;
+
+fn paths() -> Vec<Kernels> {
+    let names = available();
+    println!("available kernel paths: {names:?}");
+    assert_eq!(names.last(), Some(&"scalar"));
+    names
+        .iter()
+        .filter(|&&n| n != "scalar")
+        .map(|n| kernels_for(n).expect("listed path"))
+        .collect()
+}
+
+/// Equal (including the same infinity, which huge random scales can give),
+/// or within the documented bound.
+fn close(got: f32, want: f32, terms: f64) -> bool {
+    got == want
+        || (f64::from(got) - f64::from(want)).abs() <= 1e-6 * terms + f64::from(f32::MIN_POSITIVE)
+}
+
+fn zq8_0(n: usize) -> Vec<BlockQ8_0> {
+    vec![
+        BlockQ8_0 {
+            d: f16::ZERO,
+            qs: [0; QK]
+        };
+        n
+    ]
+}
+fn zq8_1(n: usize) -> Vec<BlockQ8_1> {
+    vec![
+        BlockQ8_1 {
+            d: f16::ZERO,
+            s: f16::ZERO,
+            qs: [0; QK]
+        };
+        n
+    ]
+}
+fn zq8_k(n: usize) -> Vec<BlockQ8K> {
+    vec![
+        BlockQ8K {
+            d: 0.0,
+            qs: [0; QK_K],
+            bsums: [0; QK_K / 16]
+        };
+        n
+    ]
+}
+
+#[test]
+fn quantizers_bit_identical() {
+    let paths = paths();
+    let mut r = Rng(0x5EED_0001);
+    for i in 0..10_000 {
+        let nb = r.blocks(MAX_ELEMS / QK);
+        let x = r.row(nb * QK);
+        let mut want = zq8_0(nb);
+        scalar::quantize_row_q8_0(&x, &mut want);
+        let mut want1 = zq8_1(nb);
+        scalar::quantize_row_q8_1(&x, &mut want1);
+        let nk = nb * QK / QK_K;
+        let mut wantk = zq8_k(nk);
+        scalar::quantize_row_q8_k(&x[..nk * QK_K], &mut wantk);
+        for k in &paths {
+            let mut got = zq8_0(nb);
+            (k.quantize_q8_0)(&x, &mut got);
+            assert!(
+                block_bytes(&got) == block_bytes(&want),
+                "{} q8_0 row {i}",
+                k.name
+            );
+            let mut got = zq8_1(nb);
+            (k.quantize_q8_1)(&x, &mut got);
+            assert!(
+                block_bytes(&got) == block_bytes(&want1),
+                "{} q8_1 row {i}",
+                k.name
+            );
+            let mut got = zq8_k(nk);
+            (k.quantize_q8_k)(&x[..nk * QK_K], &mut got);
+            assert!(
+                block_bytes(&got) == block_bytes(&wantk),
+                "{} q8_k row {i}",
+                k.name
+            );
+        }
+    }
+}
+
+/// Random weights/activations for every quantized dot, with per-block term
+/// magnitudes (f64) for the tolerance.
+struct QRows {
+    w40: Vec<BlockQ4_0>,
+    w41: Vec<BlockQ4_1>,
+    w80: Vec<BlockQ8_0>,
+    x80: Vec<BlockQ8_0>,
+    x81: Vec<BlockQ8_1>,
+    w6k: Vec<BlockQ6K>,
+    x8k: Vec<BlockQ8K>,
+}
+
+fn qrows(r: &mut Rng, nb: usize) -> QRows {
+    let zero_block = r.below(8) == 0;
+    let mut w40: Vec<BlockQ4_0> = (0..nb)
+        .map(|_| BlockQ4_0 {
+            d: r.scale(),
+            qs: std::array::from_fn(|_| r.u64() as u8),
+        })
+        .collect();
+    let mut w41: Vec<BlockQ4_1> = (0..nb)
+        .map(|_| BlockQ4_1 {
+            d: r.scale(),
+            m: r.scale(),
+            qs: std::array::from_fn(|_| r.u64() as u8),
+        })
+        .collect();
+    let mut w80: Vec<BlockQ8_0> = (0..nb)
+        .map(|_| BlockQ8_0 {
+            d: r.scale(),
+            qs: std::array::from_fn(|_| r.i8()),
+        })
+        .collect();
+    // Activations: half from the quantizer, half random in [-127, 127].
+    let (x80, x81) = if r.below(2) == 0 {
+        let x = r.act_row(nb * QK);
+        let (mut a, mut b) = (zq8_0(nb), zq8_1(nb));
+        scalar::quantize_row_q8_0(&x, &mut a);
+        scalar::quantize_row_q8_1(&x, &mut b);
+        (a, b)
+    } else {
+        let a: Vec<BlockQ8_0> = (0..nb)
+            .map(|_| BlockQ8_0 {
+                d: r.act_scale(),
+                qs: std::array::from_fn(|_| r.act()),
+            })
+            .collect();
+        let b = a
+            .iter()
+            .map(|b| {
+                let s: i32 = b.qs.iter().map(|&q| i32::from(q)).sum();
+                BlockQ8_1 {
+                    d: b.d,
+                    s: f16::from_f32(b.d.to_f32() * s as f32),
+                    qs: b.qs,
+                }
+            })
+            .collect();
+        (a, b)
+    };
+    let nk = nb.div_ceil(8);
+    let mut w6k: Vec<BlockQ6K> = (0..nk)
+        .map(|_| BlockQ6K {
+            ql: std::array::from_fn(|_| r.u64() as u8),
+            qh: std::array::from_fn(|_| r.u64() as u8),
+            scales: std::array::from_fn(|_| {
+                if r.below(4) == 0 {
+                    [-128, 127, 0][r.below(3)]
+                } else {
+                    r.i8()
+                }
+            }),
+            d: r.scale(),
+        })
+        .collect();
+    let x8k: Vec<BlockQ8K> = (0..nk)
+        .map(|_| {
+            let x = r.act_row(QK_K);
+            let mut b = zq8_k(1);
+            scalar::quantize_row_q8_k(&x, &mut b);
+            b[0]
+        })
+        .collect();
+    if zero_block {
+        let i = r.below(nb);
+        w40[i].qs = [0x88; 16];
+        w41[i].d = f16::ZERO;
+        w80[i].qs = [0; 32];
+        w6k[i / 8].scales = [0; 16];
+    }
+    if r.below(8) == 0 {
+        // Extreme weights: every q8 = -128 or 127, nibbles all 0 or 15.
+        let v = if r.below(2) == 0 { -128 } else { 127 };
+        let i = r.below(nb);
+        w80[i].qs = [v; 32];
+        w40[i].qs = [if v < 0 { 0 } else { 0xFF }; 16];
+        w41[i].qs = [0xFF; 16];
+        w6k[i / 8].ql = [0xFF; 128];
+        w6k[i / 8].qh = [0xFF; 64];
+    }
+    QRows {
+        w40,
+        w41,
+        w80,
+        x80,
+        x81,
+        w6k,
+        x8k,
+    }
+}
+
+fn terms_q4_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f64 {
+    w.iter()
+        .zip(x)
+        .map(|(a, b)| {
+            let s: i32 = (0..16)
+                .map(|j| {
+                    (i32::from(a.qs[j] & 15) - 8) * i32::from(b.qs[j])
+                        + (i32::from(a.qs[j] >> 4) - 8) * i32::from(b.qs[j + 16])
+                })
+                .sum();
+            (f64::from(s) * f64::from(a.d.to_f32()) * f64::from(b.d.to_f32())).abs()
+        })
+        .sum()
+}
+fn terms_q4_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f64 {
+    w.iter()
+        .zip(x)
+        .map(|(a, b)| {
+            let s: i32 = (0..16)
+                .map(|j| {
+                    i32::from(a.qs[j] & 15) * i32::from(b.qs[j])
+                        + i32::from(a.qs[j] >> 4) * i32::from(b.qs[j + 16])
+                })
+                .sum();
+            (f64::from(s) * f64::from(a.d.to_f32()) * f64::from(b.d.to_f32())).abs()
+                + (f64::from(a.m.to_f32()) * f64::from(b.s.to_f32())).abs()
+        })
+        .sum()
+}
+fn terms_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f64 {
+    w.iter()
+        .zip(x)
+        .map(|(a, b)| {
+            let s: i32 =
+                a.qs.iter()
+                    .zip(&b.qs)
+                    .map(|(&p, &q)| i32::from(p) * i32::from(q))
+                    .sum();
+            (f64::from(s) * f64::from(a.d.to_f32()) * f64::from(b.d.to_f32())).abs()
+        })
+        .sum()
+}
+fn terms_q6k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f64 {
+    // Dequantize and take Σ|w_i·x_i| (an upper bound of the block terms).
+    let mut wd = vec![0f32; w.len() * QK_K];
+    scalar::dequantize_row_q6k(w, &mut wd);
+    wd.chunks(QK_K)
+        .zip(x)
+        .map(|(wc, b)| {
+            wc.iter()
+                .zip(&b.qs)
+                .map(|(&a, &q)| (f64::from(a) * f64::from(q) * f64::from(b.d)).abs())
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+#[test]
+fn quantized_dots_match_scalar() {
+    let paths = paths();
+    let mut r = Rng(0x5EED_0002);
+    for i in 0..10_000 {
+        let nb = r.blocks(MAX_ELEMS / QK);
+        let q = qrows(&mut r, nb);
+        let want = [
+            scalar::dot_q4_0_q8_0(&q.w40, &q.x80),
+            scalar::dot_q4_1_q8_1(&q.w41, &q.x81),
+            scalar::dot_q8_0_q8_0(&q.w80, &q.x80),
+            scalar::dot_q6k_q8k(&q.w6k, &q.x8k),
+        ];
+        let terms = [
+            terms_q4_0(&q.w40, &q.x80),
+            terms_q4_1(&q.w41, &q.x81),
+            terms_q8_0(&q.w80, &q.x80),
+            terms_q6k(&q.w6k, &q.x8k),
+        ];
+        for k in &paths {
+            let got = [
+                (k.dot_q4_0_q8_0)(&q.w40, &q.x80),
+                (k.dot_q4_1_q8_1)(&q.w41, &q.x81),
+                (k.dot_q8_0_q8_0)(&q.w80, &q.x80),
+                (k.dot_q6k_q8k)(&q.w6k, &q.x8k),
+            ];
+            for j in 0..4 {
+                let (g, w, t) = (got[j], want[j], terms[j]);
+                let op = ["q4_0", "q4_1", "q8_0", "q6_k"][j];
+                assert!(
+                    close(g, w, t),
+                    "{} {op} row {i} ({nb} blocks): got {g}, scalar {w}, Σ|terms| {t}",
+                    k.name
+                );
+            }
+        }
+    }
+}
+
+/// The x86 and ARM quantized dots promise bit-identical results (exact
+/// integer block sums, scalar float order). Checked on a smaller sample.
+#[test]
+fn quantized_dots_bit_identical() {
+    let paths = paths();
+    let mut r = Rng(0x5EED_0003);
+    for i in 0..2_000 {
+        let nb = r.blocks(MAX_ELEMS / QK);
+        let q = qrows(&mut r, nb);
+        for k in &paths {
+            assert_eq!(
+                (k.dot_q4_0_q8_0)(&q.w40, &q.x80).to_bits(),
+                scalar::dot_q4_0_q8_0(&q.w40, &q.x80).to_bits(),
+                "{} q4_0 {i}",
+                k.name
+            );
+            assert_eq!(
+                (k.dot_q4_1_q8_1)(&q.w41, &q.x81).to_bits(),
+                scalar::dot_q4_1_q8_1(&q.w41, &q.x81).to_bits(),
+                "{} q4_1 {i}",
+                k.name
+            );
+            assert_eq!(
+                (k.dot_q8_0_q8_0)(&q.w80, &q.x80).to_bits(),
+                scalar::dot_q8_0_q8_0(&q.w80, &q.x80).to_bits(),
+                "{} q8_0 {i}",
+                k.name
+            );
+            assert_eq!(
+                (k.dot_q6k_q8k)(&q.w6k, &q.x8k).to_bits(),
+                scalar::dot_q6k_q8k(&q.w6k, &q.x8k).to_bits(),
+                "{} q6_k {i}",
+                k.name
+            );
+        }
+    }
+}
+
+#[test]
+fn float_dots_match_scalar() {
+    let paths = paths();
+    let mut r = Rng(0x5EED_0004);
+    for i in 0..10_000 {
+        // Any length (not only multiples of 32), to exercise the tails.
+        let n = if r.below(2) == 0 {
+            r.blocks(MAX_ELEMS / QK) * QK
+        } else {
+            r.blocks(MAX_ELEMS)
+        };
+        let xs = 10f32.powi(r.below(7) as i32 - 3);
+        let x: Vec<f32> = (0..n).map(|_| r.f() * xs).collect();
+        let w: Vec<f16> = (0..n)
+            .map(|_| match r.below(50) {
+                0 => f16::from_bits(0x0001),
+                1 => f16::from_bits(0x83ff),
+                2 => f16::from_bits(0x7bff),
+                3 => f16::ZERO,
+                _ => f16::from_f32(r.f()),
+            })
+            .collect();
+        let wf: Vec<f32> = w.iter().map(|v| v.to_f32()).collect();
+        let terms: f64 = wf
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs())
+            .sum();
+        let want16 = scalar::dot_f16_f32(&w, &x);
+        let want32 = scalar::dot_f32_f32(&wf, &x);
+        for k in &paths {
+            let g = (k.dot_f16_f32)(&w, &x);
+            assert!(
+                close(g, want16, terms),
+                "{} f16 row {i} (n={n}): {g} vs {want16}",
+                k.name
+            );
+            let g = (k.dot_f32_f32)(&wf, &x);
+            assert!(
+                close(g, want32, terms),
+                "{} f32 row {i} (n={n}): {g} vs {want32}",
+                k.name
+            );
+        }
+    }
+}
+
+#[test]
+fn empty_rows() {
+    for k in paths() {
+        assert_eq!((k.dot_q4_0_q8_0)(&[], &[]), 0.0);
+        assert_eq!((k.dot_q6k_q8k)(&[], &[]), 0.0);
+        assert_eq!((k.dot_f16_f32)(&[], &[]), 0.0);
+        assert_eq!((k.dot_f32_f32)(&[], &[]), 0.0);
+    }
+}
+
+#[test]
+#[should_panic]
+fn mismatched_lengths_panic_on_best_path() {
+    let k = kernels();
+    let w = vec![
+        BlockQ4_0 {
+            d: f16::ZERO,
+            qs: [0; 16]
+        };
+        4
+    ];
+    (k.dot_q4_0_q8_0)(&w, &zq8_0(5));
+}
+
+#[test]
+fn dispatch_api() {
+    let names = available();
+    assert!(names.contains(&active()) || std::env::var(ENV_VAR).is_ok());
+    for n in &names {
+        assert_eq!(kernels_for(n).map(|k| k.name), Ok(*n));
+    }
+    let e = kernels_for("sse9").unwrap_err();
+    assert!(matches!(e, KernelError::Unknown { .. }));
+    assert!(e.to_string().contains("sse9"));
+    #[cfg(target_arch = "x86_64")]
+    {
+        let e = kernels_for("neon").unwrap_err();
+        assert!(matches!(e, KernelError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("neon"));
+    }
+    // Unset variable → best path; the test harness does not set it.
+    if std::env::var(ENV_VAR).is_err() {
+        assert_eq!(active(), names[0]);
+        assert_eq!(try_kernels().map(|k| k.name), Ok(names[0]));
+    }
+}
