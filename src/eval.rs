@@ -161,13 +161,15 @@ pub struct Comparison {
 }
 
 /// `out[i] = logits[i] − logsumexp(logits)`, summed in f64, stored as f32.
-pub fn log_softmax(logits: &[f32], out: &mut [f32]) {
+/// Returns the log-sum-exp (f64).
+pub fn log_softmax(logits: &[f32], out: &mut [f32]) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
     let lse = f64::from(max) + sum.ln();
     for (o, &l) in out.iter_mut().zip(logits) {
         *o = (f64::from(l) - lse) as f32;
     }
+    lse
 }
 
 /// Index of the largest value (the first on ties).
@@ -202,10 +204,10 @@ struct Scorer {
 }
 
 impl Scorer {
-    /// Scores one position: `lp` the model's log-probs, `target` the next
-    /// token, `base` the baseline's log-probs (when comparing).
-    fn add(&mut self, lp: &[f32], target: u32, base: Option<&[f32]>) {
-        let v = -f64::from(lp[target as usize]);
+    /// Scores one position: `lp` the model's log-probs, `v` the negative
+    /// log-likelihood of the next token (f64), `base` the baseline's log-probs
+    /// (when comparing).
+    fn add(&mut self, lp: &[f32], v: f64, base: Option<&[f32]>) {
         self.nll += v;
         self.nll2 += v * v;
         self.n += 1;
@@ -284,18 +286,23 @@ fn session_for(model: &Model, windows: &Windows) -> Result<Session> {
 
 /// Evaluates one window from an empty cache and returns the log-probs of its
 /// scored positions, row-major `[scored_per_window][n_vocab]`.
-fn window_logprobs(session: &mut Session, windows: &Windows, w: &[u32], n_vocab: usize) -> Result<Vec<f32>> {
+/// Also returns the negative log-likelihood of each scored position's next
+/// token, computed in f64 from the logits.
+fn window_logprobs(session: &mut Session, windows: &Windows, w: &[u32], n_vocab: usize) -> Result<(Vec<f32>, Vec<f64>)> {
     session.reset();
     let first = windows.first_scored();
     // Positions before `first` only fill the cache; positions first..ctx-1
     // give the scored logits; the last token is only ever a target.
     session.eval(&w[..first])?;
     let mut lp = session.eval_all(&w[first..windows.ctx - 1])?;
-    for row in lp.chunks_exact_mut(n_vocab) {
-        let logits = row.to_vec();
-        log_softmax(&logits, row);
+    let mut logits = vec![0f32; n_vocab];
+    let mut nll = Vec::with_capacity(windows.scored_per_window());
+    for (k, row) in lp.chunks_exact_mut(n_vocab).enumerate() {
+        logits.copy_from_slice(row);
+        let lse = log_softmax(&logits, row);
+        nll.push(lse - f64::from(logits[w[first + k + 1] as usize]));
     }
-    Ok(lp)
+    Ok((lp, nll))
 }
 
 /// Perplexity of `model` over `windows`. `progress(done, total)` is called
@@ -307,9 +314,9 @@ pub fn perplexity(model: &Model, windows: &Windows, progress: &mut dyn FnMut(usi
     let total = windows.windows.len();
     progress(0, total);
     for (i, w) in windows.windows.iter().enumerate() {
-        let lp = window_logprobs(&mut session, windows, w, n_vocab)?;
-        for (k, row) in lp.chunks_exact(n_vocab).enumerate() {
-            scorer.add(row, w[windows.first_scored() + k + 1], None);
+        let (lp, nll) = window_logprobs(&mut session, windows, w, n_vocab)?;
+        for (row, &v) in lp.chunks_exact(n_vocab).zip(&nll) {
+            scorer.add(row, v, None);
         }
         progress(i + 1, total);
     }
@@ -338,10 +345,10 @@ pub fn compare_models(
     let total = windows.windows.len();
     progress(0, total);
     for (i, w) in windows.windows.iter().enumerate() {
-        let base = window_logprobs(&mut s_base, windows, w, n_vocab)?;
-        let lp = window_logprobs(&mut s_model, windows, w, n_vocab)?;
-        for (k, (row, brow)) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).enumerate() {
-            scorer.add(row, w[windows.first_scored() + k + 1], Some(brow));
+        let (base, _) = window_logprobs(&mut s_base, windows, w, n_vocab)?;
+        let (lp, nll) = window_logprobs(&mut s_model, windows, w, n_vocab)?;
+        for ((row, brow), &v) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).zip(&nll) {
+            scorer.add(row, v, Some(brow));
         }
         progress(i + 1, total);
     }
@@ -393,9 +400,9 @@ pub fn write_baseline(
         progress(0, total);
         let mut bytes = Vec::new();
         for (i, w) in windows.windows.iter().enumerate() {
-            let lp = window_logprobs(&mut session, windows, w, n_vocab)?;
-            for (k, row) in lp.chunks_exact(n_vocab).enumerate() {
-                scorer.add(row, w[windows.first_scored() + k + 1], None);
+            let (lp, nll) = window_logprobs(&mut session, windows, w, n_vocab)?;
+            for (row, &v) in lp.chunks_exact(n_vocab).zip(&nll) {
+                scorer.add(row, v, None);
             }
             bytes.clear();
             bytes.extend(lp.iter().flat_map(|v| v.to_le_bytes()));
@@ -450,9 +457,9 @@ pub fn compare_with_file(
         for (b, c) in base.iter_mut().zip(bytes.chunks_exact(4)) {
             *b = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
-        let lp = window_logprobs(&mut session, windows, w, n_vocab)?;
-        for (k, (row, brow)) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).enumerate() {
-            scorer.add(row, w[windows.first_scored() + k + 1], Some(brow));
+        let (lp, nll) = window_logprobs(&mut session, windows, w, n_vocab)?;
+        for ((row, brow), &v) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).zip(&nll) {
+            scorer.add(row, v, Some(brow));
         }
         progress(i + 1, total);
     }

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod error;
+pub mod eval;
 pub mod gguf;
 pub mod kv_cache;
 pub mod model;

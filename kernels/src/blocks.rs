@@ -141,7 +141,9 @@ const _: () = assert!(std::mem::size_of::<BlockQ8K>() == 292);
 /// multiple of the block size or the start is not aligned for `B`.
 pub fn cast_blocks<B: Block>(bytes: &[u8]) -> Option<&[B]> {
     let size = std::mem::size_of::<B>();
-    if bytes.len() % size != 0 || (bytes.as_ptr() as usize) % std::mem::align_of::<B>() != 0 {
+    if !bytes.len().is_multiple_of(size)
+        || !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<B>())
+    {
         return None;
     }
     // SAFETY: length and alignment were checked above; `B: Block` guarantees

@@ -251,10 +251,10 @@ pub fn quantize_row_q6k(x: &[f32], y: &mut [BlockQ6K]) {
     for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
         let mut max_scale = 0.0f32;
         let mut max_abs_scale = 0.0f32;
-        for ib in 0..QK_K / 16 {
+        for (ib, sc) in scales.iter_mut().enumerate() {
             let r = 16 * ib..16 * ib + 16;
             let scale = make_qx_quants(32, &xb[r.clone()], &mut l[r], 1);
-            scales[ib] = scale;
+            *sc = scale;
             let abs_scale = scale.abs();
             if abs_scale > max_abs_scale {
                 max_abs_scale = abs_scale;

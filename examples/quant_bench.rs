@@ -1,0 +1,576 @@
+//! What each quantization costs in accuracy and buys in speed and memory, on
+//! your model and your text, in one command.
+//!
+//! `cargo run --release --example quant_bench -- --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--out DIR]`
+//!
+//! Quantizes BASE into each type (cached in DIR as `STEM-TYPE.gguf`, remade
+//! when older than BASE), evaluates BASE once to store its log-probs on the
+//! scored positions of the text, then measures each type in a child process
+//! (this binary re-run with `--measure-one TYPE`, so each peak resident set
+//! is that type's own): prompt tokens/s (one `ctx`-token window), generation
+//! tokens/s (`--gen` greedy tokens after BOS), peak RSS (VmHWM after those
+//! two runs: the mapped weights touched, the KV cache, the scratch), then
+//! perplexity, KL divergence, top-1 agreement and max |Δp| against BASE
+//! (llama-perplexity's windows: see `edge_llama::eval`). Prints a markdown
+//! table and writes `DIR/report.md`, `DIR/report.json` and
+//! `DIR/accuracy_vs_speed.svg` (x: generation tokens/s, y: mean KLD).
+
+mod common;
+
+use common::{die, fail, Args};
+use edge_llama::eval::{compare_with_file, write_baseline, Comparison, Windows};
+use edge_llama::gguf::GgufFile;
+use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOptions};
+use edge_llama::{KvCacheConfig, Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--out DIR]";
+const OPTIONS: &[&str] = &[
+    "--model",
+    "--text",
+    "--types",
+    "--ctx",
+    "--chunks",
+    "--threads",
+    "--gen",
+    "--reps",
+    "--out",
+    "--measure-one",
+];
+
+/// The settings shared by the parent and its children.
+struct Settings {
+    model: String,
+    text: String,
+    types: Vec<QuantTarget>,
+    ctx: usize,
+    chunks: Option<usize>,
+    threads: usize,
+    gen: usize,
+    reps: usize,
+    pure: bool,
+    out: PathBuf,
+}
+
+impl Settings {
+    fn parse(args: &Args) -> Settings {
+        let types = args
+            .opt("--types")
+            .unwrap_or_else(|| "f16,q8_0,q4_0".into())
+            .split(',')
+            .map(|s| s.trim().parse().unwrap_or_else(|e: edge_llama::Error| fail(USAGE, &e.to_string())))
+            .collect::<Vec<QuantTarget>>();
+        if types.is_empty() {
+            fail(USAGE, "--types is empty");
+        }
+        let chunks: usize = args.get(USAGE, "--chunks", 0);
+        let s = Settings {
+            model: args.required(USAGE, "--model"),
+            text: args.required(USAGE, "--text"),
+            types,
+            ctx: args.get(USAGE, "--ctx", 512),
+            chunks: (chunks > 0).then_some(chunks),
+            threads: args.get(USAGE, "--threads", 0),
+            gen: args.get(USAGE, "--gen", 64),
+            reps: args.get(USAGE, "--reps", 1),
+            pure: args.flag("--pure"),
+            out: PathBuf::from(args.opt("--out").unwrap_or_else(|| "quant_bench_out".into())),
+        };
+        if s.gen == 0 || s.reps == 0 {
+            fail(USAGE, "--gen and --reps must be at least 1");
+        }
+        s
+    }
+
+    fn quantized_path(&self, t: QuantTarget) -> PathBuf {
+        let stem = Path::new(&self.model)
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+        let pure = if self.pure { "-pure" } else { "" };
+        self.out.join(format!("{stem}-{t}{pure}.gguf"))
+    }
+
+    fn baseline_path(&self) -> PathBuf {
+        self.out.join("baseline.logprobs")
+    }
+
+    fn windows(&self, model: &Model) -> Windows {
+        let text = std::fs::read_to_string(&self.text).unwrap_or_else(|e| die(format!("{}: {e}", self.text)));
+        Windows::from_text(model, &text, self.ctx, self.chunks).unwrap_or_else(|e| die(e))
+    }
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let b = ProgressBar::new(len as u64);
+    b.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>14} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_prefix(what.to_string());
+    b
+}
+
+/// Peak resident set size of this process in KiB (VmHWM), when the OS tells.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One type's measurements, from the child process.
+#[derive(Clone, Debug, Default)]
+struct Measured {
+    values: Vec<(String, f64)>,
+    kernel: String,
+}
+
+impl Measured {
+    fn get(&self, k: &str) -> f64 {
+        self.values.iter().find(|(n, _)| n == k).map_or(f64::NAN, |(_, v)| *v)
+    }
+}
+
+/// Child mode: measures one type and prints `RESULT key=value …` on stdout.
+fn measure_one(s: &Settings, ty: &str) {
+    let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
+    let path = s.quantized_path(target);
+    let model = Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let windows = s.windows(&model);
+    let bos = model.tokenizer().bos_id().unwrap_or(windows.windows[0][0]);
+    let capacity = s.ctx.max(s.gen + 1).max(8);
+    let options = SessionOptions {
+        kv: KvCacheConfig {
+            capacity,
+            ..KvCacheConfig::default()
+        },
+    };
+    let mut session = model.new_session(options).unwrap_or_else(|e| die(e));
+
+    // Warm-up: fault in the mapped weights once.
+    session.eval(&windows.windows[0][..4.min(s.ctx)]).unwrap_or_else(|e| die(e));
+
+    let prompt = &windows.windows[0];
+    let (mut pp_time, mut tg_time, mut tg_tokens) = (0.0, 0.0, 0usize);
+    for _ in 0..s.reps {
+        session.reset();
+        let t0 = Instant::now();
+        session.eval(prompt).unwrap_or_else(|e| die(e));
+        pp_time += t0.elapsed().as_secs_f64();
+
+        session.reset();
+        let mut sampler =
+            Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).unwrap_or_else(|e| die(e));
+        let gen = session.generate(&[bos], &mut sampler, s.gen).unwrap_or_else(|e| die(e));
+        let t1 = Instant::now();
+        for tok in gen {
+            tok.unwrap_or_else(|e| die(e));
+            tg_tokens += 1;
+        }
+        tg_time += t1.elapsed().as_secs_f64();
+    }
+    let rss = peak_rss_kib().map_or(-1.0, |k| k as f64);
+    drop(session);
+
+    let pb = bar(windows.windows.len(), &format!("{target} vs base"));
+    let cmp: Comparison = compare_with_file(&model, &windows, s.baseline_path(), &mut |d, _| pb.set_position(d as u64))
+        .unwrap_or_else(|e| die(e));
+    pb.finish_and_clear();
+
+    let pp_tokens = (prompt.len() * s.reps) as f64;
+    let fields = [
+        ("ppl", cmp.perplexity.ppl),
+        ("ppl_err", cmp.perplexity.ppl_stderr),
+        ("n_scored", cmp.perplexity.n_scored as f64),
+        ("kld_mean", cmp.kld.mean),
+        ("kld_median", cmp.kld.median),
+        ("kld_p99", cmp.kld.p99),
+        ("kld_max", cmp.kld.max),
+        ("top1", cmp.top1),
+        ("max_dp", cmp.max_abs_dp),
+        ("pp_tokens", prompt.len() as f64),
+        ("pp_tps", pp_tokens / pp_time),
+        ("tg_tokens", tg_tokens as f64 / s.reps as f64),
+        ("tg_tps", tg_tokens as f64 / tg_time),
+        ("rss_kib", rss),
+        ("threads", model.threads() as f64),
+    ];
+    let mut line = format!("RESULT kernel={}", model.kernel_path());
+    for (k, v) in fields {
+        let _ = write!(line, " {k}={v:e}");
+    }
+    println!("{line}");
+}
+
+fn parse_result(stdout: &str) -> Option<Measured> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+    let mut m = Measured::default();
+    for kv in line.split_whitespace() {
+        let (k, v) = kv.split_once('=')?;
+        if k == "kernel" {
+            m.kernel = v.to_string();
+        } else {
+            m.values.push((k.to_string(), v.parse().ok()?));
+        }
+    }
+    Some(m)
+}
+
+/// Quantizes BASE to `t` unless a valid file newer than BASE is cached.
+fn ensure_quantized(s: &Settings, t: QuantTarget) -> PathBuf {
+    let path = s.quantized_path(t);
+    let newer = |p: &Path| -> Option<bool> {
+        let base = std::fs::metadata(&s.model).ok()?.modified().ok()?;
+        Some(std::fs::metadata(p).ok()?.modified().ok()? >= base)
+    };
+    let valid = || {
+        GgufFile::open(&path)
+            .ok()
+            .and_then(|f| f.get_u32("general.file_type").ok())
+            == Some(t.file_type())
+    };
+    if newer(&path) == Some(true) && valid() {
+        eprintln!("{t}: using cached {}", path.display());
+        return path;
+    }
+    let opts = QuantizeOptions {
+        target: t,
+        pure: s.pure,
+        threads: s.threads,
+        ..QuantizeOptions::default()
+    };
+    let pb = bar(0, &format!("quantize {t}"));
+    quantize_file_with_progress(&s.model, &path, &opts, &mut |p| {
+        pb.set_length(p.total as u64);
+        pb.set_position(p.done as u64);
+        if let Some(tp) = p.tensor {
+            pb.set_message(tp.name.clone());
+        }
+    })
+    .unwrap_or_else(|e| die(e));
+    pb.finish_and_clear();
+    eprintln!("{t}: wrote {}", path.display());
+    path
+}
+
+/// File size in bytes and bits per weight (tensor data bits / elements).
+fn size_and_bpw(path: &Path) -> (u64, f64) {
+    let f = GgufFile::open(path).unwrap_or_else(|e| die(e));
+    let (bytes, elems) = f
+        .tensors()
+        .fold((0u64, 0u64), |(b, n), t| (b + t.data.len() as u64, n + t.n_elements()));
+    (f.as_bytes().len() as u64, 8.0 * bytes as f64 / elems.max(1) as f64)
+}
+
+struct Row {
+    target: QuantTarget,
+    file_bytes: u64,
+    bpw: f64,
+    m: Measured,
+}
+
+fn fmt_rss(kib: f64) -> String {
+    if kib < 0.0 {
+        "n/a".into()
+    } else {
+        format!("{:.1}", kib / 1024.0)
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| type | size (MiB) | bits/weight | perplexity | KLD mean | KLD median | KLD p99 | top-1 | max \\|Δp\\| | pp t/s | tg t/s | peak RSS (MiB) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let m = &r.m;
+        let _ = writeln!(
+            t,
+            "| {} | {:.2} | {:.2} | {:.4} ± {:.4} | {:.6} | {:.6} | {:.6} | {:.2}% | {:.4} | {:.1} | {:.1} | {} |",
+            r.target,
+            r.file_bytes as f64 / 1048576.0,
+            r.bpw,
+            m.get("ppl"),
+            m.get("ppl_err"),
+            m.get("kld_mean"),
+            m.get("kld_median"),
+            m.get("kld_p99"),
+            100.0 * m.get("top1"),
+            m.get("max_dp"),
+            m.get("pp_tps"),
+            m.get("tg_tps"),
+            fmt_rss(m.get("rss_kib")),
+        );
+    }
+    t
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        "null".into()
+    }
+}
+
+fn json_report(s: &Settings, windows: &Windows, base_ppl: f64, rows: &[Row]) -> String {
+    let mut j = String::from("{\n");
+    let _ = writeln!(j, "  \"model\": {},", json_str(&s.model));
+    let _ = writeln!(j, "  \"text\": {},", json_str(&s.text));
+    let _ = writeln!(j, "  \"ctx\": {},", s.ctx);
+    let _ = writeln!(j, "  \"windows\": {},", windows.windows.len());
+    let _ = writeln!(j, "  \"scored_tokens\": {},", windows.n_scored());
+    let _ = writeln!(j, "  \"pure\": {},", s.pure);
+    let _ = writeln!(j, "  \"baseline_perplexity\": {},", json_num(base_ppl));
+    j.push_str("  \"types\": [\n");
+    for (i, r) in rows.iter().enumerate() {
+        let _ = write!(
+            j,
+            "    {{\"type\": {}, \"file\": {}, \"file_bytes\": {}, \"bits_per_weight\": {}, \"kernel\": {}",
+            json_str(r.target.name()),
+            json_str(&s.quantized_path(r.target).to_string_lossy()),
+            r.file_bytes,
+            json_num(r.bpw),
+            json_str(&r.m.kernel)
+        );
+        for (k, v) in &r.m.values {
+            let _ = write!(j, ", {}: {}", json_str(k), json_num(*v));
+        }
+        j.push('}');
+        j.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+    }
+    j.push_str("  ]\n}\n");
+    j
+}
+
+/// Round tick step (1, 2 or 5 × 10^k) giving about `n` ticks over `range`.
+fn nice_step(range: f64, n: f64) -> f64 {
+    let raw = (range / n).max(f64::MIN_POSITIVE);
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    mag * if f <= 1.0 {
+        1.0
+    } else if f <= 2.0 {
+        2.0
+    } else if f <= 5.0 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+fn fmt_tick(v: f64, step: f64) -> String {
+    let decimals = (-step.log10().floor()).max(0.0) as usize;
+    format!("{v:.decimals$}")
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The plot: x = generation tokens/s, y = mean KLD, one labelled point per type.
+fn svg(s: &Settings, rows: &[Row]) -> String {
+    let (w, h) = (760.0, 500.0);
+    let (left, right, top, bottom) = (90.0, 30.0, 60.0, 70.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let xs: Vec<f64> = rows.iter().map(|r| r.m.get("tg_tps")).collect();
+    let ys: Vec<f64> = rows.iter().map(|r| r.m.get("kld_mean")).collect();
+    let fin = |v: &[f64]| v.iter().copied().filter(|x| x.is_finite()).fold(0.0f64, f64::max);
+    let xstep = nice_step(fin(&xs).max(1e-9) * 1.1, 5.0);
+    let xmax = (fin(&xs) * 1.1 / xstep).ceil().max(1.0) * xstep;
+    let ystep = nice_step(fin(&ys).max(1e-6) * 1.15, 5.0);
+    let ymax = (fin(&ys) * 1.15 / ystep).ceil().max(1.0) * ystep;
+    let px = |x: f64| left + pw * x / xmax;
+    let py = |y: f64| top + ph * (1.0 - y / ymax);
+
+    let mut o = String::new();
+    let _ = writeln!(o, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif">"#);
+    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let model = Path::new(&s.model).file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let _ = writeln!(
+        o,
+        r#"<text x="{}" y="28" font-size="17" text-anchor="middle" font-weight="bold">Accuracy vs speed: {} (ctx {}, {} threads)</text>"#,
+        w / 2.0,
+        xml(&model),
+        s.ctx,
+        rows.first().map_or(0.0, |r| r.m.get("threads"))
+    );
+    // Grid and ticks.
+    let mut v = 0.0;
+    while v <= xmax + xstep * 1e-6 {
+        let x = px(v);
+        let _ = writeln!(o, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##, top + ph);
+        let _ = writeln!(o, r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#, top + ph, top + ph + 6.0);
+        let _ = writeln!(o, r#"<text x="{x:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#, top + ph + 22.0, fmt_tick(v, xstep));
+        v += xstep;
+    }
+    let mut v = 0.0;
+    while v <= ymax + ystep * 1e-6 {
+        let y = py(v);
+        let _ = writeln!(o, r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/>"##, left + pw);
+        let _ = writeln!(o, r#"<line x1="{:.1}" y1="{y:.1}" x2="{left}" y2="{y:.1}" stroke="black"/>"#, left - 6.0);
+        let _ = writeln!(o, r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{}</text>"#, left - 10.0, y + 4.5, fmt_tick(v, ystep));
+        v += ystep;
+    }
+    // Axes and labels.
+    let _ = writeln!(o, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#, top + ph);
+    let _ = writeln!(o, r#"<line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#, top + ph, left + pw, top + ph);
+    let _ = writeln!(o, r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">generation speed (tokens/s, higher is better)</text>"#, left + pw / 2.0, h - 18.0);
+    let _ = writeln!(
+        o,
+        r#"<text x="22" y="{:.1}" font-size="15" text-anchor="middle" transform="rotate(-90 22 {:.1})">mean KL divergence vs base (nats, lower is better)</text>"#,
+        top + ph / 2.0,
+        top + ph / 2.0
+    );
+    // Points.
+    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
+    for (i, r) in rows.iter().enumerate() {
+        let (x, y) = (xs[i], ys[i]);
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        let (cx, cy) = (px(x), py(y));
+        let c = colors[i % colors.len()];
+        let _ = writeln!(o, r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{c}" stroke="black"/>"#);
+        let anchor = if cx > left + pw * 0.75 { "end" } else { "start" };
+        let dx = if anchor == "end" { -10.0 } else { 10.0 };
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" font-size="14" text-anchor="{anchor}" fill="{c}" font-weight="bold">{} ({:.2} bpw, PPL {:.1})</text>"#,
+            cx + dx,
+            cy - 9.0,
+            r.target,
+            r.bpw,
+            r.m.get("ppl")
+        );
+    }
+    o.push_str("</svg>\n");
+    o
+}
+
+fn main() {
+    let args = Args::parse(USAGE, &["--pure"]);
+    args.only(USAGE, OPTIONS);
+    let s = Settings::parse(&args);
+    if let Some(ty) = args.opt("--measure-one") {
+        measure_one(&s, &ty);
+        return;
+    }
+    std::fs::create_dir_all(&s.out).unwrap_or_else(|e| die(format!("{}: {e}", s.out.display())));
+
+    // 1. The quantized files.
+    let paths: Vec<PathBuf> = s.types.iter().map(|&t| ensure_quantized(&s, t)).collect();
+
+    // 2. The baseline's log-probs on the scored positions.
+    let base = Model::open_with(&s.model, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let windows = s.windows(&base);
+    eprintln!(
+        "text {}: {} windows of {} tokens, {} scored positions; kernels {}, {} threads",
+        s.text,
+        windows.windows.len(),
+        s.ctx,
+        windows.n_scored(),
+        base.kernel_path(),
+        base.threads()
+    );
+    let pb = bar(windows.windows.len(), "baseline");
+    let base_ppl = write_baseline(&base, &windows, s.baseline_path(), &mut |d, _| pb.set_position(d as u64))
+        .unwrap_or_else(|e| die(e));
+    pb.finish_and_clear();
+    eprintln!("baseline perplexity {:.4} ± {:.4}", base_ppl.ppl, base_ppl.ppl_stderr);
+    drop(base);
+
+    // 3. One child process per type.
+    let exe = std::env::current_exe().unwrap_or_else(|e| die(format!("cannot find this program: {e}")));
+    let mut rows = Vec::new();
+    for (&t, path) in s.types.iter().zip(&paths) {
+        eprintln!("{t}: measuring…");
+        let mut cmd = Command::new(&exe);
+        cmd.args(["--measure-one", t.name(), "--model", &s.model, "--text", &s.text])
+            .args(["--ctx", &s.ctx.to_string(), "--threads", &s.threads.to_string()])
+            .args(["--gen", &s.gen.to_string(), "--reps", &s.reps.to_string()])
+            .arg("--out")
+            .arg(&s.out)
+            .stderr(std::process::Stdio::inherit());
+        if let Some(c) = s.chunks {
+            cmd.args(["--chunks", &c.to_string()]);
+        }
+        if s.pure {
+            cmd.arg("--pure");
+        }
+        let out = cmd.output().unwrap_or_else(|e| die(format!("running {}: {e}", exe.display())));
+        if !out.status.success() {
+            die(format!("measuring {t} failed ({})", out.status));
+        }
+        let m = parse_result(&String::from_utf8_lossy(&out.stdout))
+            .unwrap_or_else(|| die(format!("measuring {t}: no result line")));
+        let (file_bytes, bpw) = size_and_bpw(path);
+        eprintln!(
+            "{t}: ppl {:.4}, KLD {:.6}, top-1 {:.2}%, pp {:.1} t/s, tg {:.1} t/s",
+            m.get("ppl"),
+            m.get("kld_mean"),
+            100.0 * m.get("top1"),
+            m.get("pp_tps"),
+            m.get("tg_tps")
+        );
+        rows.push(Row {
+            target: t,
+            file_bytes,
+            bpw,
+            m,
+        });
+    }
+
+    // 4. Reports.
+    let table = table(&rows);
+    println!("{table}");
+    let kernel = rows.first().map_or("?", |r| r.m.kernel.as_str());
+    let threads = rows.first().map_or(0.0, |r| r.m.get("threads"));
+    let gen = rows.first().map_or(0.0, |r| r.m.get("tg_tokens"));
+    let md = format!(
+        "# Quantization: accuracy vs speed\n\n\
+         Model `{}`, text `{}`: {} windows of {} tokens, {} scored positions \
+         (llama-perplexity's method). Baseline (the input file) perplexity {:.4} ± {:.4}. \
+         KLD, top-1 and Δp are against the baseline's next-token distribution. \
+         pp: one {}-token prompt; tg: {} greedy tokens after BOS; kernels `{kernel}`, {threads} threads. \
+         Peak RSS: VmHWM of a process that loaded the type and ran pp and tg.\n\n{table}\n\
+         ![accuracy vs speed](accuracy_vs_speed.svg)\n",
+        s.model,
+        s.text,
+        windows.windows.len(),
+        s.ctx,
+        windows.n_scored(),
+        base_ppl.ppl,
+        base_ppl.ppl_stderr,
+        s.ctx,
+        gen,
+    );
+    let write = |name: &str, text: &str| {
+        let p = s.out.join(name);
+        std::fs::write(&p, text).unwrap_or_else(|e| die(format!("{}: {e}", p.display())));
+        eprintln!("wrote {}", p.display());
+    };
+    write("report.md", &md);
+    write("report.json", &json_report(&s, &windows, base_ppl.ppl, &rows));
+    write("accuracy_vs_speed.svg", &svg(&s, &rows));
+}
