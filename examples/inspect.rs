@@ -14,15 +14,30 @@ fn main() {
     args.only(USAGE, &["--model"]);
     let path = args.required(USAGE, "--model");
     let file = GgufFile::open(&path).unwrap_or_else(|e| die(e));
-    println!("GGUF v{}, alignment {}, data at {}", file.version(), file.alignment(), file.data_offset());
+    println!(
+        "GGUF v{}, alignment {}, data at {}",
+        file.version(),
+        file.alignment(),
+        file.data_offset()
+    );
     for (key, value) in file.metadata() {
         match value {
             Value::Array(a) => println!("{key} = [{} × {}]", a.len(), a.elem_type()),
-            Value::String(s) if s.len() > 120 => println!("{key} = {:?}… ({} bytes)", &s[..s.floor_char_boundary(120)], s.len()),
+            Value::String(s) if s.len() > 120 => println!(
+                "{key} = {:?}… ({} bytes)",
+                &s[..s.floor_char_boundary(120)],
+                s.len()
+            ),
             other => println!("{key} = {other:?}"),
         }
     }
     for t in file.tensors() {
-        println!("{:<32} {:<6} {:?} {} bytes", t.name, t.dtype.name(), t.shape, t.data.len());
+        println!(
+            "{:<32} {:<6} {:?} {} bytes",
+            t.name,
+            t.dtype.name(),
+            t.shape,
+            t.data.len()
+        );
     }
 }

@@ -62,7 +62,11 @@ impl Settings {
             .opt("--types")
             .unwrap_or_else(|| "f16,q8_0,q4_0".into())
             .split(',')
-            .map(|s| s.trim().parse().unwrap_or_else(|e: edge_llama::Error| fail(USAGE, &e.to_string())))
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .unwrap_or_else(|e: edge_llama::Error| fail(USAGE, &e.to_string()))
+            })
             .collect::<Vec<QuantTarget>>();
         if types.is_empty() {
             fail(USAGE, "--types is empty");
@@ -78,7 +82,10 @@ impl Settings {
             gen: args.get(USAGE, "--gen", 64),
             reps: args.get(USAGE, "--reps", 1),
             pure: args.flag("--pure"),
-            out: PathBuf::from(args.opt("--out").unwrap_or_else(|| "quant_bench_out".into())),
+            out: PathBuf::from(
+                args.opt("--out")
+                    .unwrap_or_else(|| "quant_bench_out".into()),
+            ),
         };
         if s.gen == 0 || s.reps == 0 {
             fail(USAGE, "--gen and --reps must be at least 1");
@@ -99,7 +106,8 @@ impl Settings {
     }
 
     fn windows(&self, model: &Model) -> Windows {
-        let text = std::fs::read_to_string(&self.text).unwrap_or_else(|e| die(format!("{}: {e}", self.text)));
+        let text = std::fs::read_to_string(&self.text)
+            .unwrap_or_else(|e| die(format!("{}: {e}", self.text)));
         Windows::from_text(model, &text, self.ctx, self.chunks).unwrap_or_else(|e| die(e))
     }
 }
@@ -107,9 +115,11 @@ impl Settings {
 fn bar(len: usize, what: &str) -> ProgressBar {
     let b = ProgressBar::new(len as u64);
     b.set_style(
-        ProgressStyle::with_template("{spinner} {prefix:>14} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {prefix:>14} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     b.set_prefix(what.to_string());
     b
@@ -131,7 +141,10 @@ struct Measured {
 
 impl Measured {
     fn get(&self, k: &str) -> f64 {
-        self.values.iter().find(|(n, _)| n == k).map_or(f64::NAN, |(_, v)| *v)
+        self.values
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or(f64::NAN, |(_, v)| *v)
     }
 }
 
@@ -139,7 +152,8 @@ impl Measured {
 fn measure_one(s: &Settings, ty: &str) {
     let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
     let path = s.quantized_path(target);
-    let model = Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let model =
+        Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
     let windows = s.windows(&model);
     let bos = model.tokenizer().bos_id().unwrap_or(windows.windows[0][0]);
     let capacity = s.ctx.max(s.gen + 1).max(8);
@@ -152,7 +166,9 @@ fn measure_one(s: &Settings, ty: &str) {
     let mut session = model.new_session(options).unwrap_or_else(|e| die(e));
 
     // Warm-up: fault in the mapped weights once.
-    session.eval(&windows.windows[0][..4.min(s.ctx)]).unwrap_or_else(|e| die(e));
+    session
+        .eval(&windows.windows[0][..4.min(s.ctx)])
+        .unwrap_or_else(|e| die(e));
 
     let prompt = &windows.windows[0];
     let (mut pp_time, mut tg_time, mut tg_tokens) = (0.0, 0.0, 0usize);
@@ -163,9 +179,11 @@ fn measure_one(s: &Settings, ty: &str) {
         pp_time += t0.elapsed().as_secs_f64();
 
         session.reset();
-        let mut sampler =
-            Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).unwrap_or_else(|e| die(e));
-        let gen = session.generate(&[bos], &mut sampler, s.gen).unwrap_or_else(|e| die(e));
+        let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab)
+            .unwrap_or_else(|e| die(e));
+        let gen = session
+            .generate(&[bos], &mut sampler, s.gen)
+            .unwrap_or_else(|e| die(e));
         let t1 = Instant::now();
         for tok in gen {
             tok.unwrap_or_else(|e| die(e));
@@ -177,8 +195,10 @@ fn measure_one(s: &Settings, ty: &str) {
     drop(session);
 
     let pb = bar(windows.windows.len(), &format!("{target} vs base"));
-    let cmp: Comparison = compare_with_file(&model, &windows, s.baseline_path(), &mut |d, _| pb.set_position(d as u64))
-        .unwrap_or_else(|e| die(e));
+    let cmp: Comparison = compare_with_file(&model, &windows, s.baseline_path(), &mut |d, _| {
+        pb.set_position(d as u64)
+    })
+    .unwrap_or_else(|e| die(e));
     pb.finish_and_clear();
 
     let pp_tokens = (prompt.len() * s.reps) as f64;
@@ -260,10 +280,13 @@ fn ensure_quantized(s: &Settings, t: QuantTarget) -> PathBuf {
 /// File size in bytes and bits per weight (tensor data bits / elements).
 fn size_and_bpw(path: &Path) -> (u64, f64) {
     let f = GgufFile::open(path).unwrap_or_else(|e| die(e));
-    let (bytes, elems) = f
-        .tensors()
-        .fold((0u64, 0u64), |(b, n), t| (b + t.data.len() as u64, n + t.n_elements()));
-    (f.as_bytes().len() as u64, 8.0 * bytes as f64 / elems.max(1) as f64)
+    let (bytes, elems) = f.tensors().fold((0u64, 0u64), |(b, n), t| {
+        (b + t.data.len() as u64, n + t.n_elements())
+    });
+    (
+        f.as_bytes().len() as u64,
+        8.0 * bytes as f64 / elems.max(1) as f64,
+    )
 }
 
 struct Row {
@@ -385,7 +408,9 @@ fn fmt_tick(v: f64, step: f64) -> String {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The plot: x = generation tokens/s, y = mean KLD, one labelled point per type.
@@ -395,7 +420,12 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
     let (pw, ph) = (w - left - right, h - top - bottom);
     let xs: Vec<f64> = rows.iter().map(|r| r.m.get("tg_tps")).collect();
     let ys: Vec<f64> = rows.iter().map(|r| r.m.get("kld_mean")).collect();
-    let fin = |v: &[f64]| v.iter().copied().filter(|x| x.is_finite()).fold(0.0f64, f64::max);
+    let fin = |v: &[f64]| {
+        v.iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0f64, f64::max)
+    };
     let xstep = nice_step(fin(&xs).max(1e-9) * 1.1, 5.0);
     let xmax = (fin(&xs) * 1.1 / xstep).ceil().max(1.0) * xstep;
     let ystep = nice_step(fin(&ys).max(1e-6) * 1.15, 5.0);
@@ -404,9 +434,14 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
     let py = |y: f64| top + ph * (1.0 - y / ymax);
 
     let mut o = String::new();
-    let _ = writeln!(o, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif">"#);
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif">"#
+    );
     let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let model = Path::new(&s.model).file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let model = Path::new(&s.model)
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let _ = writeln!(
         o,
         r#"<text x="{}" y="28" font-size="17" text-anchor="middle" font-weight="bold">Accuracy vs speed: {} (ctx {}, {} threads)</text>"#,
@@ -419,31 +454,76 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
     let mut v = 0.0;
     while v <= xmax + xstep * 1e-6 {
         let x = px(v);
-        let _ = writeln!(o, r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##, top + ph);
-        let _ = writeln!(o, r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#, top + ph, top + ph + 6.0);
-        let _ = writeln!(o, r#"<text x="{x:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#, top + ph + 22.0, fmt_tick(v, xstep));
+        let _ = writeln!(
+            o,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##,
+            top + ph
+        );
+        let _ = writeln!(
+            o,
+            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#,
+            top + ph,
+            top + ph + 6.0
+        );
+        let _ = writeln!(
+            o,
+            r#"<text x="{x:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#,
+            top + ph + 22.0,
+            fmt_tick(v, xstep)
+        );
         v += xstep;
     }
     let mut v = 0.0;
     while v <= ymax + ystep * 1e-6 {
         let y = py(v);
-        let _ = writeln!(o, r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/>"##, left + pw);
-        let _ = writeln!(o, r#"<line x1="{:.1}" y1="{y:.1}" x2="{left}" y2="{y:.1}" stroke="black"/>"#, left - 6.0);
-        let _ = writeln!(o, r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{}</text>"#, left - 10.0, y + 4.5, fmt_tick(v, ystep));
+        let _ = writeln!(
+            o,
+            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/>"##,
+            left + pw
+        );
+        let _ = writeln!(
+            o,
+            r#"<line x1="{:.1}" y1="{y:.1}" x2="{left}" y2="{y:.1}" stroke="black"/>"#,
+            left - 6.0
+        );
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{}</text>"#,
+            left - 10.0,
+            y + 4.5,
+            fmt_tick(v, ystep)
+        );
         v += ystep;
     }
     // Axes and labels.
-    let _ = writeln!(o, r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#, top + ph);
-    let _ = writeln!(o, r#"<line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#, top + ph, left + pw, top + ph);
-    let _ = writeln!(o, r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">generation speed (tokens/s, higher is better)</text>"#, left + pw / 2.0, h - 18.0);
+    let _ = writeln!(
+        o,
+        r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#,
+        top + ph
+    );
+    let _ = writeln!(
+        o,
+        r#"<line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#,
+        top + ph,
+        left + pw,
+        top + ph
+    );
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">generation speed (tokens/s, higher is better)</text>"#,
+        left + pw / 2.0,
+        h - 18.0
+    );
     let _ = writeln!(
         o,
         r#"<text x="22" y="{:.1}" font-size="15" text-anchor="middle" transform="rotate(-90 22 {:.1})">mean KL divergence vs base (nats, lower is better)</text>"#,
         top + ph / 2.0,
         top + ph / 2.0
     );
-    // Points.
+    // Points, then labels placed where they do not overlap earlier ones.
     let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut labels = String::new();
     for (i, r) in rows.iter().enumerate() {
         let (x, y) = (xs[i], ys[i]);
         if !(x.is_finite() && y.is_finite()) {
@@ -451,19 +531,37 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
         }
         let (cx, cy) = (px(x), py(y));
         let c = colors[i % colors.len()];
-        let _ = writeln!(o, r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{c}" stroke="black"/>"#);
-        let anchor = if cx > left + pw * 0.75 { "end" } else { "start" };
-        let dx = if anchor == "end" { -10.0 } else { 10.0 };
         let _ = writeln!(
             o,
-            r#"<text x="{:.1}" y="{:.1}" font-size="14" text-anchor="{anchor}" fill="{c}" font-weight="bold">{} ({:.2} bpw, PPL {:.1})</text>"#,
-            cx + dx,
-            cy - 9.0,
-            r.target,
-            r.bpw,
-            r.m.get("ppl")
+            r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{c}" stroke="black"/>"#
+        );
+        placed.push((cx - 7.0, cx + 7.0, cy - 7.0, cy + 7.0));
+        let text = format!("{}: {:.2} bpw, KLD {:.4}", r.target, r.bpw, y);
+        let tw = 7.6 * text.chars().count() as f64;
+        let (x0, anchor) = if cx + 10.0 + tw > left + pw {
+            (cx - 10.0 - tw, "end")
+        } else {
+            (cx + 10.0, "start")
+        };
+        let overlaps = |b: &(f64, f64, f64, f64), y0: f64| {
+            x0 < b.1 && b.0 < x0 + tw && y0 - 13.0 < b.3 && b.2 < y0 + 4.0
+        };
+        let candidates = [-10.0, 22.0, -28.0, 40.0, -46.0, 58.0, -64.0];
+        let base_y = candidates
+            .iter()
+            .map(|d| cy + d)
+            .filter(|&y0| y0 - 13.0 >= top - 40.0 && y0 <= top + ph + 14.0)
+            .find(|&y0| !placed.iter().any(|b| overlaps(b, y0)))
+            .unwrap_or(cy - 10.0);
+        placed.push((x0, x0 + tw, base_y - 13.0, base_y + 4.0));
+        let tx = if anchor == "end" { x0 + tw } else { x0 };
+        let _ = writeln!(
+            labels,
+            r#"<text x="{tx:.1}" y="{base_y:.1}" font-size="14" text-anchor="{anchor}" fill="{c}" font-weight="bold">{}</text>"#,
+            xml(&text)
         );
     }
+    o.push_str(&labels);
     o.push_str("</svg>\n");
     o
 }
@@ -482,7 +580,8 @@ fn main() {
     let paths: Vec<PathBuf> = s.types.iter().map(|&t| ensure_quantized(&s, t)).collect();
 
     // 2. The baseline's log-probs on the scored positions.
-    let base = Model::open_with(&s.model, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let base =
+        Model::open_with(&s.model, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
     let windows = s.windows(&base);
     eprintln!(
         "text {}: {} windows of {} tokens, {} scored positions; kernels {}, {} threads",
@@ -494,31 +593,51 @@ fn main() {
         base.threads()
     );
     let pb = bar(windows.windows.len(), "baseline");
-    let base_ppl = write_baseline(&base, &windows, s.baseline_path(), &mut |d, _| pb.set_position(d as u64))
-        .unwrap_or_else(|e| die(e));
+    let base_ppl = write_baseline(&base, &windows, s.baseline_path(), &mut |d, _| {
+        pb.set_position(d as u64)
+    })
+    .unwrap_or_else(|e| die(e));
     pb.finish_and_clear();
-    eprintln!("baseline perplexity {:.4} ± {:.4}", base_ppl.ppl, base_ppl.ppl_stderr);
+    eprintln!(
+        "baseline perplexity {:.4} ± {:.4}",
+        base_ppl.ppl, base_ppl.ppl_stderr
+    );
     drop(base);
 
     // 3. One child process per type.
-    let exe = std::env::current_exe().unwrap_or_else(|e| die(format!("cannot find this program: {e}")));
+    let exe =
+        std::env::current_exe().unwrap_or_else(|e| die(format!("cannot find this program: {e}")));
     let mut rows = Vec::new();
     for (&t, path) in s.types.iter().zip(&paths) {
         eprintln!("{t}: measuring…");
         let mut cmd = Command::new(&exe);
-        cmd.args(["--measure-one", t.name(), "--model", &s.model, "--text", &s.text])
-            .args(["--ctx", &s.ctx.to_string(), "--threads", &s.threads.to_string()])
-            .args(["--gen", &s.gen.to_string(), "--reps", &s.reps.to_string()])
-            .arg("--out")
-            .arg(&s.out)
-            .stderr(std::process::Stdio::inherit());
+        cmd.args([
+            "--measure-one",
+            t.name(),
+            "--model",
+            &s.model,
+            "--text",
+            &s.text,
+        ])
+        .args([
+            "--ctx",
+            &s.ctx.to_string(),
+            "--threads",
+            &s.threads.to_string(),
+        ])
+        .args(["--gen", &s.gen.to_string(), "--reps", &s.reps.to_string()])
+        .arg("--out")
+        .arg(&s.out)
+        .stderr(std::process::Stdio::inherit());
         if let Some(c) = s.chunks {
             cmd.args(["--chunks", &c.to_string()]);
         }
         if s.pure {
             cmd.arg("--pure");
         }
-        let out = cmd.output().unwrap_or_else(|e| die(format!("running {}: {e}", exe.display())));
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| die(format!("running {}: {e}", exe.display())));
         if !out.status.success() {
             die(format!("measuring {t} failed ({})", out.status));
         }
@@ -571,6 +690,9 @@ fn main() {
         eprintln!("wrote {}", p.display());
     };
     write("report.md", &md);
-    write("report.json", &json_report(&s, &windows, base_ppl.ppl, &rows));
+    write(
+        "report.json",
+        &json_report(&s, &windows, base_ppl.ppl, &rows),
+    );
     write("accuracy_vs_speed.svg", &svg(&s, &rows));
 }

@@ -10,7 +10,8 @@ use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOpt
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 
-const USAGE: &str = "quantize --model IN.gguf --type q4_0|q8_0|f16|f32 --out OUT.gguf [--pure] [--threads N]";
+const USAGE: &str =
+    "quantize --model IN.gguf --type q4_0|q8_0|f16|f32 --out OUT.gguf [--pure] [--threads N]";
 
 fn main() {
     let args = Args::parse(USAGE, &["--pure"]);
@@ -18,7 +19,9 @@ fn main() {
     let input = args.required(USAGE, "--model");
     let output = args.required(USAGE, "--out");
     let ty = args.required(USAGE, "--type");
-    let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| fail(USAGE, &e.to_string()));
+    let target: QuantTarget = ty
+        .parse()
+        .unwrap_or_else(|e: edge_llama::Error| fail(USAGE, &e.to_string()));
     let opts = QuantizeOptions {
         target,
         pure: args.flag("--pure"),

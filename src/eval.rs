@@ -43,9 +43,16 @@ impl Windows {
     /// `max_chunks` when given), replacing the first token of each by `bos`
     /// when given. Errors when `ctx < 3` (no position would be scored) or the
     /// text holds fewer than `ctx` tokens.
-    pub fn new(tokens: &[u32], ctx: usize, max_chunks: Option<usize>, bos: Option<u32>) -> Result<Windows> {
+    pub fn new(
+        tokens: &[u32],
+        ctx: usize,
+        max_chunks: Option<usize>,
+        bos: Option<u32>,
+    ) -> Result<Windows> {
         if ctx < 3 {
-            return Err(Error::InvalidArgument(format!("context of {ctx} tokens: at least 3 needed")));
+            return Err(Error::InvalidArgument(format!(
+                "context of {ctx} tokens: at least 3 needed"
+            )));
         }
         let n_max = tokens.len() / ctx;
         if n_max == 0 {
@@ -74,11 +81,21 @@ impl Windows {
 
     /// Tokenizes `text` with `model`'s tokenizer (BOS first when the model
     /// adds one, as llama-perplexity does) and cuts it with [`Windows::new`].
-    pub fn from_text(model: &Model, text: &str, ctx: usize, max_chunks: Option<usize>) -> Result<Windows> {
+    pub fn from_text(
+        model: &Model,
+        text: &str,
+        ctx: usize,
+        max_chunks: Option<usize>,
+    ) -> Result<Windows> {
         let tok = model.tokenizer();
         let add_bos = tok.add_bos();
         let tokens = tok.encode(text, add_bos);
-        Windows::new(&tokens, ctx, max_chunks, if add_bos { tok.bos_id() } else { None })
+        Windows::new(
+            &tokens,
+            ctx,
+            max_chunks,
+            if add_bos { tok.bos_id() } else { None },
+        )
     }
 
     /// First scored position of each window: `ctx / 2`.
@@ -288,7 +305,12 @@ fn session_for(model: &Model, windows: &Windows) -> Result<Session> {
 /// scored positions, row-major `[scored_per_window][n_vocab]`.
 /// Also returns the negative log-likelihood of each scored position's next
 /// token, computed in f64 from the logits.
-fn window_logprobs(session: &mut Session, windows: &Windows, w: &[u32], n_vocab: usize) -> Result<(Vec<f32>, Vec<f64>)> {
+fn window_logprobs(
+    session: &mut Session,
+    windows: &Windows,
+    w: &[u32],
+    n_vocab: usize,
+) -> Result<(Vec<f32>, Vec<f64>)> {
     session.reset();
     let first = windows.first_scored();
     // Positions before `first` only fill the cache; positions first..ctx-1
@@ -307,7 +329,11 @@ fn window_logprobs(session: &mut Session, windows: &Windows, w: &[u32], n_vocab:
 
 /// Perplexity of `model` over `windows`. `progress(done, total)` is called
 /// after each window (and once with 0 at the start).
-pub fn perplexity(model: &Model, windows: &Windows, progress: &mut dyn FnMut(usize, usize)) -> Result<Perplexity> {
+pub fn perplexity(
+    model: &Model,
+    windows: &Windows,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Perplexity> {
     let n_vocab = model.config().n_vocab;
     let mut session = session_for(model, windows)?;
     let mut scorer = Scorer::default();
@@ -347,7 +373,11 @@ pub fn compare_models(
     for (i, w) in windows.windows.iter().enumerate() {
         let (base, _) = window_logprobs(&mut s_base, windows, w, n_vocab)?;
         let (lp, nll) = window_logprobs(&mut s_model, windows, w, n_vocab)?;
-        for ((row, brow), &v) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).zip(&nll) {
+        for ((row, brow), &v) in lp
+            .chunks_exact(n_vocab)
+            .zip(base.chunks_exact(n_vocab))
+            .zip(&nll)
+        {
             scorer.add(row, v, Some(brow));
         }
         progress(i + 1, total);
@@ -359,13 +389,16 @@ const MAGIC: &[u8; 8] = b"ELLPROB1";
 const HEADER_LEN: usize = 8 + 4 * 4 + 8;
 
 fn header(windows: &Windows, n_vocab: usize) -> Result<[u8; HEADER_LEN]> {
-    let u32_of = |x: usize, what: &str| u32::try_from(x).map_err(|_| Error::InvalidArgument(format!("{what} {x} too large")));
+    let u32_of = |x: usize, what: &str| {
+        u32::try_from(x).map_err(|_| Error::InvalidArgument(format!("{what} {x} too large")))
+    };
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(MAGIC);
     h[8..12].copy_from_slice(&u32_of(n_vocab, "vocabulary")?.to_le_bytes());
     h[12..16].copy_from_slice(&u32_of(windows.ctx, "context")?.to_le_bytes());
     h[16..20].copy_from_slice(&u32_of(windows.windows.len(), "window count")?.to_le_bytes());
-    h[20..24].copy_from_slice(&u32_of(windows.scored_per_window(), "scored positions")?.to_le_bytes());
+    h[20..24]
+        .copy_from_slice(&u32_of(windows.scored_per_window(), "scored positions")?.to_le_bytes());
     h[24..32].copy_from_slice(&windows.fingerprint().to_le_bytes());
     Ok(h)
 }
@@ -458,7 +491,11 @@ pub fn compare_with_file(
             *b = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         let (lp, nll) = window_logprobs(&mut session, windows, w, n_vocab)?;
-        for ((row, brow), &v) in lp.chunks_exact(n_vocab).zip(base.chunks_exact(n_vocab)).zip(&nll) {
+        for ((row, brow), &v) in lp
+            .chunks_exact(n_vocab)
+            .zip(base.chunks_exact(n_vocab))
+            .zip(&nll)
+        {
             scorer.add(row, v, Some(brow));
         }
         progress(i + 1, total);
@@ -477,7 +514,10 @@ mod tests {
         assert_eq!(w.windows.len(), 3);
         assert_eq!(w.windows[1], vec![1, 19, 20, 21, 22, 23, 24, 25]);
         assert_eq!((w.first_scored(), w.scored_per_window()), (4, 3));
-        assert_eq!(Windows::new(&tokens, 8, Some(2), None).unwrap().windows[1][0], 18);
+        assert_eq!(
+            Windows::new(&tokens, 8, Some(2), None).unwrap().windows[1][0],
+            18
+        );
         assert!(Windows::new(&tokens, 26, None, None).is_err());
         assert!(Windows::new(&tokens, 2, None, None).is_err());
     }

@@ -22,7 +22,10 @@ pub fn quantize_values(
     row_len: usize,
     dtype: GgmlType,
 ) -> Result<Vec<u8>> {
-    if row_len == 0 || values.len() % row_len != 0 || row_len % dtype.block_elems() != 0 {
+    if row_len == 0
+        || !values.len().is_multiple_of(row_len)
+        || !row_len.is_multiple_of(dtype.block_elems())
+    {
         return Err(Error::BadTensor {
             name: name.to_string(),
             reason: format!(
@@ -295,7 +298,7 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
                 }
                 let is_head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
                 if is_head && !opts.pure && opts.target.is_quantized() && opts.target != QuantTarget::Q8_0 {
-                    if row % GgmlType::Q6K.block_elems() as u64 == 0 {
+                    if row.is_multiple_of(GgmlType::Q6K.block_elems() as u64) {
                         GgmlType::Q6K
                     } else {
                         GgmlType::Q8_0
@@ -308,7 +311,7 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
             } else {
                 t.dtype
             };
-            if row % to.block_elems() as u64 != 0 {
+            if !row.is_multiple_of(to.block_elems() as u64) {
                 return Err(Error::BadTensor {
                     name: t.name.to_string(),
                     reason: format!(

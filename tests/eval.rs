@@ -14,7 +14,11 @@ fn prompt_tokens(dir: &Path, model: &Model) -> Vec<u32> {
     let reference = common::read_json(&dir.join("tiny-gqa-f16.ref.json"));
     let prompt = reference["prompt"].as_str().expect("prompt");
     let tokens = model.tokenizer().encode(prompt, true);
-    assert_eq!(tokens, common::ids(&reference["tokens"]), "tokenizer disagrees with llama.cpp");
+    assert_eq!(
+        tokens,
+        common::ids(&reference["tokens"]),
+        "tokenizer disagrees with llama.cpp"
+    );
     tokens
 }
 
@@ -27,7 +31,9 @@ fn nll(logits: &[f32], target: u32) -> f64 {
 
 #[test]
 fn perplexity_matches_a_hand_computation() {
-    let Some(dir) = common::fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let model = open(&dir, "tiny-gqa-f16.gguf");
     let tokens = prompt_tokens(&dir, &model);
     let ctx = 10;
@@ -48,21 +54,33 @@ fn perplexity_matches_a_hand_computation() {
         let mut session = model.new_session(SessionOptions::default()).unwrap();
         let logits = session.eval_all(&window).unwrap();
         for j in ctx / 2..ctx - 1 {
-            sum += nll(&logits[j * n_vocab..(j + 1) * n_vocab], tokens[c * ctx + j + 1]);
+            sum += nll(
+                &logits[j * n_vocab..(j + 1) * n_vocab],
+                tokens[c * ctx + j + 1],
+            );
             n += 1;
         }
     }
     let expected = (sum / n as f64).exp();
-    println!("perplexity: ours {} ± {}, by hand {expected} over {n} positions", ours.ppl, ours.ppl_stderr);
+    println!(
+        "perplexity: ours {} ± {}, by hand {expected} over {n} positions",
+        ours.ppl, ours.ppl_stderr
+    );
     assert_eq!(ours.n_scored, n);
     assert_eq!(ours.n_windows, 3);
-    assert!((ours.ppl - expected).abs() <= 1e-9 * expected, "{} vs {expected}", ours.ppl);
+    assert!(
+        (ours.ppl - expected).abs() <= 1e-9 * expected,
+        "{} vs {expected}",
+        ours.ppl
+    );
     assert!(ours.ppl_stderr > 0.0);
 }
 
 #[test]
 fn perplexity_is_close_to_one_from_llama_cpp_logits() {
-    let Some(dir) = common::fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let model = open(&dir, "tiny-gqa-f16.gguf");
     let tokens = prompt_tokens(&dir, &model);
     let ctx = tokens.len();
@@ -76,15 +94,24 @@ fn perplexity_is_close_to_one_from_llama_cpp_logits() {
     let llama_cpp = (sum / n as f64).exp();
     let windows = Windows::new(&tokens, ctx, None, Some(1)).unwrap();
     let ours = perplexity(&model, &windows, &mut |_, _| {}).unwrap();
-    println!("perplexity over one window of {ctx}: ours {}, from llama.cpp's logits {llama_cpp}", ours.ppl);
+    println!(
+        "perplexity over one window of {ctx}: ours {}, from llama.cpp's logits {llama_cpp}",
+        ours.ppl
+    );
     // Logits agree to ~1% of their spread (fixtures README), so the mean
     // log-likelihood agrees to a few hundredths of a nat.
-    assert!((ours.nll - (sum / n as f64)).abs() < 0.05, "{} vs {llama_cpp}", ours.ppl);
+    assert!(
+        (ours.nll - (sum / n as f64)).abs() < 0.05,
+        "{} vs {llama_cpp}",
+        ours.ppl
+    );
 }
 
 #[test]
 fn kld_of_a_model_against_itself_is_zero() {
-    let Some(dir) = common::fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let model = open(&dir, "tiny-gqa-q4_0.gguf");
     let tokens = prompt_tokens(&dir, &model);
     let windows = Windows::new(&tokens, 12, None, Some(1)).unwrap();
@@ -95,28 +122,42 @@ fn kld_of_a_model_against_itself_is_zero() {
     assert_eq!(same.kld.max, 0.0);
     assert_eq!(same.top1, 1.0);
     assert_eq!(same.max_abs_dp, 0.0);
-    assert_eq!(same.perplexity, perplexity(&model, &windows, &mut |_, _| {}).unwrap());
+    assert_eq!(
+        same.perplexity,
+        perplexity(&model, &windows, &mut |_, _| {}).unwrap()
+    );
 }
 
 #[test]
 fn baseline_file_gives_the_same_comparison() {
-    let Some(dir) = common::fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let base = open(&dir, "tiny-gqa-f16.gguf");
     let q8 = open(&dir, "tiny-gqa-q8_0.gguf");
     let tokens = prompt_tokens(&dir, &base);
     let windows = Windows::new(&tokens, 12, None, Some(1)).unwrap();
     let tmp = std::env::temp_dir().join(format!("edge-llama-eval-{}.logprobs", std::process::id()));
     let base_ppl = write_baseline(&base, &windows, &tmp, &mut |_, _| {}).unwrap();
-    assert_eq!(base_ppl, perplexity(&base, &windows, &mut |_, _| {}).unwrap());
+    assert_eq!(
+        base_ppl,
+        perplexity(&base, &windows, &mut |_, _| {}).unwrap()
+    );
 
     let self_cmp = compare_with_file(&base, &windows, &tmp, &mut |_, _| {}).unwrap();
-    assert_eq!((self_cmp.kld.mean, self_cmp.kld.max, self_cmp.top1), (0.0, 0.0, 1.0));
+    assert_eq!(
+        (self_cmp.kld.mean, self_cmp.kld.max, self_cmp.top1),
+        (0.0, 0.0, 1.0)
+    );
 
     let from_file = compare_with_file(&q8, &windows, &tmp, &mut |_, _| {}).unwrap();
     let direct = compare_models(&q8, &base, &windows, &mut |_, _| {}).unwrap();
     assert_eq!(from_file, direct);
     println!("q8_0 vs f16: {direct:?}");
-    assert!(direct.kld.mean > 0.0 && direct.kld.mean < 0.05, "{direct:?}");
+    assert!(
+        direct.kld.mean > 0.0 && direct.kld.mean < 0.05,
+        "{direct:?}"
+    );
     assert!(direct.kld.median <= direct.kld.p99 && direct.kld.p99 <= direct.kld.max);
 
     // Other windows are refused.

@@ -167,13 +167,19 @@ fn per_position_differences() {
         let reference = read_json(&dir.join(format!("tiny-gqa-{variant}.ref.json")));
         let model = open(&dir.join(format!("tiny-gqa-{variant}.gguf")), 1);
         let tokens = ids(&reference["tokens"]);
-        let mut s = model.new_session(SessionOptions::default()).expect("session");
+        let mut s = model
+            .new_session(SessionOptions::default())
+            .expect("session");
         let ours = s.eval_all(&tokens).expect("eval");
         let llama = read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
         let n = model.config().n_vocab;
         let rows: Vec<String> = (0..tokens.len())
             .map(|r| {
-                let d = ours[r * n..(r + 1) * n].iter().zip(&llama[r * n..(r + 1) * n]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                let d = ours[r * n..(r + 1) * n]
+                    .iter()
+                    .zip(&llama[r * n..(r + 1) * n])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
                 format!("{d:.4}")
             })
             .collect();
