@@ -8,6 +8,10 @@ use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
 use std::path::{Path, PathBuf};
 
 fn model_path() -> Option<PathBuf> {
+    if std::env::var_os("EDGE_LLAMA_SKIP_SLOW").is_some() {
+        println!("skipped: EDGE_LLAMA_SKIP_SLOW is set (e.g. under emulation)");
+        return None;
+    }
     let p = std::env::var_os("EDGE_LLAMA_SMOLLM2")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
