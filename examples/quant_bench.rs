@@ -538,26 +538,38 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
         placed.push((cx - 7.0, cx + 7.0, cy - 7.0, cy + 7.0));
         let text = format!("{}: {:.2} bpw, KLD {:.4}", r.target, r.bpw, y);
         let tw = 7.6 * text.chars().count() as f64;
-        let (x0, anchor) = if cx + 10.0 + tw > left + pw {
-            (cx - 10.0 - tw, "end")
-        } else {
-            (cx + 10.0, "start")
+        // Candidate spots: right or left of the point, above or below it;
+        // the first that stays in the picture and clears earlier ones wins.
+        let free = |x0: f64, y0: f64| {
+            x0 >= 4.0
+                && x0 + tw <= w - 4.0
+                && y0 - 13.0 >= top - 30.0
+                && y0 <= top + ph + 14.0
+                && !placed
+                    .iter()
+                    .any(|b| x0 < b.1 && b.0 < x0 + tw && y0 - 13.0 < b.3 && b.2 < y0 + 4.0)
         };
-        let overlaps = |b: &(f64, f64, f64, f64), y0: f64| {
-            x0 < b.1 && b.0 < x0 + tw && y0 - 13.0 < b.3 && b.2 < y0 + 4.0
-        };
-        let candidates = [-10.0, 22.0, -28.0, 40.0, -46.0, 58.0, -64.0];
-        let base_y = candidates
-            .iter()
-            .map(|d| cy + d)
-            .filter(|&y0| y0 - 13.0 >= top - 40.0 && y0 <= top + ph + 14.0)
-            .find(|&y0| !placed.iter().any(|b| overlaps(b, y0)))
-            .unwrap_or(cy - 10.0);
+        let mut spot = None;
+        'search: for dy in [-10.0, 22.0, -28.0, 40.0, -46.0, 58.0, -64.0] {
+            for x0 in [cx + 10.0, cx - 10.0 - tw] {
+                if free(x0, cy + dy) {
+                    spot = Some((x0, cy + dy));
+                    break 'search;
+                }
+            }
+        }
+        let (x0, base_y) = spot.unwrap_or((cx + 10.0, cy - 10.0));
         placed.push((x0, x0 + tw, base_y - 13.0, base_y + 4.0));
-        let tx = if anchor == "end" { x0 + tw } else { x0 };
+        // A leader line from the point to the near end of its label.
+        let lx = if x0 > cx { x0 - 2.0 } else { x0 + tw + 2.0 };
         let _ = writeln!(
             labels,
-            r#"<text x="{tx:.1}" y="{base_y:.1}" font-size="14" text-anchor="{anchor}" fill="{c}" font-weight="bold">{}</text>"#,
+            r#"<line x1="{cx:.1}" y1="{cy:.1}" x2="{lx:.1}" y2="{:.1}" stroke="{c}" stroke-width="1"/>"#,
+            base_y - 5.0
+        );
+        let _ = writeln!(
+            labels,
+            r#"<text x="{x0:.1}" y="{base_y:.1}" font-size="14" fill="{c}" font-weight="bold">{}</text>"#,
             xml(&text)
         );
     }

@@ -61,6 +61,7 @@ echo "rustc for $TARGET: $("$RUSTC" --version)"
 echo "cargo: $(cargo --version)"
 echo "qemu: $(qemu-aarch64-static --version | head -n1)"
 
+failed=""
 phase "cross build ($TARGET, release)"
 cargo test --release --target "$TARGET" --workspace --lib --bins --tests --no-run
 
@@ -86,7 +87,14 @@ for cpu in $CPUS; do
         exit 1
     fi
     echo "$out" | grep -E "kernel path"
-    cargo test --release --target "$TARGET" --workspace --lib --bins --tests --no-fail-fast -- "$@"
+    if ! cargo test --release --target "$TARGET" --workspace --lib --bins --tests --no-fail-fast -- "$@"; then
+        failed="$failed $cpu"
+    fi
 done
 phase ""
 echo "== aarch64 total: ${SECONDS} s"
+if [ -n "$failed" ]; then
+    echo "== aarch64 tests FAILED under:$failed" >&2
+    exit 1
+fi
+echo "== aarch64 tests passed under: $CPUS"

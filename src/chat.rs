@@ -64,6 +64,17 @@ impl ChatFormat {
         }
     }
 
+    /// The default system message a ChatML template inserts when the
+    /// conversation has none (SmolLM2's does), read from the template text
+    /// `'<|im_start|>system\n…<|im_end|>`.
+    pub fn default_system(template: &str) -> Option<String> {
+        let start = template.find("<|im_start|>system\n")? + "<|im_start|>system\n".len();
+        let rest = &template[start..];
+        let end = rest.find("<|im_end|>")?;
+        let text = &rest[..end];
+        (!text.contains("{{") && !text.contains('\'')).then(|| text.to_string())
+    }
+
     /// The format of `model`.
     pub fn of(model: &Model) -> ChatFormat {
         let t = model
@@ -228,6 +239,15 @@ impl Chat {
         let chatml = match format {
             ChatFormat::ChatMl => Some(ChatMlIds::find(model.tokenizer())?),
             ChatFormat::Llama2 => None,
+        };
+        let system = match (system, format) {
+            (None, ChatFormat::ChatMl) => model
+                .gguf()
+                .opt_str("tokenizer.chat_template")
+                .ok()
+                .flatten()
+                .and_then(ChatFormat::default_system),
+            (s, _) => s,
         };
         Ok(Chat {
             model: model.clone(),

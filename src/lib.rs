@@ -1,4 +1,32 @@
 //! edge-llama: run Llama 2 models from GGUF files on CPUs at the edge.
+//!
+//! A [`Model`] memory-maps a GGUF file (no weights are read at open), a
+//! [`Session`] holds one conversation's KV cache, a [`Sampler`] turns logits
+//! into tokens, and [`Chat`] formats Llama 2 / ChatML conversations.
+//!
+//! ```
+//! use edge_llama::kernels::GgmlType;
+//! use edge_llama::synthetic::SyntheticSpec;
+//! use edge_llama::{Model, Sampler, SamplerConfig, SessionOptions};
+//!
+//! # fn main() -> edge_llama::Result<()> {
+//! // A small random-weight model stands in for a real GGUF file here.
+//! let path = std::env::temp_dir().join(format!("edge-llama-doc-{}.gguf", std::process::id()));
+//! SyntheticSpec::tiny(GgmlType::Q8_0).write(&path)?;
+//!
+//! let model = Model::open(&path)?;
+//! let prompt = model.tokenizer().encode("hello", true);
+//! let mut session = model.new_session(SessionOptions::default())?;
+//! let mut sampler = Sampler::new(SamplerConfig { seed: 1, ..Default::default() }, model.config().n_vocab)?;
+//! let mut text = String::new();
+//! for token in session.generate(&prompt, &mut sampler, 8)? {
+//!     text.push_str(&token?.text);
+//! }
+//! assert!(session.position() > prompt.len());
+//! # std::fs::remove_file(&path).ok();
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

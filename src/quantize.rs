@@ -1,5 +1,17 @@
-//! Converting f32 weights into GGUF tensor bytes of a given type, with the
-//! reference (llama.cpp-identical) block arithmetic of `edge_llama_kernels::scalar`.
+//! Quantization: f32 weights into GGUF tensor bytes of a given type
+//! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into Q8_0,
+//! Q4_0 or f16 the way llama.cpp's `llama-quantize` does ([`quantize_file`]).
+//! The block arithmetic is the reference (llama.cpp-identical) rounding of
+//! `edge_llama_kernels::scalar`, so the bytes match llama.cpp's on the same input.
+//!
+//! ```no_run
+//! use edge_llama::quantize::{quantize_file, QuantTarget, QuantizeOptions};
+//!
+//! let opts = QuantizeOptions { target: QuantTarget::Q4_0, ..QuantizeOptions::default() };
+//! let report = quantize_file("model-f16.gguf", "model-q4_0.gguf", &opts)?;
+//! println!("{:.2} bits per weight", report.bits_per_weight());
+//! # Ok::<(), edge_llama::Error>(())
+//! ```
 
 use crate::error::{Error, Result};
 use edge_llama_kernels::{

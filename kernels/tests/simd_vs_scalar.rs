@@ -8,8 +8,9 @@
 //! at most ~n·ε·Σ|terms| and typically by ~ε·Σ|terms| (ε = 6e-8), while any
 //! wrong integer sum, scale or element moves it by at least one whole term.
 //! A bound relative to |result| alone would be meaningless under
-//! cancellation. (The x86 and ARM quantized dots are in fact designed to be
-//! bit-identical; `quantized_dots_bit_identical` checks that separately.)
+//! cancellation. The quantized dots must also compute every block's integer
+//! sum exactly: `quantized_dots_exact_integers` checks that on rows whose
+//! scales are 1, where any summation order gives the exact integer total.
 
 use edge_llama_kernels::*;
 use half::f16;
@@ -397,41 +398,162 @@ fn quantized_dots_match_scalar() {
     }
 }
 
-/// The x86 and ARM quantized dots promise bit-identical results (exact
-/// integer block sums, scalar float order). Checked on a smaller sample.
+/// Level (0..63) of element `i` of a Q6_K block, from ggml's layout: in each
+/// 128-element half, element l (0..32) + 32·k takes the low nibble of
+/// ql[l] (k = 0), ql[l + 32] (k = 1), or the high nibble of ql[l] (k = 2),
+/// ql[l + 32] (k = 3), and bits 2k, 2k+1 of qh[l] as its top two bits.
+fn q6k_level(b: &BlockQ6K, i: usize) -> i64 {
+    let (h, r) = (i / 128, i % 128);
+    let (k, l) = (r / 32, r % 32);
+    let ql = b.ql[64 * h + l + 32 * (k % 2)];
+    let low = if k < 2 { ql & 0xF } else { ql >> 4 };
+    let high = (b.qh[32 * h + l] >> (2 * k)) & 3;
+    i64::from(low | (high << 4))
+}
+
+/// Integer block sums must be exact. With every scale 1 each block term is
+/// an integer, and while Σ|terms| < 2^24 every partial sum in any order is
+/// exact in f32, so every path must return the integer total exactly. The
+/// totals are computed here in i64, independently of the scalar code.
 #[test]
-fn quantized_dots_bit_identical() {
+fn quantized_dots_exact_integers() {
     let paths = paths();
+    let one = f16::from_f32(1.0);
     let mut r = Rng(0x5EED_0003);
-    for i in 0..2_000 {
-        let nb = r.blocks(MAX_ELEMS / QK);
-        let q = qrows(&mut r, nb);
-        for k in &paths {
-            assert_eq!(
-                (k.dot_q4_0_q8_0)(&q.w40, &q.x80).to_bits(),
-                scalar::dot_q4_0_q8_0(&q.w40, &q.x80).to_bits(),
-                "{} q4_0 {i}",
-                k.name
-            );
-            assert_eq!(
-                (k.dot_q4_1_q8_1)(&q.w41, &q.x81).to_bits(),
-                scalar::dot_q4_1_q8_1(&q.w41, &q.x81).to_bits(),
-                "{} q4_1 {i}",
-                k.name
-            );
-            assert_eq!(
-                (k.dot_q8_0_q8_0)(&q.w80, &q.x80).to_bits(),
-                scalar::dot_q8_0_q8_0(&q.w80, &q.x80).to_bits(),
-                "{} q8_0 {i}",
-                k.name
-            );
-            assert_eq!(
-                (k.dot_q6k_q8k)(&q.w6k, &q.x8k).to_bits(),
-                scalar::dot_q6k_q8k(&q.w6k, &q.x8k).to_bits(),
-                "{} q6_k {i}",
-                k.name
-            );
+    let limit = f64::from(1u32 << 24);
+    let mut checked = [0usize; 4];
+    for i in 0..4_000 {
+        let nb = r.blocks(64);
+        let w40: Vec<BlockQ4_0> = (0..nb)
+            .map(|_| BlockQ4_0 {
+                d: one,
+                qs: std::array::from_fn(|_| r.u64() as u8),
+            })
+            .collect();
+        let w41: Vec<BlockQ4_1> = (0..nb)
+            .map(|_| BlockQ4_1 {
+                d: one,
+                m: one,
+                qs: std::array::from_fn(|_| r.u64() as u8),
+            })
+            .collect();
+        let w80: Vec<BlockQ8_0> = (0..nb)
+            .map(|_| BlockQ8_0 {
+                d: one,
+                qs: std::array::from_fn(|_| if r.below(8) == 0 { -128 } else { r.i8() }),
+            })
+            .collect();
+        let x80: Vec<BlockQ8_0> = (0..nb)
+            .map(|_| BlockQ8_0 {
+                d: one,
+                qs: std::array::from_fn(|_| r.act()),
+            })
+            .collect();
+        let x81: Vec<BlockQ8_1> = x80
+            .iter()
+            .map(|b| BlockQ8_1 {
+                d: one,
+                // An integer-valued f16 (rounded when |Σq| > 2048).
+                s: f16::from_f32(b.qs.iter().map(|&q| f32::from(q)).sum()),
+                qs: b.qs,
+            })
+            .collect();
+        let nk = 1 + r.below(3);
+        let w6k: Vec<BlockQ6K> = (0..nk)
+            .map(|_| BlockQ6K {
+                ql: std::array::from_fn(|_| r.u64() as u8),
+                qh: std::array::from_fn(|_| r.u64() as u8),
+                scales: std::array::from_fn(|_| r.below(9) as i8 - 4),
+                d: one,
+            })
+            .collect();
+        let x8k: Vec<BlockQ8K> = (0..nk)
+            .map(|_| {
+                let qs: [i8; QK_K] = std::array::from_fn(|_| r.act());
+                BlockQ8K {
+                    d: 1.0,
+                    qs,
+                    bsums: std::array::from_fn(|g| {
+                        qs[16 * g..16 * g + 16].iter().map(|&q| i16::from(q)).sum()
+                    }),
+                }
+            })
+            .collect();
+
+        // (total, Σ|block terms|) per op.
+        let mut want = [(0i64, 0f64); 4];
+        for (a, b) in w40.iter().zip(&x80) {
+            let s: i64 = (0..QK)
+                .map(|j| {
+                    let n = if j < 16 {
+                        a.qs[j] & 15
+                    } else {
+                        a.qs[j - 16] >> 4
+                    };
+                    (i64::from(n) - 8) * i64::from(b.qs[j])
+                })
+                .sum();
+            want[0].0 += s;
+            want[0].1 += s.abs() as f64;
         }
+        for (a, b) in w41.iter().zip(&x81) {
+            let s: i64 = (0..QK)
+                .map(|j| {
+                    let n = if j < 16 {
+                        a.qs[j] & 15
+                    } else {
+                        a.qs[j - 16] >> 4
+                    };
+                    i64::from(n) * i64::from(b.qs[j])
+                })
+                .sum();
+            let m = b.s.to_f32() as i64;
+            want[1].0 += s + m;
+            want[1].1 += (s.abs() + m.abs()) as f64;
+        }
+        for (a, b) in w80.iter().zip(&x80) {
+            let s: i64 =
+                a.qs.iter()
+                    .zip(&b.qs)
+                    .map(|(&p, &q)| i64::from(p) * i64::from(q))
+                    .sum();
+            want[2].0 += s;
+            want[2].1 += s.abs() as f64;
+        }
+        for (a, b) in w6k.iter().zip(&x8k) {
+            for e in 0..QK_K {
+                let t = i64::from(a.scales[e / 16]) * (q6k_level(a, e) - 32) * i64::from(b.qs[e]);
+                want[3].0 += t;
+                want[3].1 += t.abs() as f64;
+            }
+        }
+        for k in &paths {
+            let got = [
+                (k.dot_q4_0_q8_0)(&w40, &x80),
+                (k.dot_q4_1_q8_1)(&w41, &x81),
+                (k.dot_q8_0_q8_0)(&w80, &x80),
+                (k.dot_q6k_q8k)(&w6k, &x8k),
+            ];
+            for j in 0..4 {
+                if want[j].1 >= limit {
+                    continue;
+                }
+                checked[j] += 1;
+                assert_eq!(
+                    got[j],
+                    want[j].0 as f32,
+                    "{} {} row {i}: not the exact integer total",
+                    k.name,
+                    ["q4_0", "q4_1", "q8_0", "q6_k"][j]
+                );
+            }
+        }
+    }
+    if !paths.is_empty() {
+        assert!(
+            checked.iter().all(|&c| c >= 1_000),
+            "too few rows checked: {checked:?}"
+        );
     }
 }
 

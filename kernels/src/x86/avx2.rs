@@ -2,7 +2,6 @@
 //! exactness contract.
 
 use crate::blocks::*;
-use crate::scalar;
 use crate::Kernels;
 use core::arch::x86_64::*;
 use half::f16;
@@ -93,50 +92,12 @@ pub(crate) mod imp {
         _mm_cvtsi128_si32(s)
     }
 
-    /// Sum of each of four 8×i32 vectors: `[Σa, Σb, Σc, Σd]`.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn hsum4_epi32(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> __m128i {
-        let ab = _mm256_hadd_epi32(a, b);
-        let cd = _mm256_hadd_epi32(c, d);
-        let abcd = _mm256_hadd_epi32(ab, cd);
-        _mm_add_epi32(
-            _mm256_castsi256_si128(abcd),
-            _mm256_extracti128_si256::<1>(abcd),
-        )
-    }
-
-    /// Four f16 values to f32.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn f16x4(a: f16, b: f16, c: f16, d: f16) -> __m128 {
-        _mm_cvtph_ps(_mm_setr_epi16(
-            a.to_bits() as i16,
-            b.to_bits() as i16,
-            c.to_bits() as i16,
-            d.to_bits() as i16,
-            0,
-            0,
-            0,
-            0,
-        ))
-    }
-
     /// f32 → f16 bits, round to nearest even (same as `half::f16::from_f32`).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(crate) fn to_f16(v: f32) -> f16 {
         let h = _mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm_set_ss(v));
         f16::from_bits(_mm_extract_epi16::<0>(h) as u16)
-    }
-
-    /// Adds the four lanes of `t` to `sum` in lane order (the scalar order).
-    #[inline(always)]
-    pub(crate) fn add_in_order(sum: &mut f32, t: [f32; 4]) {
-        *sum += t[0];
-        *sum += t[1];
-        *sum += t[2];
-        *sum += t[3];
     }
 
     /// `roundf` on 8 lanes: round half away from zero, exact (trunc, then
@@ -198,7 +159,7 @@ pub(crate) mod imp {
 
     // ----- quantizers ------------------------------------------------------
 
-    /// AVX2 Q8_0 quantizer, bit-identical to [`scalar::quantize_row_q8_0`].
+    /// AVX2 Q8_0 quantizer, bit-identical to [`crate::scalar::quantize_row_q8_0`].
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
@@ -212,7 +173,7 @@ pub(crate) mod imp {
         }
     }
 
-    /// AVX2 Q8_1 quantizer, bit-identical to [`scalar::quantize_row_q8_1`].
+    /// AVX2 Q8_1 quantizer, bit-identical to [`crate::scalar::quantize_row_q8_1`].
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
@@ -227,7 +188,7 @@ pub(crate) mod imp {
         }
     }
 
-    /// AVX2 Q8_K quantizer, bit-identical to [`scalar::quantize_row_q8_k`].
+    /// AVX2 Q8_K quantizer, bit-identical to [`crate::scalar::quantize_row_q8_k`].
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
@@ -288,6 +249,28 @@ pub(crate) mod imp {
     }
 
     // ----- quantized dots --------------------------------------------------
+    //
+    // Each block's integer sum is computed exactly in i32 lanes; the blocks
+    // are then combined in f32 vector accumulators with FMA (llama.cpp's
+    // scheme): acc += (d_w·d_x) · float(block sum lanes). The order of the
+    // float additions differs from the scalar reference, so results agree
+    // within rounding (see the crate's `simd_vs_scalar` test), not bit for bit.
+
+    /// `a·b` of two f16 values (converted exactly, product rounded once) in lane 0.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn prod_f16(a: f16, b: f16) -> __m128 {
+        let bits = u32::from(a.to_bits()) | (u32::from(b.to_bits()) << 16);
+        let v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32));
+        _mm_mul_ss(v, _mm_movehdup_ps(v))
+    }
+
+    /// One f16 value as f32 (exact).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn f16_to_f32(a: f16) -> f32 {
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(a.to_bits()))))
+    }
 
     /// The 32 nibbles of a Q4 block as bytes in element order.
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -295,10 +278,10 @@ pub(crate) mod imp {
     pub(crate) fn unpack_nibbles(qs: &[u8; QK / 2]) -> __m256i {
         // SAFETY: `qs` has 16 bytes.
         let b = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
-        let m = _mm_set1_epi8(0xF);
-        let lo = _mm_and_si128(b, m);
-        let hi = _mm_and_si128(_mm_srli_epi16::<4>(b), m);
-        _mm256_set_m128i(hi, lo)
+        _mm256_and_si256(
+            _mm256_set_m128i(_mm_srli_epi16::<4>(b), b),
+            _mm256_set1_epi8(0xF),
+        )
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -308,7 +291,7 @@ pub(crate) mod imp {
         unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
     }
 
-    /// Σ (nibble − 8)·q over one block, as 8 partial i32 sums.
+    /// Σ (nibble − 8)·q over one block, as 8 partial i32 sums (exact).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     fn block_q4_0(w: &BlockQ4_0, x: &BlockQ8_0) -> __m256i {
@@ -322,38 +305,31 @@ pub(crate) mod imp {
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q4_0·Q8_0, bit-identical to [`scalar::dot_q4_0_q8_0`].
+    /// AVX2 Q4_0·Q8_0 (exact block sums, f32 FMA accumulation).
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut sumf = 0.0f32;
-        let mut wc = w.chunks_exact(4);
-        let mut xc = x.chunks_exact(4);
-        for (w4, x4) in (&mut wc).zip(&mut xc) {
-            let s = hsum4_epi32(
-                block_q4_0(&w4[0], &x4[0]),
-                block_q4_0(&w4[1], &x4[1]),
-                block_q4_0(&w4[2], &x4[2]),
-                block_q4_0(&w4[3], &x4[3]),
-            );
-            let dw = f16x4(w4[0].d, w4[1].d, w4[2].d, w4[3].d);
-            let dx = f16x4(x4[0].d, x4[1].d, x4[2].d, x4[3].d);
-            let t = _mm_mul_ps(_mm_mul_ps(_mm_cvtepi32_ps(s), dw), dx);
-            let mut a = [0f32; 4];
-            // SAFETY: `a` holds 4 f32.
-            unsafe { _mm_storeu_ps(a.as_mut_ptr(), t) };
-            add_in_order(&mut sumf, a);
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut wc = w.chunks_exact(2);
+        let mut xc = x.chunks_exact(2);
+        for (w2, x2) in (&mut wc).zip(&mut xc) {
+            for k in 0..2 {
+                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
+                let s = _mm256_cvtepi32_ps(block_q4_0(&w2[k], &x2[k]));
+                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
+            }
         }
         for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            sumf += scalar::block_sumi_q4_0(wb, xb) as f32 * wb.d.to_f32() * xb.d.to_f32();
+            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
+            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q4_0(wb, xb)), acc[0]);
         }
-        sumf
+        hsum_ps(_mm256_add_ps(acc[0], acc[1]))
     }
 
-    /// Σ nibble·q over one block, as 8 partial i32 sums.
+    /// Σ nibble·q over one block, as 8 partial i32 sums (exact).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     fn block_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> __m256i {
@@ -362,42 +338,31 @@ pub(crate) mod imp {
         _mm256_madd_epi16(_mm256_maddubs_epi16(n, q), _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q4_1·Q8_1, bit-identical to [`scalar::dot_q4_1_q8_1`].
+    /// AVX2 Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x.
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut sumf = 0.0f32;
-        let mut wc = w.chunks_exact(4);
-        let mut xc = x.chunks_exact(4);
-        for (w4, x4) in (&mut wc).zip(&mut xc) {
-            let s = hsum4_epi32(
-                block_q4_1(&w4[0], &x4[0]),
-                block_q4_1(&w4[1], &x4[1]),
-                block_q4_1(&w4[2], &x4[2]),
-                block_q4_1(&w4[3], &x4[3]),
-            );
-            let dw = f16x4(w4[0].d, w4[1].d, w4[2].d, w4[3].d);
-            let dx = f16x4(x4[0].d, x4[1].d, x4[2].d, x4[3].d);
-            let mw = f16x4(w4[0].m, w4[1].m, w4[2].m, w4[3].m);
-            let sx = f16x4(x4[0].s, x4[1].s, x4[2].s, x4[3].s);
-            // Same expression as scalar: (dw·dx)·sumi + mw·sx, no FMA.
-            let t = _mm_add_ps(
-                _mm_mul_ps(_mm_mul_ps(dw, dx), _mm_cvtepi32_ps(s)),
-                _mm_mul_ps(mw, sx),
-            );
-            let mut a = [0f32; 4];
-            // SAFETY: `a` holds 4 f32.
-            unsafe { _mm_storeu_ps(a.as_mut_ptr(), t) };
-            add_in_order(&mut sumf, a);
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut accm = [_mm_setzero_ps(); 2];
+        let mut wc = w.chunks_exact(2);
+        let mut xc = x.chunks_exact(2);
+        for (w2, x2) in (&mut wc).zip(&mut xc) {
+            for k in 0..2 {
+                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
+                let s = _mm256_cvtepi32_ps(block_q4_1(&w2[k], &x2[k]));
+                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
+                accm[k] = _mm_add_ss(accm[k], prod_f16(w2[k].m, x2[k].s));
+            }
         }
         for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            let sumi = scalar::block_sumi_q4_1(wb, xb);
-            sumf += (wb.d.to_f32() * xb.d.to_f32()) * sumi as f32 + wb.m.to_f32() * xb.s.to_f32();
+            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
+            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q4_1(wb, xb)), acc[0]);
+            accm[0] = _mm_add_ss(accm[0], prod_f16(wb.m, xb.s));
         }
-        sumf
+        hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_add_ss(accm[0], accm[1]))
     }
 
     /// Σ w·x over one Q8_0 block pair as 8 partial i32 sums. Exact when the
@@ -413,57 +378,99 @@ pub(crate) mod imp {
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q8_0·Q8_0, bit-identical to [`scalar::dot_q8_0_q8_0`] when the
-    /// activation row `x` has no −128 values.
+    /// AVX2 Q8_0·Q8_0 (exact block sums when the activation row `x` has no
+    /// −128 values; f32 FMA accumulation).
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut sumf = 0.0f32;
-        let mut wc = w.chunks_exact(4);
-        let mut xc = x.chunks_exact(4);
-        for (w4, x4) in (&mut wc).zip(&mut xc) {
-            let s = hsum4_epi32(
-                block_q8_0(&w4[0], &x4[0]),
-                block_q8_0(&w4[1], &x4[1]),
-                block_q8_0(&w4[2], &x4[2]),
-                block_q8_0(&w4[3], &x4[3]),
-            );
-            let dw = f16x4(w4[0].d, w4[1].d, w4[2].d, w4[3].d);
-            let dx = f16x4(x4[0].d, x4[1].d, x4[2].d, x4[3].d);
-            let t = _mm_mul_ps(_mm_cvtepi32_ps(s), _mm_mul_ps(dw, dx));
-            let mut a = [0f32; 4];
-            // SAFETY: `a` holds 4 f32.
-            unsafe { _mm_storeu_ps(a.as_mut_ptr(), t) };
-            add_in_order(&mut sumf, a);
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let mut wc = w.chunks_exact(2);
+        let mut xc = x.chunks_exact(2);
+        for (w2, x2) in (&mut wc).zip(&mut xc) {
+            for k in 0..2 {
+                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
+                let s = _mm256_cvtepi32_ps(block_q8_0(&w2[k], &x2[k]));
+                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
+            }
         }
         for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            sumf += scalar::block_sumi_q8_0(wb, xb) as f32 * (wb.d.to_f32() * xb.d.to_f32());
+            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
+            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q8_0(wb, xb)), acc[0]);
         }
-        sumf
+        hsum_ps(_mm256_add_ps(acc[0], acc[1]))
     }
 
-    /// ggml's eight Q6_K·Q8_K lane sums for one super-block (lane l sums
-    /// scale·a·q over elements ≡ l mod 8), computed exactly.
+    /// Exact Σ scale·(q6 − 32)·q8 over one Q6_K·Q8_K super-block, as 8
+    /// partial i32 sums. Uses the activation's `bsums` for the −32 offset,
+    /// so `x` must be consistent (as produced by the Q8_K quantizer).
     ///
-    /// Bytes are shuffled so that each maddubs pair holds elements i and i+8
-    /// of one 16-element sub-block (same lane class); two sub-block results
-    /// are interleaved so that one `madd` applies both scales per class.
+    /// Per 32-element group: the unsigned 6-bit levels (0..63) times q8 by
+    /// `maddubs` (pair sums ≤ 2·63·128 < 2^15), then `madd` with the
+    /// sub-block scale (the low 128-bit lane holds the first 16 elements,
+    /// the high lane the next 16, each with its own scale).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    pub(crate) fn aux32_q6k(w: &BlockQ6K, x: &BlockQ8K) -> __m256i {
-        let pair = _mm256_setr_epi8(
-            0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12,
-            5, 13, 6, 14, 7, 15,
-        );
+    pub(crate) fn isum_q6k(w: &BlockQ6K, x: &BlockQ8K) -> __m256i {
         let m4 = _mm256_set1_epi8(0xF);
-        let m2 = _mm256_set1_epi8(3);
-        let k32 = _mm256_set1_epi8(32);
-        let mut acc_lo = _mm256_setzero_si256();
-        let mut acc_hi = _mm256_setzero_si256();
-        for h in 0..2 {
+        let m30 = _mm256_set1_epi8(0x30);
+        // SAFETY: scales has 16 bytes, bsums 16 i16 (32 bytes).
+        let (sc8, bs) = unsafe {
+            (
+                _mm_loadu_si128(w.scales.as_ptr().cast()),
+                _mm256_loadu_si256(x.bsums.as_ptr().cast()),
+            )
+        };
+        let sc16 = _mm256_cvtepi8_epi16(sc8);
+        // 32·Σ scale·bsum: the −32 offset of every level.
+        let off = _mm256_slli_epi32::<5>(_mm256_madd_epi16(sc16, bs));
+        let halves = [
+            _mm256_permute2x128_si256::<0x00>(sc16, sc16),
+            _mm256_permute2x128_si256::<0x11>(sc16, sc16),
+        ];
+        // Group k of a half: i16 scale 2k in the low lane, 2k+1 in the high lane.
+        let shuf = |k: i8| {
+            let (a, b) = (4 * k, 4 * k + 2);
+            _mm256_setr_epi8(
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                a,
+                a + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+                b,
+                b + 1,
+            )
+        };
+        let masks = [shuf(0), shuf(1), shuf(2), shuf(3)];
+        let mut acc = _mm256_setzero_si256();
+        for (h, scv) in halves.into_iter().enumerate() {
             // SAFETY: ql has 128 bytes (64h + 64 ≤ 128), qh 64 (32h + 32 ≤ 64).
             let (ql0, ql1, qh) = unsafe {
                 (
@@ -475,77 +482,47 @@ pub(crate) mod imp {
             let g = [
                 _mm256_or_si256(
                     _mm256_and_si256(ql0, m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2)),
+                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
                 ),
                 _mm256_or_si256(
                     _mm256_and_si256(ql1, m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
+                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
                 ),
                 _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2)),
+                    _mm256_and_si256(qh, m30),
                 ),
                 _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2)),
+                    _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
                 ),
             ];
-            let mut d = [_mm256_setzero_si256(); 4];
-            for (k, dk) in d.iter_mut().enumerate() {
+            for (k, gk) in g.into_iter().enumerate() {
                 // SAFETY: 128h + 32k + 32 ≤ 256 bytes of x.qs.
                 let q8 = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(128 * h + 32 * k).cast()) };
-                let q8 = _mm256_shuffle_epi8(q8, pair);
-                let q6 = _mm256_shuffle_epi8(g[k], pair);
-                // (q6 − 32)·q8 per same-class pair, exact in i16.
-                *dk = _mm256_sub_epi16(_mm256_maddubs_epi16(q6, q8), _mm256_maddubs_epi16(k32, q8));
-            }
-            let sc = |i: usize| i16::from(w.scales[8 * h + i]);
-            for k in [0usize, 2] {
-                // d[k]: sub-blocks (A, B) in its two 128-bit lanes; d[k+1]: (C, D).
-                let (a, b, c, dd) = (sc(2 * k), sc(2 * k + 1), sc(2 * k + 2), sc(2 * k + 3));
-                let s = _mm256_setr_epi16(a, c, a, c, a, c, a, c, b, dd, b, dd, b, dd, b, dd);
-                acc_lo = _mm256_add_epi32(
-                    acc_lo,
-                    _mm256_madd_epi16(_mm256_unpacklo_epi16(d[k], d[k + 1]), s),
-                );
-                acc_hi = _mm256_add_epi32(
-                    acc_hi,
-                    _mm256_madd_epi16(_mm256_unpackhi_epi16(d[k], d[k + 1]), s),
+                let p = _mm256_maddubs_epi16(gk, q8);
+                acc = _mm256_add_epi32(
+                    acc,
+                    _mm256_madd_epi16(p, _mm256_shuffle_epi8(scv, masks[k])),
                 );
             }
         }
-        let lo = _mm_add_epi32(
-            _mm256_castsi256_si128(acc_lo),
-            _mm256_extracti128_si256::<1>(acc_lo),
-        );
-        let hi = _mm_add_epi32(
-            _mm256_castsi256_si128(acc_hi),
-            _mm256_extracti128_si256::<1>(acc_hi),
-        );
-        _mm256_set_m128i(hi, lo)
+        _mm256_sub_epi32(acc, off)
     }
 
-    /// AVX2 Q6_K·Q8_K, bit-identical to [`scalar::dot_q6k_q8k`].
+    /// AVX2 Q6_K·Q8_K (exact super-block sums, f32 FMA accumulation).
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut sums = _mm256_setzero_ps();
+        let mut acc = _mm256_setzero_ps();
         for (wb, xb) in w.iter().zip(x) {
-            let aux = aux32_q6k(wb, xb);
-            let d = _mm256_set1_ps(wb.d.to_f32() * xb.d);
-            sums = _mm256_add_ps(sums, _mm256_mul_ps(d, _mm256_cvtepi32_ps(aux)));
+            let d = _mm256_set1_ps(f16_to_f32(wb.d) * xb.d);
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum_q6k(wb, xb)), acc);
         }
-        let mut s = [0f32; 8];
-        // SAFETY: `s` holds 8 f32.
-        unsafe { _mm256_storeu_ps(s.as_mut_ptr(), sums) };
-        let mut sumf = 0.0f32;
-        for v in s {
-            sumf += v;
-        }
-        sumf
+        hsum_ps(acc)
     }
 
     // ----- float dots -------------------------------------------------------

@@ -2,10 +2,11 @@
 //! `vpdpbusd` when present).
 //!
 //! Quantizers are bit-identical to [`crate::scalar`]. The quantized dot
-//! products compute each block's integer sum exactly with SIMD and then
-//! combine the blocks in f32 with the same expressions and in the same order
-//! as the scalar reference, so they are bit-identical too. Only the f16/f32
-//! dots accumulate in a different order (several vector accumulators, FMA).
+//! products compute each block's integer sum exactly with SIMD, then
+//! accumulate `(d_w·d_x)·sum` across blocks in f32 vector registers with
+//! FMA, as llama.cpp does: they agree with the scalar reference within f32
+//! rounding of a reordered sum, not bit for bit. The f16/f32 dots likewise
+//! use several vector accumulators and FMA.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
