@@ -4,8 +4,8 @@
 //!
 //! Llama 2 (as Meta's reference code): a system message is folded into the
 //! first user message as `<<SYS>>\n{system}\n<</SYS>>\n\n{user}`; each
-//! completed exchange is `[BOS] + encode("[INST] {user} [/INST] {assistant} ")
-//! + [EOS]`; the open user turn is `[BOS] + encode("[INST] {user} [/INST]")`.
+//! completed exchange is
+//! `[BOS] + encode("[INST] {user} [/INST] {assistant} ") + [EOS]`; the open user turn is `[BOS] + encode("[INST] {user} [/INST]")`.
 //! Contents are trimmed; BOS/EOS are inserted as ids, never parsed from text.
 
 use crate::error::{Error, Result};

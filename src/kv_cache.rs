@@ -120,7 +120,7 @@ impl KvCache {
                 config.capacity, config.n_sink
             )));
         }
-        if config.dtype == KvType::Q8_0 && head_dim % QK != 0 {
+        if config.dtype == KvType::Q8_0 && !head_dim.is_multiple_of(QK) {
             return Err(Error::InvalidArgument(format!(
                 "q8_0 KV cache needs a head dimension divisible by {QK}, model has {head_dim}"
             )));

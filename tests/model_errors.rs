@@ -17,10 +17,11 @@ fn base() -> GgufWriter<'static> {
 }
 
 type Mutation = fn(&mut GgufWriter<'static>);
+type Expect = fn(&Error) -> bool;
 
 #[test]
 fn inconsistent_models_are_rejected_with_the_right_error() {
-    let cases: Vec<(&str, Mutation, fn(&Error) -> bool)> = vec![
+    let cases: Vec<(&str, Mutation, Expect)> = vec![
         ("valid", |_| {}, |_| false),
         (
             "missing embedding_length",

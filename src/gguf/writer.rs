@@ -150,7 +150,7 @@ impl<'a> GgufWriter<'a> {
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| bad(format!("element count of shape {shape:?} overflows u64")))?;
         let block = dtype.block_elems() as u64;
-        if shape[0] % block != 0 {
+        if !shape[0].is_multiple_of(block) {
             return Err(bad(format!(
                 "row length {} is not a multiple of the {dtype} block size {block}",
                 shape[0]

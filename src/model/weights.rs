@@ -101,7 +101,7 @@ fn matrix(file: &GgufFile, name: &str, cols: usize, rows: usize) -> Result<Weigh
     let offset = t.data.as_ptr() as usize - base;
     // Blocks of every supported type have 2-byte alignment at most, f32 4.
     let align = if t.dtype == GgmlType::F32 { 4 } else { 2 };
-    if (t.data.as_ptr() as usize) % align != 0 {
+    if !(t.data.as_ptr() as usize).is_multiple_of(align) {
         return Err(Error::BadTensor {
             name: name.to_string(),
             reason: format!("data is not {align}-byte aligned"),
