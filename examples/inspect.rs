@@ -23,11 +23,10 @@ fn main() {
     for (key, value) in file.metadata() {
         match value {
             Value::Array(a) => println!("{key} = [{} × {}]", a.len(), a.elem_type()),
-            Value::String(s) if s.len() > 120 => println!(
-                "{key} = {:?}… ({} bytes)",
-                &s[..s.floor_char_boundary(120)],
-                s.len()
-            ),
+            Value::String(s) if s.chars().count() > 120 => {
+                let head: String = s.chars().take(120).collect();
+                println!("{key} = {head:?}… ({} bytes)", s.len())
+            }
             other => println!("{key} = {other:?}"),
         }
     }
