@@ -5,9 +5,8 @@ use super::config::Config;
 use super::matvec::{dequantize, matvec, Activation, Prepared};
 use super::weights::{Weight, Weights};
 use crate::error::Result;
-use crate::kv_cache::{KvCache, KvType, Row};
+use crate::kv_cache::{KvCache, Row};
 use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
-use half::f16;
 
 /// Per-session buffers, sized once from the config.
 pub(crate) struct Scratch {
@@ -29,8 +28,6 @@ pub(crate) struct Scratch {
     up: Vec<f32>,
     /// Attention scores over cached positions, `capacity`.
     scores: Vec<f32>,
-    /// One query head prepared for the cache type.
-    q_head: Vec<f32>,
     /// RoPE cos/sin for the current position, `rope_dim / 2` each.
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -53,7 +50,6 @@ impl Scratch {
             gate: vec![0.0; c.ffn_dim],
             up: vec![0.0; c.ffn_dim],
             scores: vec![0.0; capacity],
-            q_head: vec![0.0; c.head_dim],
             cos: vec![0.0; c.rope_dim / 2],
             sin: vec![0.0; c.rope_dim / 2],
             logits: vec![0.0; c.n_vocab],
@@ -203,25 +199,17 @@ fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos:
     let hd = c.head_dim;
     let group = c.n_heads / c.n_kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
-    let kv_type = cache.config().dtype;
     for h in 0..c.n_heads {
         let kvh = h / group;
+        // The query and the softmax weights stay f32 whatever the cache
+        // type (llama.cpp rounds both to f16 for an f16 cache): closer to
+        // the exact result, which decides near-ties in greedy decoding.
         let q = &s.q[h * hd..(h + 1) * hd];
-        // The query in the cache's format: f16-rounded for f16 keys (as
-        // llama.cpp converts it), Q8_0 for q8_0 keys.
-        match kv_type {
-            KvType::F16 => {
-                for (o, &v) in s.q_head.iter_mut().zip(q) {
-                    *o = f16::from_f32(v).to_f32();
-                }
-            }
-            KvType::Q8_0 | KvType::F32 => {}
-        }
         let mut n = 0;
         for p in cache.attended(pos) {
             s.scores[n] = match cache.key(layer, p, kvh) {
                 Row::F32(key) => (k.dot_f32_f32)(key, q),
-                Row::F16(key) => (k.dot_f16_f32)(key, &s.q_head),
+                Row::F16(key) => (k.dot_f16_f32)(key, q),
                 Row::Q8_0(key) => dot_q8_0_f32(key, q),
             } * scale;
             n += 1;
@@ -232,11 +220,7 @@ fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos:
         for (p, &w) in cache.attended(pos).zip(&s.scores[..n]) {
             match cache.value(layer, p, kvh) {
                 Row::F32(v) => axpy(out, w, v.iter().copied()),
-                Row::F16(v) => {
-                    // llama.cpp multiplies f16 values by f16-rounded weights.
-                    let w = f16::from_f32(w).to_f32();
-                    axpy(out, w, v.iter().map(|x| x.to_f32()))
-                }
+                Row::F16(v) => axpy(out, w, v.iter().map(|x| x.to_f32())),
                 Row::Q8_0(v) => axpy(
                     out,
                     w,

@@ -67,6 +67,60 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
     );
 }
 
+/// Generates a quantized dot over 32-element blocks from `$block` (which
+/// returns a block's integer sum spread over 8 i32 lanes): blocks are taken
+/// 8 at a time, each block's lanes reduced exactly to one i32, converted
+/// (exact: |sum| < 2^24) and scaled by d_w·d_x in 8 f32 lanes with FMA; the
+/// optional `$m`, `$s` fields add Σ m_w·s_x (Q4_1). Leftover blocks are
+/// added in scalar f32.
+macro_rules! dot_blocks8 {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            use $crate::x86::avx2::imp::{f16x8, hsum_epi32, hsum_ps, prod_f16, reduce8};
+            assert_eq!(w.len(), x.len());
+            let mut acc = _mm256_setzero_ps();
+            let mut wc = w.chunks_exact(8);
+            let mut xc = x.chunks_exact(8);
+            for (w8, x8) in (&mut wc).zip(&mut xc) {
+                let s = reduce8([
+                    $block(&w8[0], &x8[0]),
+                    $block(&w8[1], &x8[1]),
+                    $block(&w8[2], &x8[2]),
+                    $block(&w8[3], &x8[3]),
+                    $block(&w8[4], &x8[4]),
+                    $block(&w8[5], &x8[5]),
+                    $block(&w8[6], &x8[6]),
+                    $block(&w8[7], &x8[7]),
+                ]);
+                let d = _mm256_mul_ps(
+                    f16x8(std::array::from_fn(|k| w8[k].d)),
+                    f16x8(std::array::from_fn(|k| x8[k].d)),
+                );
+                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
+                $(
+                    acc = _mm256_fmadd_ps(
+                        f16x8(std::array::from_fn(|k| w8[k].$m)),
+                        f16x8(std::array::from_fn(|k| x8[k].$s)),
+                        acc,
+                    );
+                )?
+            }
+            let mut sum = hsum_ps(acc);
+            for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
+                sum += hsum_epi32($block(wb, xb)) as f32 * _mm_cvtss_f32(prod_f16(wb.d, xb.d));
+                $( sum += _mm_cvtss_f32(prod_f16(wb.$m, xb.$s)); )?
+            }
+            sum
+        }
+    };
+}
+pub(crate) use dot_blocks8;
+
 pub(crate) mod imp {
     use super::*;
 
@@ -272,6 +326,29 @@ pub(crate) mod imp {
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(a.to_bits()))))
     }
 
+    /// Eight f16 values as f32 (exact).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn f16x8(v: [f16; 8]) -> __m256 {
+        let pack = |i: usize| {
+            (0..4).fold(0u64, |a, k| a | (u64::from(v[i + k].to_bits()) << (16 * k))) as i64
+        };
+        _mm256_cvtph_ps(_mm_set_epi64x(pack(4), pack(0)))
+    }
+
+    /// Lane k = Σ of the eight i32 lanes of `v[k]` (exact; no overflow for
+    /// block sums).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn reduce8(v: [__m256i; 8]) -> __m256i {
+        let ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        let cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+        _mm256_add_epi32(
+            _mm256_permute2x128_si256::<0x20>(ab, cd),
+            _mm256_permute2x128_si256::<0x31>(ab, cd),
+        )
+    }
+
     /// The 32 nibbles of a Q4 block as bytes in element order.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
@@ -305,29 +382,10 @@ pub(crate) mod imp {
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q4_0·Q8_0 (exact block sums, f32 FMA accumulation).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) unsafe fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-        assert_eq!(w.len(), x.len());
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut wc = w.chunks_exact(2);
-        let mut xc = x.chunks_exact(2);
-        for (w2, x2) in (&mut wc).zip(&mut xc) {
-            for k in 0..2 {
-                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
-                let s = _mm256_cvtepi32_ps(block_q4_0(&w2[k], &x2[k]));
-                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
-            }
-        }
-        for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
-            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q4_0(wb, xb)), acc[0]);
-        }
-        hsum_ps(_mm256_add_ps(acc[0], acc[1]))
-    }
+    dot_blocks8!(
+        /// AVX2 Q4_0·Q8_0: exact block sums, Σ (d_w·d_x)·sumi in f32 lanes.
+        dot_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, block_q4_0
+    );
 
     /// Σ nibble·q over one block, as 8 partial i32 sums (exact).
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -338,32 +396,10 @@ pub(crate) mod imp {
         _mm256_madd_epi16(_mm256_maddubs_epi16(n, q), _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) unsafe fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-        assert_eq!(w.len(), x.len());
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut accm = [_mm_setzero_ps(); 2];
-        let mut wc = w.chunks_exact(2);
-        let mut xc = x.chunks_exact(2);
-        for (w2, x2) in (&mut wc).zip(&mut xc) {
-            for k in 0..2 {
-                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
-                let s = _mm256_cvtepi32_ps(block_q4_1(&w2[k], &x2[k]));
-                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
-                accm[k] = _mm_add_ss(accm[k], prod_f16(w2[k].m, x2[k].s));
-            }
-        }
-        for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
-            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q4_1(wb, xb)), acc[0]);
-            accm[0] = _mm_add_ss(accm[0], prod_f16(wb.m, xb.s));
-        }
-        hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_add_ss(accm[0], accm[1]))
-    }
+    dot_blocks8!(
+        /// AVX2 Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x, exact block sums.
+        dot_q4_1_q8_1, "avx2,fma,f16c", BlockQ4_1, BlockQ8_1, block_q4_1, m, s
+    );
 
     /// Σ w·x over one Q8_0 block pair as 8 partial i32 sums. Exact when the
     /// activation `x` has no −128 (our quantizers produce [−127, 127]); the
@@ -378,30 +414,11 @@ pub(crate) mod imp {
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
-    /// AVX2 Q8_0·Q8_0 (exact block sums when the activation row `x` has no
-    /// −128 values; f32 FMA accumulation).
-    ///
-    /// # Safety
-    /// The CPU must support AVX2, FMA and F16C.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(crate) unsafe fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-        assert_eq!(w.len(), x.len());
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut wc = w.chunks_exact(2);
-        let mut xc = x.chunks_exact(2);
-        for (w2, x2) in (&mut wc).zip(&mut xc) {
-            for k in 0..2 {
-                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
-                let s = _mm256_cvtepi32_ps(block_q8_0(&w2[k], &x2[k]));
-                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
-            }
-        }
-        for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
-            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q8_0(wb, xb)), acc[0]);
-        }
-        hsum_ps(_mm256_add_ps(acc[0], acc[1]))
-    }
+    dot_blocks8!(
+        /// AVX2 Q8_0·Q8_0: exact block sums (activation without −128),
+        /// Σ (d_w·d_x)·sumi in f32 lanes.
+        dot_q8_0_q8_0, "avx2,fma,f16c", BlockQ8_0, BlockQ8_0, block_q8_0
+    );
 
     /// Exact Σ scale·(q6 − 32)·q8 over one Q6_K·Q8_K super-block, as 8
     /// partial i32 sums. Uses the activation's `bsums` for the −32 offset,
@@ -510,19 +527,19 @@ pub(crate) mod imp {
         _mm256_sub_epi32(acc, off)
     }
 
-    /// AVX2 Q6_K·Q8_K (exact super-block sums, f32 FMA accumulation).
+    /// AVX2 Q6_K·Q8_K: exact super-block sums, Σ (d_w·d_x)·sumi in f32.
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut acc = _mm256_setzero_ps();
+        let mut sum = 0.0f32;
         for (wb, xb) in w.iter().zip(x) {
-            let d = _mm256_set1_ps(f16_to_f32(wb.d) * xb.d);
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum_q6k(wb, xb)), acc);
+            let d = f16_to_f32(wb.d) * xb.d;
+            sum += d * hsum_epi32(isum_q6k(wb, xb)) as f32;
         }
-        hsum_ps(acc)
+        sum
     }
 
     // ----- float dots -------------------------------------------------------

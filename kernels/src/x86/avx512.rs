@@ -97,7 +97,7 @@ fn vnni_dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
 /// across blocks (as the AVX2 ones).
 pub(crate) mod vnni {
     use super::*;
-    use crate::x86::avx2::imp::{hsum_ps, load_i8x32, prod_f16, unpack_nibbles};
+    use crate::x86::avx2::imp::{load_i8x32, unpack_nibbles};
 
     /// Σ (nibble − 8)·q over one block as 8 partial i32 sums (exact:
     /// Σ nibble·q − Σ 8·q, both u8·i8 dot products).
@@ -139,70 +139,32 @@ pub(crate) mod vnni {
         )
     }
 
-    /// Generates a dot over block pairs with two f32 accumulators.
-    macro_rules! dot_blocks {
-        ($(#[$doc:meta])* $name:ident, $wt:ty, $xt:ty, $block:ident) => {
-            $(#[$doc])*
-            ///
-            /// # Safety
-            /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2, FMA and F16C.
-            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-            pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
-                assert_eq!(w.len(), x.len());
-                let mut acc = [_mm256_setzero_ps(); 2];
-                let mut wc = w.chunks_exact(2);
-                let mut xc = x.chunks_exact(2);
-                for (w2, x2) in (&mut wc).zip(&mut xc) {
-                    for k in 0..2 {
-                        let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
-                        let s = _mm256_cvtepi32_ps($block(&w2[k], &x2[k]));
-                        acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
-                    }
-                }
-                for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-                    let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
-                    acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc[0]);
-                }
-                hsum_ps(_mm256_add_ps(acc[0], acc[1]))
-            }
-        };
-    }
-
-    dot_blocks!(
-        /// VNNI Q4_0·Q8_0.
-        dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0, block_q4_0
+    crate::x86::avx2::dot_blocks8!(
+        /// VNNI Q4_0·Q8_0: exact block sums, Σ (d_w·d_x)·sumi in f32 lanes.
+        dot_q4_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_0,
+        BlockQ8_0,
+        block_q4_0
     );
-    dot_blocks!(
+    crate::x86::avx2::dot_blocks8!(
         /// VNNI Q8_0·Q8_0 (activation without −128).
-        dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0, block_q8_0
+        dot_q8_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ8_0,
+        BlockQ8_0,
+        block_q8_0
     );
-
-    /// VNNI Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2, FMA and F16C.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(crate) unsafe fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-        assert_eq!(w.len(), x.len());
-        let mut acc = [_mm256_setzero_ps(); 2];
-        let mut accm = [_mm_setzero_ps(); 2];
-        let mut wc = w.chunks_exact(2);
-        let mut xc = x.chunks_exact(2);
-        for (w2, x2) in (&mut wc).zip(&mut xc) {
-            for k in 0..2 {
-                let d = _mm256_broadcastss_ps(prod_f16(w2[k].d, x2[k].d));
-                let s = _mm256_cvtepi32_ps(block_q4_1(&w2[k], &x2[k]));
-                acc[k] = _mm256_fmadd_ps(d, s, acc[k]);
-                accm[k] = _mm_add_ss(accm[k], prod_f16(w2[k].m, x2[k].s));
-            }
-        }
-        for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-            let d = _mm256_broadcastss_ps(prod_f16(wb.d, xb.d));
-            acc[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_q4_1(wb, xb)), acc[0]);
-            accm[0] = _mm_add_ss(accm[0], prod_f16(wb.m, xb.s));
-        }
-        hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_add_ss(accm[0], accm[1]))
-    }
+    crate::x86::avx2::dot_blocks8!(
+        /// VNNI Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x.
+        dot_q4_1_q8_1,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_1,
+        BlockQ8_1,
+        block_q4_1,
+        m,
+        s
+    );
 }
 
 /// 512-bit float dots.
