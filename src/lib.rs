@@ -51,3 +51,9 @@ pub use model::{Config, Model, ModelOptions};
 pub use sampler::{Sampler, SamplerConfig};
 pub use session::{Generate, Generated, Session, SessionOptions};
 pub use tokenizer::Tokenizer;
+
+/// Benchmark hooks; not part of the stable API.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::model::matvec::{bench_matvec, BenchActivation};
+}

@@ -265,3 +265,53 @@ fn rows<B: Sync, F>(
         }
     }
 }
+
+/// Benchmark hook (not a stable API): `out = W · x` for a weight matrix of
+/// `rows` × `cols` elements of `dtype` held in `weights` (row-major, GGUF
+/// layout), with `x` (length `cols`) first converted to the activation
+/// format `dtype` pairs with, exactly as the model does. Rows are split
+/// across `pool` when given.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub fn bench_matvec(
+    k: &Kernels,
+    pool: Option<&rayon::ThreadPool>,
+    act: &mut BenchActivation,
+    dtype: GgmlType,
+    weights: &[u8],
+    rows: usize,
+    x: &[f32],
+    out: &mut [f32],
+) -> Result<()> {
+    if out.len() != rows
+        || dtype.row_bytes(x.len() as u64) != Some((weights.len() / rows.max(1)) as u64)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "bench_matvec: {} bytes of {dtype} do not make {rows} rows of {} elements",
+            weights.len(),
+            x.len()
+        )));
+    }
+    let w = Weight {
+        name: "bench".into(),
+        dtype,
+        rows,
+        cols: x.len(),
+        offset: 0,
+        len: weights.len(),
+    };
+    let fmt = Activation::format_of(dtype);
+    act.0.fill(k, fmt, x);
+    matvec(k, pool, &w, weights, act.0.view(fmt, x), out)
+}
+
+/// Scratch for [`bench_matvec`], for vectors of up to `max_len` elements.
+#[doc(hidden)]
+pub struct BenchActivation(Activation);
+
+impl BenchActivation {
+    /// Scratch for vectors of up to `max_len` elements.
+    pub fn new(max_len: usize) -> Self {
+        BenchActivation(Activation::new(max_len))
+    }
+}
