@@ -7,6 +7,8 @@ use super::weights::{Weight, Weights};
 use crate::error::Result;
 use crate::kv_cache::{KvCache, Row};
 use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
+use half::slice::HalfFloatSliceExt;
+use rayon::prelude::*;
 
 /// Per-session buffers, sized once from the config.
 pub(crate) struct Scratch {
@@ -26,8 +28,8 @@ pub(crate) struct Scratch {
     /// Feed-forward gate and up activations, `ffn_dim` each.
     gate: Vec<f32>,
     up: Vec<f32>,
-    /// Attention scores over cached positions, `capacity`.
-    scores: Vec<f32>,
+    /// Per-head attention buffers, `n_heads`.
+    heads: Vec<HeadScratch>,
     /// RoPE cos/sin for the current position, `rope_dim / 2` each.
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -49,13 +51,26 @@ impl Scratch {
             proj: vec![0.0; c.dim],
             gate: vec![0.0; c.ffn_dim],
             up: vec![0.0; c.ffn_dim],
-            scores: vec![0.0; capacity],
+            heads: (0..c.n_heads)
+                .map(|_| HeadScratch {
+                    scores: vec![0.0; capacity],
+                    value: vec![0.0; c.head_dim],
+                })
+                .collect(),
             cos: vec![0.0; c.rope_dim / 2],
             sin: vec![0.0; c.rope_dim / 2],
             logits: vec![0.0; c.n_vocab],
             act: Activation::new(c.dim.max(c.ffn_dim).max(qdim)),
         }
     }
+}
+
+/// One attention head's buffers.
+struct HeadScratch {
+    /// Scores (then weights) over the attended positions, `capacity`.
+    scores: Vec<f32>,
+    /// One cached value converted to f32, `head_dim`.
+    value: Vec<f32>,
 }
 
 /// Everything the forward pass reads but does not change.
@@ -192,43 +207,88 @@ fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
 }
 
 /// Grouped-query attention of every query head over the cached positions of
-/// its kv head, written to `s.att`.
+/// its kv head, written to `s.att`. Heads are independent: with a pool and
+/// enough work they run in parallel, each head on one thread with the same
+/// code, so the result does not depend on the thread count.
 fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos: usize) {
     let c = ctx.config;
-    let k = ctx.kernels;
     let hd = c.head_dim;
-    let group = c.n_heads / c.n_kv_heads;
-    let scale = 1.0 / (hd as f32).sqrt();
-    for h in 0..c.n_heads {
-        let kvh = h / group;
-        // The query and the softmax weights stay f32 whatever the cache
-        // type (llama.cpp rounds both to f16 for an f16 cache): closer to
-        // the exact result, which decides near-ties in greedy decoding.
-        let q = &s.q[h * hd..(h + 1) * hd];
-        let mut n = 0;
-        for p in cache.attended(pos) {
-            s.scores[n] = match cache.key(layer, p, kvh) {
-                Row::F32(key) => (k.dot_f32_f32)(key, q),
-                Row::F16(key) => (k.dot_f16_f32)(key, q),
-                Row::Q8_0(key) => dot_q8_0_f32(key, q),
-            } * scale;
-            n += 1;
-        }
-        softmax(&mut s.scores[..n]);
-        let out = &mut s.att[h * hd..(h + 1) * hd];
-        out.fill(0.0);
-        for (p, &w) in cache.attended(pos).zip(&s.scores[..n]) {
-            match cache.value(layer, p, kvh) {
-                Row::F32(v) => axpy(out, w, v.iter().copied()),
-                Row::F16(v) => axpy(out, w, v.iter().map(|x| x.to_f32())),
-                Row::Q8_0(v) => axpy(
-                    out,
-                    w,
-                    v.iter()
-                        .flat_map(|b| b.qs.iter().map(move |&q| b.d.to_f32() * q as f32)),
-                ),
+    let n_attended = cache.attended(pos).count();
+    let one = |(h, (out, hs)): (usize, (&mut [f32], &mut HeadScratch))| {
+        attend_head(
+            ctx,
+            cache,
+            layer,
+            pos,
+            h,
+            &s.q[h * hd..(h + 1) * hd],
+            hs,
+            out,
+        )
+    };
+    let heads = s.att.chunks_mut(hd).zip(s.heads.iter_mut()).enumerate();
+    match ctx.pool {
+        Some(pool) if n_attended * c.n_heads * hd >= PARALLEL_ATTENTION_MIN => pool.install(|| {
+            s.att
+                .par_chunks_mut(hd)
+                .zip(s.heads.par_iter_mut())
+                .enumerate()
+                .for_each(one)
+        }),
+        _ => heads.for_each(one),
+    }
+}
+
+/// Multiply-adds below which attention stays on the calling thread.
+const PARALLEL_ATTENTION_MIN: usize = 1 << 16;
+
+/// Attention of query head `h` (`q`, `head_dim` values) into `out`.
+#[allow(clippy::too_many_arguments)]
+fn attend_head(
+    ctx: &Ctx<'_>,
+    cache: &KvCache,
+    layer: usize,
+    pos: usize,
+    h: usize,
+    q: &[f32],
+    hs: &mut HeadScratch,
+    out: &mut [f32],
+) {
+    let k = ctx.kernels;
+    let kvh = h / (ctx.config.n_heads / ctx.config.n_kv_heads);
+    let scale = 1.0 / (q.len() as f32).sqrt();
+    // The query and the softmax weights stay f32 whatever the cache type
+    // (llama.cpp rounds both to f16 for an f16 cache): closer to the exact
+    // result, which decides near-ties in greedy decoding.
+    let mut n = 0;
+    for p in cache.attended(pos) {
+        hs.scores[n] = match cache.key(layer, p, kvh) {
+            Row::F32(key) => (k.dot_f32_f32)(key, q),
+            Row::F16(key) => (k.dot_f16_f32)(key, q),
+            Row::Q8_0(key) => dot_q8_0_f32(key, q),
+        } * scale;
+        n += 1;
+    }
+    softmax(&mut hs.scores[..n]);
+    out.fill(0.0);
+    for (p, &w) in cache.attended(pos).zip(&hs.scores[..n]) {
+        let v: &[f32] = match cache.value(layer, p, kvh) {
+            Row::F32(v) => v,
+            Row::F16(v) => {
+                v.convert_to_f32_slice(&mut hs.value);
+                &hs.value
             }
-        }
+            Row::Q8_0(v) => {
+                for (b, o) in v.iter().zip(hs.value.chunks_exact_mut(QK)) {
+                    let d = b.d.to_f32();
+                    for (x, &q) in o.iter_mut().zip(&b.qs) {
+                        *x = d * q as f32;
+                    }
+                }
+                &hs.value
+            }
+        };
+        axpy(out, w, v);
     }
 }
 
@@ -245,8 +305,8 @@ fn dot_q8_0_f32(key: &[BlockQ8_0], q: &[f32]) -> f32 {
 }
 
 /// `out += w * v`.
-fn axpy(out: &mut [f32], w: f32, v: impl Iterator<Item = f32>) {
-    for (o, x) in out.iter_mut().zip(v) {
+fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
+    for (o, &x) in out.iter_mut().zip(v) {
         *o += w * x;
     }
 }
