@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::kv_cache::{KvCache, KvCacheConfig};
-use crate::model::forward::{forward, Scratch};
+use crate::model::forward::{forward, Logits, Scratch, MAX_BATCH};
 use crate::model::ModelInner;
 use crate::sampler::Sampler;
 use std::sync::Arc;
@@ -21,6 +21,8 @@ pub struct Session {
     cache: KvCache,
     scratch: Scratch,
     pos: usize,
+    /// Whether `scratch` holds the logits of the last evaluated token.
+    has_logits: bool,
 }
 
 impl Session {
@@ -33,6 +35,7 @@ impl Session {
             cache,
             scratch,
             pos: 0,
+            has_logits: false,
         })
     }
 
@@ -54,6 +57,7 @@ impl Session {
     /// Forgets everything: the next token is at position 0.
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.has_logits = false;
     }
 
     /// Drops every position from `n` on. Allowed only while the cache has not
@@ -72,6 +76,9 @@ impl Session {
                 self.cache.config().capacity
             )));
         }
+        if n < self.pos {
+            self.has_logits = false;
+        }
         self.pos = n;
         Ok(())
     }
@@ -84,41 +91,74 @@ impl Session {
         }
     }
 
+    /// Runs `tokens` in batches of up to `MAX_BATCH`, asking each batch for
+    /// `logits`. A batch never spans a cache slot twice: once positions
+    /// reach the capacity, tokens go one at a time.
+    fn run(&mut self, tokens: &[u32], logits: Logits, mut each: impl FnMut(&[f32])) -> Result<()> {
+        self.check_tokens(tokens)?;
+        let model = self.model.clone();
+        let ctx = model.ctx();
+        let capacity = self.cache.config().capacity;
+        let mut rest = tokens;
+        while !rest.is_empty() {
+            let room = capacity.saturating_sub(self.pos).max(1);
+            let n = rest.len().min(MAX_BATCH).min(room);
+            let (batch, tail) = rest.split_at(n);
+            let want = match logits {
+                Logits::Last if !tail.is_empty() => Logits::None,
+                other => other,
+            };
+            forward(
+                &ctx,
+                &mut self.scratch,
+                &mut self.cache,
+                batch,
+                self.pos,
+                want,
+            )?;
+            self.pos += n;
+            match want {
+                Logits::All => each(self.scratch.logits(n)),
+                Logits::Last => each(self.scratch.logits(1)),
+                Logits::None => {}
+            }
+            rest = tail;
+        }
+        Ok(())
+    }
+
     /// Evaluates `tokens` after the ones already seen and returns the logits
     /// (`n_vocab` values) of the last one. An empty slice is an error.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32]> {
         if tokens.is_empty() {
             return Err(Error::InvalidArgument("no tokens to evaluate".into()));
         }
-        self.check_tokens(tokens)?;
-        let model = self.model.clone();
-        let ctx = model.ctx();
-        for (i, &t) in tokens.iter().enumerate() {
-            let last = i + 1 == tokens.len();
-            forward(&ctx, &mut self.scratch, &mut self.cache, t, self.pos, last)?;
-            self.pos += 1;
-        }
-        Ok(&self.scratch.logits)
+        self.run(tokens, Logits::Last, |_| {})?;
+        self.has_logits = true;
+        Ok(self.scratch.logits(1))
     }
 
     /// Evaluates `tokens` and returns every position's logits, row-major
     /// `[tokens.len()][n_vocab]`.
     pub fn eval_all(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        self.check_tokens(tokens)?;
-        let model = self.model.clone();
-        let ctx = model.ctx();
-        let mut all = Vec::with_capacity(tokens.len() * model.config.n_vocab);
-        for &t in tokens {
-            forward(&ctx, &mut self.scratch, &mut self.cache, t, self.pos, true)?;
-            self.pos += 1;
-            all.extend_from_slice(&self.scratch.logits);
+        let mut all = Vec::with_capacity(tokens.len() * self.model.config.n_vocab);
+        self.run(tokens, Logits::All, |l| all.extend_from_slice(l))?;
+        // The last row is where `logits()` finds it only when the last batch
+        // had one token; keep the invariant simple by copying it there.
+        if let Some(last) = all.len().checked_sub(self.model.config.n_vocab) {
+            self.scratch.set_last_logits(&all[last..]);
+            self.has_logits = true;
         }
         Ok(all)
     }
 
-    /// Logits of the last evaluated token.
+    /// Logits of the last evaluated token (empty before any evaluation).
     pub fn logits(&self) -> &[f32] {
-        &self.scratch.logits
+        if self.has_logits {
+            self.scratch.logits(1)
+        } else {
+            &[]
+        }
     }
 
     /// Evaluates `prompt` (may be empty when tokens were evaluated before),

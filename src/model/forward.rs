@@ -1,5 +1,6 @@
-//! The Llama decoder, one token at a time, over plain slices. Each step is
-//! one short function; `forward` reads top to bottom like the paper.
+//! The Llama decoder over plain slices, for a batch of consecutive tokens
+//! (one, when generating). Each step is one short function; `forward` reads
+//! top to bottom like the paper.
 
 use super::config::Config;
 use super::matvec::{dequantize, matvec, Activation, Prepared};
@@ -10,7 +11,13 @@ use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
-/// Per-session buffers, sized once from the config.
+/// Most tokens evaluated together. A batch reads each weight row once for
+/// all its tokens, which is what makes prompt processing faster than
+/// generation.
+pub(crate) const MAX_BATCH: usize = 32;
+
+/// Per-session buffers, sized once from the config for `MAX_BATCH` tokens.
+/// Every per-token buffer is row-major `[batch][width]`.
 pub(crate) struct Scratch {
     /// Residual stream, `dim`.
     x: Vec<f32>,
@@ -18,7 +25,7 @@ pub(crate) struct Scratch {
     xb: Vec<f32>,
     /// Queries, `n_heads * head_dim`.
     q: Vec<f32>,
-    /// Keys and values of the current position, `kv_dim` each.
+    /// Keys and values, `kv_dim` each.
     k: Vec<f32>,
     v: Vec<f32>,
     /// Attention output (all heads), `n_heads * head_dim`.
@@ -28,40 +35,56 @@ pub(crate) struct Scratch {
     /// Feed-forward gate and up activations, `ffn_dim` each.
     gate: Vec<f32>,
     up: Vec<f32>,
-    /// Per-head attention buffers, `n_heads`.
-    heads: Vec<HeadScratch>,
-    /// RoPE cos/sin for the current position, `rope_dim / 2` each.
+    /// RoPE cos/sin of each token's position, `rope_dim / 2` each.
     cos: Vec<f32>,
     sin: Vec<f32>,
     /// Output logits, `n_vocab`.
-    pub logits: Vec<f32>,
+    logits: Vec<f32>,
+    /// A product's output before it is transposed to `[batch][rows]`.
+    product: Vec<f32>,
+    /// Per-head attention buffers, `n_heads`.
+    heads: Vec<HeadScratch>,
     act: Activation,
 }
 
 impl Scratch {
     pub fn new(c: &Config, capacity: usize) -> Scratch {
         let qdim = c.n_heads * c.head_dim;
+        let widest = c.dim.max(c.ffn_dim).max(qdim);
+        let b = MAX_BATCH;
         Scratch {
-            x: vec![0.0; c.dim],
-            xb: vec![0.0; c.dim.max(qdim)],
-            q: vec![0.0; qdim],
-            k: vec![0.0; c.kv_dim()],
-            v: vec![0.0; c.kv_dim()],
-            att: vec![0.0; qdim],
-            proj: vec![0.0; c.dim],
-            gate: vec![0.0; c.ffn_dim],
-            up: vec![0.0; c.ffn_dim],
+            x: vec![0.0; b * c.dim],
+            xb: vec![0.0; b * c.dim],
+            q: vec![0.0; b * qdim],
+            k: vec![0.0; b * c.kv_dim()],
+            v: vec![0.0; b * c.kv_dim()],
+            att: vec![0.0; b * qdim],
+            proj: vec![0.0; b * c.dim],
+            gate: vec![0.0; b * c.ffn_dim],
+            up: vec![0.0; b * c.ffn_dim],
+            cos: vec![0.0; b * c.rope_dim / 2],
+            sin: vec![0.0; b * c.rope_dim / 2],
+            logits: vec![0.0; b * c.n_vocab],
+            product: vec![0.0; b * widest.max(c.n_vocab)],
             heads: (0..c.n_heads)
                 .map(|_| HeadScratch {
                     scores: vec![0.0; capacity],
                     value: vec![0.0; c.head_dim],
                 })
                 .collect(),
-            cos: vec![0.0; c.rope_dim / 2],
-            sin: vec![0.0; c.rope_dim / 2],
-            logits: vec![0.0; c.n_vocab],
-            act: Activation::new(c.dim.max(c.ffn_dim).max(qdim)),
+            act: Activation::new(b * widest),
         }
+    }
+
+    /// Stores `logits` (`n_vocab` values) as the last token's.
+    pub fn set_last_logits(&mut self, logits: &[f32]) {
+        self.logits[..logits.len()].copy_from_slice(logits);
+    }
+
+    /// Logits of the `n` tokens of the last batch that asked for them
+    /// (`n_vocab` each, the last batch's tokens in order).
+    pub fn logits(&self, n: usize) -> &[f32] {
+        &self.logits[..n * self.logits.len() / MAX_BATCH]
     }
 }
 
@@ -82,61 +105,125 @@ pub(crate) struct Ctx<'a> {
     pub pool: Option<&'a rayon::ThreadPool>,
 }
 
-/// Runs token `token` at absolute position `pos`, writing its keys and values
-/// into `cache`; when `logits` is true, fills `s.logits`.
+/// Which logits a forward pass computes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Logits {
+    /// None (a prompt chunk whose logits nobody reads).
+    None,
+    /// The last token's only.
+    Last,
+    /// Every token's.
+    All,
+}
+
+/// Runs `tokens` (at most `MAX_BATCH`) at absolute positions `pos..`,
+/// writing their keys and values into `cache`, and fills the requested
+/// logits. The caller guarantees no cache slot is reused inside the batch
+/// (`pos + tokens.len() <= capacity`) unless the batch is one token.
 pub(crate) fn forward(
     ctx: &Ctx<'_>,
     s: &mut Scratch,
     cache: &mut KvCache,
-    token: u32,
+    tokens: &[u32],
     pos: usize,
-    logits: bool,
+    logits: Logits,
 ) -> Result<()> {
     let c = ctx.config;
-    embed(ctx, token, &mut s.x)?;
-    rope_angles(c, pos, &mut s.cos, &mut s.sin);
+    let n = tokens.len();
+    let (dim, qdim, kv, ffn) = (c.dim, c.n_heads * c.head_dim, c.kv_dim(), c.ffn_dim);
+    let half_rope = c.rope_dim / 2;
+    for (b, &t) in tokens.iter().enumerate() {
+        embed(ctx, t, &mut s.x[b * dim..(b + 1) * dim])?;
+        let angles = b * half_rope..(b + 1) * half_rope;
+        rope_angles(c, pos + b, &mut s.cos[angles.clone()], &mut s.sin[angles]);
+    }
     for (l, w) in ctx.weights.layers.iter().enumerate() {
         // Attention block.
-        rms_norm(&mut s.xb[..c.dim], &s.x, &w.attn_norm, c.rms_eps);
-        project(
-            ctx,
-            &mut s.act,
-            &s.xb[..c.dim],
-            &mut [(&w.wq, &mut s.q), (&w.wk, &mut s.k), (&w.wv, &mut s.v)],
-        )?;
-        rope(&mut s.q, c.head_dim, &s.cos, &s.sin);
-        rope(&mut s.k, c.head_dim, &s.cos, &s.sin);
-        cache.write(ctx.kernels, l, pos, &s.k, &s.v);
-        attention(ctx, s, cache, l, pos);
-        project(ctx, &mut s.act, &s.att, &mut [(&w.wo, &mut s.proj)])?;
-        add(&mut s.x, &s.proj);
-        // Feed-forward block.
-        rms_norm(&mut s.xb[..c.dim], &s.x, &w.ffn_norm, c.rms_eps);
-        project(
-            ctx,
-            &mut s.act,
-            &s.xb[..c.dim],
-            &mut [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
-        )?;
-        swiglu(&mut s.gate, &s.up);
-        project(ctx, &mut s.act, &s.gate, &mut [(&w.w_down, &mut s.proj)])?;
-        add(&mut s.x, &s.proj);
-    }
-    if logits {
         rms_norm(
-            &mut s.xb[..c.dim],
-            &s.x,
-            &ctx.weights.output_norm,
+            &mut s.xb[..n * dim],
+            &s.x[..n * dim],
+            &w.attn_norm,
             c.rms_eps,
         );
         project(
             ctx,
             &mut s.act,
-            &s.xb[..c.dim],
-            &mut [(&ctx.weights.output, &mut s.logits)],
+            &mut s.product,
+            &s.xb[..n * dim],
+            n,
+            &mut [(&w.wq, &mut s.q), (&w.wk, &mut s.k), (&w.wv, &mut s.v)],
         )?;
+        for b in 0..n {
+            let angles = b * half_rope..(b + 1) * half_rope;
+            let (cos, sin) = (&s.cos[angles.clone()], &s.sin[angles]);
+            rope(&mut s.q[b * qdim..(b + 1) * qdim], c.head_dim, cos, sin);
+            rope(&mut s.k[b * kv..(b + 1) * kv], c.head_dim, cos, sin);
+            let (k, v) = (&s.k[b * kv..(b + 1) * kv], &s.v[b * kv..(b + 1) * kv]);
+            cache.write(ctx.kernels, l, pos + b, k, v);
+        }
+        for b in 0..n {
+            let (q, att) = (
+                &s.q[b * qdim..(b + 1) * qdim],
+                &mut s.att[b * qdim..(b + 1) * qdim],
+            );
+            attention(ctx, &mut s.heads, cache, l, pos + b, q, att);
+        }
+        project(
+            ctx,
+            &mut s.act,
+            &mut s.product,
+            &s.att[..n * qdim],
+            n,
+            &mut [(&w.wo, &mut s.proj)],
+        )?;
+        add(&mut s.x[..n * dim], &s.proj[..n * dim]);
+        // Feed-forward block.
+        rms_norm(
+            &mut s.xb[..n * dim],
+            &s.x[..n * dim],
+            &w.ffn_norm,
+            c.rms_eps,
+        );
+        project(
+            ctx,
+            &mut s.act,
+            &mut s.product,
+            &s.xb[..n * dim],
+            n,
+            &mut [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
+        )?;
+        swiglu(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
+        project(
+            ctx,
+            &mut s.act,
+            &mut s.product,
+            &s.gate[..n * ffn],
+            n,
+            &mut [(&w.w_down, &mut s.proj)],
+        )?;
+        add(&mut s.x[..n * dim], &s.proj[..n * dim]);
     }
-    Ok(())
+    // Output head, for the tokens whose logits are wanted.
+    let first = match logits {
+        Logits::None => return Ok(()),
+        Logits::Last => n - 1,
+        Logits::All => 0,
+    };
+    let m = n - first;
+    rms_norm(
+        &mut s.xb[..m * dim],
+        &s.x[first * dim..n * dim],
+        &ctx.weights.output_norm,
+        c.rms_eps,
+    );
+    project(
+        ctx,
+        &mut s.act,
+        &mut s.product,
+        &s.xb[..m * dim],
+        m,
+        &mut [(&ctx.weights.output, &mut s.logits)],
+    )
 }
 
 /// Copies (dequantizing) the embedding row of `token` into `x`.
@@ -151,23 +238,29 @@ fn embed(ctx: &Ctx<'_>, token: u32, x: &mut [f32]) -> Result<()> {
     dequantize(&e.name, e.dtype, bytes, x)
 }
 
-/// `out = x / rms(x) * w`, in llama.cpp's order: the sum of squares in f64,
-/// the scale in f32, then the product with the weight.
+/// `out = x / rms(x) * w` for each `w.len()`-wide vector of `x`, in
+/// llama.cpp's order: the sum of squares in f64, the scale in f32, then the
+/// product with the weight.
 fn rms_norm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
-    let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
-    let mean = (sum / x.len() as f64) as f32;
-    let scale = 1.0 / (mean + eps).sqrt();
-    for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
-        *o = (xi * scale) * wi;
+    for (out, x) in out.chunks_exact_mut(w.len()).zip(x.chunks_exact(w.len())) {
+        let sum: f64 = x.iter().map(|&v| (v * v) as f64).sum();
+        let mean = (sum / x.len() as f64) as f32;
+        let scale = 1.0 / (mean + eps).sqrt();
+        for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
+            *o = (xi * scale) * wi;
+        }
     }
 }
 
-/// Runs every `(weight, out)` product on the same input `x`, preparing the
-/// activation once per format.
+/// Runs every `(weight, out)` product on the same `batch` input vectors `x`
+/// (`[batch][cols]`), preparing the activations once per format; each `out`
+/// receives `[batch][rows]`.
 fn project(
     ctx: &Ctx<'_>,
     act: &mut Activation,
+    product: &mut [f32],
     x: &[f32],
+    batch: usize,
     products: &mut [(&Weight, &mut Vec<f32>)],
 ) -> Result<()> {
     let mut prepared: Option<GgmlType> = None;
@@ -178,7 +271,19 @@ fn project(
             prepared = Some(fmt);
         }
         let p: Prepared<'_> = act.view(fmt, x);
-        matvec(ctx.kernels, ctx.pool, w, ctx.map, p, &mut out[..w.rows])?;
+        let rows = w.rows;
+        if batch == 1 {
+            matvec(ctx.kernels, ctx.pool, w, ctx.map, p, 1, &mut out[..rows])?;
+        } else {
+            // The product comes out as [rows][batch]; transpose it.
+            let tmp = &mut product[..rows * batch];
+            matvec(ctx.kernels, ctx.pool, w, ctx.map, p, batch, tmp)?;
+            for (r, vals) in tmp.chunks_exact(batch).enumerate() {
+                for (b, &v) in vals.iter().enumerate() {
+                    out[b * rows + r] = v;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -210,32 +315,33 @@ fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
 /// its kv head, written to `s.att`. Heads are independent: with a pool and
 /// enough work they run in parallel, each head on one thread with the same
 /// code, so the result does not depend on the thread count.
-fn attention(ctx: &Ctx<'_>, s: &mut Scratch, cache: &KvCache, layer: usize, pos: usize) {
+fn attention(
+    ctx: &Ctx<'_>,
+    heads: &mut [HeadScratch],
+    cache: &KvCache,
+    layer: usize,
+    pos: usize,
+    q: &[f32],
+    att: &mut [f32],
+) {
     let c = ctx.config;
     let hd = c.head_dim;
     let n_attended = cache.attended(pos).count();
     let one = |(h, (out, hs)): (usize, (&mut [f32], &mut HeadScratch))| {
-        attend_head(
-            ctx,
-            cache,
-            layer,
-            pos,
-            h,
-            &s.q[h * hd..(h + 1) * hd],
-            hs,
-            out,
-        )
+        attend_head(ctx, cache, layer, pos, h, &q[h * hd..(h + 1) * hd], hs, out)
     };
-    let heads = s.att.chunks_mut(hd).zip(s.heads.iter_mut()).enumerate();
     match ctx.pool {
         Some(pool) if n_attended * c.n_heads * hd >= PARALLEL_ATTENTION_MIN => pool.install(|| {
-            s.att
-                .par_chunks_mut(hd)
-                .zip(s.heads.par_iter_mut())
+            att.par_chunks_mut(hd)
+                .zip(heads.par_iter_mut())
                 .enumerate()
                 .for_each(one)
         }),
-        _ => heads.for_each(one),
+        _ => att
+            .chunks_mut(hd)
+            .zip(heads.iter_mut())
+            .enumerate()
+            .for_each(one),
     }
 }
 

@@ -75,8 +75,10 @@ pub(crate) fn dequantize_row(t: &TensorView<'_>, row: usize, out: &mut [f32]) ->
     dequantize(t.name, t.dtype, bytes, out)
 }
 
-/// Scratch space for one activation vector in every format a weight may want.
-/// Sized once for the widest input; never reallocated per token.
+/// Scratch space for activation vectors in every format a weight may want.
+/// A batch of vectors is converted as one long row: every vector's length is
+/// a multiple of the block size, so no block spans two vectors. Sized once
+/// for the widest input times the largest batch; never reallocated per token.
 pub(crate) struct Activation {
     /// The vector rounded through f16 or bf16 (for F16/BF16 weights).
     rounded: Vec<f32>,
@@ -176,50 +178,74 @@ impl Activation {
 /// Rows per parallel task: enough work that scheduling is cheap.
 const MIN_ROWS_PER_TASK: usize = 32;
 
-/// `out = W · x` for weight `w` (bytes in `map`), `x` prepared for `w.dtype`.
-/// Rows are split across `pool`; each row is computed by exactly one thread,
-/// so the result does not depend on the thread count.
+/// `out = W · x` for weight `w` (bytes in `map`) and `batch` activation
+/// vectors stored one after another in `x` (prepared for `w.dtype`). `out`
+/// is row-major `[w.rows][batch]`: `out[r * batch + b]` = row r · vector b.
+/// Rows are split across `pool`; each row is computed by exactly one thread
+/// with the same code, so the result does not depend on the thread count or
+/// on the batch size.
 pub(crate) fn matvec(
     k: &Kernels,
     pool: Option<&rayon::ThreadPool>,
     w: &Weight,
     map: &[u8],
     x: Prepared<'_>,
+    batch: usize,
     out: &mut [f32],
 ) -> Result<()> {
-    debug_assert_eq!(out.len(), w.rows);
+    debug_assert_eq!(out.len(), w.rows * batch);
     let bytes = w.bytes(map);
     let rb = w.row_bytes();
     let name = w.name.as_str();
+    // The b-th activation vector of a batch.
+    fn nth<T>(a: &[T], batch: usize, b: usize) -> &[T] {
+        let n = a.len() / batch;
+        &a[b * n..(b + 1) * n]
+    }
     match (w.dtype, x) {
         (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ4_0>(name, bytes)?;
-            rows(pool, out, wb, rb / 18, |r| (k.dot_q4_0_q8_0)(r, a));
+            rows(pool, out, batch, wb, rb / 18, |r, b| {
+                (k.dot_q4_0_q8_0)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::Q8_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ8_0>(name, bytes)?;
-            rows(pool, out, wb, rb / 34, |r| (k.dot_q8_0_q8_0)(r, a));
+            rows(pool, out, batch, wb, rb / 34, |r, b| {
+                (k.dot_q8_0_q8_0)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::Q4_1, Prepared::Q8_1(a)) => {
             let wb = blocks::<BlockQ4_1>(name, bytes)?;
-            rows(pool, out, wb, rb / 20, |r| (k.dot_q4_1_q8_1)(r, a));
+            rows(pool, out, batch, wb, rb / 20, |r, b| {
+                (k.dot_q4_1_q8_1)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::Q6K, Prepared::Q8K(a)) => {
             let wb = blocks::<BlockQ6K>(name, bytes)?;
-            rows(pool, out, wb, rb / 210, |r| (k.dot_q6k_q8k)(r, a));
+            rows(pool, out, batch, wb, rb / 210, |r, b| {
+                (k.dot_q6k_q8k)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::F16, Prepared::F32(a)) => {
             let wb = blocks::<f16>(name, bytes)?;
-            rows(pool, out, wb, w.cols, |r| (k.dot_f16_f32)(r, a));
+            rows(pool, out, batch, wb, w.cols, |r, b| {
+                (k.dot_f16_f32)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
-            rows(pool, out, wb, w.cols, |r| (k.dot_f32_f32)(r, a));
+            rows(pool, out, batch, wb, w.cols, |r, b| {
+                (k.dot_f32_f32)(r, nth(a, batch, b))
+            });
         }
         (GgmlType::BF16, Prepared::F32(a)) => {
             let wb = blocks::<bf16>(name, bytes)?;
-            rows(pool, out, wb, w.cols, |r| {
-                r.iter().zip(a).map(|(w, x)| w.to_f32() * x).sum()
+            rows(pool, out, batch, wb, w.cols, |r, b| {
+                r.iter()
+                    .zip(nth(a, batch, b))
+                    .map(|(w, x)| w.to_f32() * x)
+                    .sum()
             });
         }
         (t, _) => {
@@ -233,36 +259,39 @@ pub(crate) fn matvec(
     Ok(())
 }
 
-/// Applies `dot` to each row (`per_row` items of `w`) writing `out[r]`.
+/// For each row (`per_row` items of `w`) and each of `batch` vectors, writes
+/// `dot(row, b)` to `out[r * batch + b]`; a row stays in cache for its batch.
 fn rows<B: Sync, F>(
     pool: Option<&rayon::ThreadPool>,
     out: &mut [f32],
+    batch: usize,
     w: &[B],
     per_row: usize,
     dot: F,
 ) where
-    F: Fn(&[B]) -> f32 + Sync,
+    F: Fn(&[B], usize) -> f32 + Sync,
 {
+    let n_rows = out.len() / batch;
     let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
-        for (j, o) in chunk.iter_mut().enumerate() {
+        for (j, o) in chunk.chunks_exact_mut(batch).enumerate() {
             let r = ci * chunk_rows + j;
-            *o = dot(&w[r * per_row..(r + 1) * per_row]);
+            let row = &w[r * per_row..(r + 1) * per_row];
+            for (b, o) in o.iter_mut().enumerate() {
+                *o = dot(row, b);
+            }
         }
     };
     match pool {
-        Some(pool) if pool.current_num_threads() > 1 && out.len() >= 2 * MIN_ROWS_PER_TASK => {
+        Some(pool) if pool.current_num_threads() > 1 && n_rows >= 2 * MIN_ROWS_PER_TASK => {
             let tasks = pool.current_num_threads() * 4;
-            let chunk_rows = out.len().div_ceil(tasks).max(MIN_ROWS_PER_TASK);
+            let chunk_rows = n_rows.div_ceil(tasks).max(MIN_ROWS_PER_TASK);
             pool.install(|| {
-                out.par_chunks_mut(chunk_rows)
+                out.par_chunks_mut(chunk_rows * batch)
                     .enumerate()
                     .for_each(|c| one(c, chunk_rows))
             });
         }
-        _ => {
-            let n = out.len();
-            one((0, out), n);
-        }
+        _ => one((0, out), n_rows),
     }
 }
 
@@ -302,7 +331,7 @@ pub fn bench_matvec(
     };
     let fmt = Activation::format_of(dtype);
     act.0.fill(k, fmt, x);
-    matvec(k, pool, &w, weights, act.0.view(fmt, x), out)
+    matvec(k, pool, &w, weights, act.0.view(fmt, x), 1, out)
 }
 
 /// Scratch for [`bench_matvec`], for vectors of up to `max_len` elements.
