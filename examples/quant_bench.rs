@@ -5,21 +5,29 @@
 //!
 //! Quantizes BASE into each type (cached in DIR as `STEM-TYPE.gguf`, remade
 //! when older than BASE), evaluates BASE once to store its log-probs on the
-//! scored positions of the text, then measures each type in a child process
-//! (this binary re-run with `--measure-one TYPE`, so each peak resident set
-//! is that type's own): prompt tokens/s (one `ctx`-token window), generation
-//! tokens/s (`--gen` greedy tokens after BOS), peak RSS (VmHWM after those
-//! two runs: the mapped weights touched, the KV cache, the scratch), then
-//! perplexity, KL divergence, top-1 agreement and max |Δp| against BASE
-//! (llama-perplexity's windows: see `edge_llama::eval`). Prints a markdown
-//! table and writes `DIR/report.md`, `DIR/report.json` and
-//! `DIR/accuracy_vs_speed.svg` (x: generation tokens/s, y: mean KLD).
+//! scored positions of the text, then measures BASE itself (the first row,
+//! `base (TYPE)` with TYPE its dominant weight type) and each type in a child
+//! process (this binary re-run with `--measure-one base|TYPE`, so each peak
+//! resident set is that model's own): prompt tokens/s (one `ctx`-token
+//! window), generation tokens/s (`--gen` greedy tokens after BOS), both the
+//! median over `--reps` runs, peak RSS (VmHWM after those runs: the mapped
+//! weights touched, the KV cache, the scratch), then perplexity, KL
+//! divergence, top-1 agreement and max |Δp| against BASE (llama-perplexity's
+//! windows: see `edge_llama::eval`). Prints a markdown table and writes
+//! `DIR/report.md`, `DIR/report.json` and `DIR/accuracy_vs_speed.svg`
+//! (x: generation tokens/s, y: mean KLD).
+//!
+//! BASE may itself be quantized (Q4_0, Q4_1, Q8_0, Q6_K weights): the types
+//! are then made by requantization (dequantize, quantize again; tensors
+//! already of their output type are copied), and the accuracy figures are
+//! relative to that quantized baseline, not to the original float weights.
 
 mod common;
 
 use common::{die, fail, Args};
 use edge_llama::eval::{compare_with_file, write_baseline, Comparison, Windows};
 use edge_llama::gguf::GgufFile;
+use edge_llama::kernels::GgmlType;
 use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOptions};
 use edge_llama::{KvCacheConfig, Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,6 +49,9 @@ const OPTIONS: &[&str] = &[
     "--out",
     "--measure-one",
 ];
+
+/// The label of the base model's row and its `--measure-one` argument.
+const BASE: &str = "base";
 
 /// The settings shared by the parent and its children.
 struct Settings {
@@ -148,10 +159,29 @@ impl Measured {
     }
 }
 
-/// Child mode: measures one type and prints `RESULT key=value …` on stdout.
+/// The median of `v` (NaN when empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Child mode: measures BASE (`ty` = "base") or one type and prints
+/// `RESULT key=value …` on stdout.
 fn measure_one(s: &Settings, ty: &str) {
-    let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
-    let path = s.quantized_path(target);
+    let path = if ty == BASE {
+        PathBuf::from(&s.model)
+    } else {
+        let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
+        s.quantized_path(target)
+    };
     let model =
         Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
     let windows = s.windows(&model);
@@ -171,12 +201,12 @@ fn measure_one(s: &Settings, ty: &str) {
         .unwrap_or_else(|e| die(e));
 
     let prompt = &windows.windows[0];
-    let (mut pp_time, mut tg_time, mut tg_tokens) = (0.0, 0.0, 0usize);
+    let (mut pp_tps, mut tg_tps, mut tg_total) = (Vec::new(), Vec::new(), 0usize);
     for _ in 0..s.reps {
         session.reset();
         let t0 = Instant::now();
         session.eval(prompt).unwrap_or_else(|e| die(e));
-        pp_time += t0.elapsed().as_secs_f64();
+        pp_tps.push(prompt.len() as f64 / t0.elapsed().as_secs_f64());
 
         session.reset();
         let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab)
@@ -185,23 +215,24 @@ fn measure_one(s: &Settings, ty: &str) {
             .generate(&[bos], &mut sampler, s.gen)
             .unwrap_or_else(|e| die(e));
         let t1 = Instant::now();
+        let mut tg_tokens = 0usize;
         for tok in gen {
             tok.unwrap_or_else(|e| die(e));
             tg_tokens += 1;
         }
-        tg_time += t1.elapsed().as_secs_f64();
+        tg_tps.push(tg_tokens as f64 / t1.elapsed().as_secs_f64());
+        tg_total += tg_tokens;
     }
     let rss = peak_rss_kib().map_or(-1.0, |k| k as f64);
     drop(session);
 
-    let pb = bar(windows.windows.len(), &format!("{target} vs base"));
+    let pb = bar(windows.windows.len(), &format!("{ty} vs base"));
     let cmp: Comparison = compare_with_file(&model, &windows, s.baseline_path(), &mut |d, _| {
         pb.set_position(d as u64)
     })
     .unwrap_or_else(|e| die(e));
     pb.finish_and_clear();
 
-    let pp_tokens = (prompt.len() * s.reps) as f64;
     let fields = [
         ("ppl", cmp.perplexity.ppl),
         ("ppl_err", cmp.perplexity.ppl_stderr),
@@ -213,9 +244,9 @@ fn measure_one(s: &Settings, ty: &str) {
         ("top1", cmp.top1),
         ("max_dp", cmp.max_abs_dp),
         ("pp_tokens", prompt.len() as f64),
-        ("pp_tps", pp_tokens / pp_time),
-        ("tg_tokens", tg_tokens as f64 / s.reps as f64),
-        ("tg_tps", tg_tokens as f64 / tg_time),
+        ("pp_tps", median(pp_tps)),
+        ("tg_tokens", tg_total as f64 / s.reps as f64),
+        ("tg_tps", median(tg_tps)),
         ("rss_kib", rss),
         ("threads", model.threads() as f64),
     ];
@@ -240,8 +271,9 @@ fn parse_result(stdout: &str) -> Option<Measured> {
     Some(m)
 }
 
-/// Quantizes BASE to `t` unless a valid file newer than BASE is cached.
-fn ensure_quantized(s: &Settings, t: QuantTarget) -> PathBuf {
+/// Quantizes BASE to `t` unless a valid file newer than BASE is cached;
+/// `requantize`: BASE is quantized, allow requantization.
+fn ensure_quantized(s: &Settings, t: QuantTarget, requantize: bool) -> PathBuf {
     let path = s.quantized_path(t);
     let newer = |p: &Path| -> Option<bool> {
         let base = std::fs::metadata(&s.model).ok()?.modified().ok()?;
@@ -261,6 +293,7 @@ fn ensure_quantized(s: &Settings, t: QuantTarget) -> PathBuf {
         target: t,
         pure: s.pure,
         threads: s.threads,
+        allow_requantize: requantize,
         ..QuantizeOptions::default()
     };
     let pb = bar(0, &format!("quantize {t}"));
@@ -289,8 +322,30 @@ fn size_and_bpw(path: &Path) -> (u64, f64) {
     )
 }
 
+/// The weight type holding most of BASE's 2-D weight elements (its name for
+/// the table), and whether any of its quantizable 2-D weights is quantized.
+fn base_type(path: &str) -> (String, bool) {
+    let f = GgufFile::open(path).unwrap_or_else(|e| die(e));
+    let mut by_type: Vec<(GgmlType, u64)> = Vec::new();
+    let mut quantized = false;
+    for t in f.tensors().filter(|t| t.shape.len() >= 2) {
+        quantized |= !matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
+        match by_type.iter_mut().find(|(d, _)| *d == t.dtype) {
+            Some((_, n)) => *n += t.n_elements(),
+            None => by_type.push((t.dtype, t.n_elements())),
+        }
+    }
+    let name = by_type
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or_else(|| "?".to_string(), |(d, _)| d.name().to_string());
+    (name, quantized)
+}
+
 struct Row {
-    target: QuantTarget,
+    /// `base (TYPE)` or the target type's name.
+    label: String,
+    path: PathBuf,
     file_bytes: u64,
     bpw: f64,
     m: Measured,
@@ -314,7 +369,7 @@ fn table(rows: &[Row]) -> String {
         let _ = writeln!(
             t,
             "| {} | {:.2} | {:.2} | {:.4} ± {:.4} | {:.6} | {:.6} | {:.6} | {:.2}% | {:.4} | {:.1} | {:.1} | {} |",
-            r.target,
+            r.label,
             r.file_bytes as f64 / 1048576.0,
             r.bpw,
             m.get("ppl"),
@@ -356,7 +411,13 @@ fn json_num(x: f64) -> String {
     }
 }
 
-fn json_report(s: &Settings, windows: &Windows, base_ppl: f64, rows: &[Row]) -> String {
+fn json_report(
+    s: &Settings,
+    windows: &Windows,
+    base_ppl: f64,
+    base_quantized: bool,
+    rows: &[Row],
+) -> String {
     let mut j = String::from("{\n");
     let _ = writeln!(j, "  \"model\": {},", json_str(&s.model));
     let _ = writeln!(j, "  \"text\": {},", json_str(&s.text));
@@ -364,14 +425,15 @@ fn json_report(s: &Settings, windows: &Windows, base_ppl: f64, rows: &[Row]) -> 
     let _ = writeln!(j, "  \"windows\": {},", windows.windows.len());
     let _ = writeln!(j, "  \"scored_tokens\": {},", windows.n_scored());
     let _ = writeln!(j, "  \"pure\": {},", s.pure);
+    let _ = writeln!(j, "  \"baseline_quantized\": {base_quantized},");
     let _ = writeln!(j, "  \"baseline_perplexity\": {},", json_num(base_ppl));
     j.push_str("  \"types\": [\n");
     for (i, r) in rows.iter().enumerate() {
         let _ = write!(
             j,
             "    {{\"type\": {}, \"file\": {}, \"file_bytes\": {}, \"bits_per_weight\": {}, \"kernel\": {}",
-            json_str(r.target.name()),
-            json_str(&s.quantized_path(r.target).to_string_lossy()),
+            json_str(&r.label),
+            json_str(&r.path.to_string_lossy()),
             r.file_bytes,
             json_num(r.bpw),
             json_str(&r.m.kernel)
@@ -536,8 +598,9 @@ fn svg(s: &Settings, rows: &[Row]) -> String {
             r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{c}" stroke="black"/>"#
         );
         placed.push((cx - 7.0, cx + 7.0, cy - 7.0, cy + 7.0));
-        let text = format!("{}: {:.2} bpw, KLD {:.4}", r.target, r.bpw, y);
-        let tw = 7.6 * text.chars().count() as f64;
+        let text = format!("{}: {:.2} bpw, KLD {:.4}", r.label, r.bpw, y);
+        // 8.4 px per character: a generous width for 14 px bold sans.
+        let tw = 8.4 * text.chars().count() as f64;
         // Candidate spots: right or left of the point, above or below it;
         // the first that stays in the picture and clears earlier ones wins.
         let free = |x0: f64, y0: f64| {
@@ -589,7 +652,25 @@ fn main() {
     std::fs::create_dir_all(&s.out).unwrap_or_else(|e| die(format!("{}: {e}", s.out.display())));
 
     // 1. The quantized files.
-    let paths: Vec<PathBuf> = s.types.iter().map(|&t| ensure_quantized(&s, t)).collect();
+    let (base_name, base_quantized) = base_type(&s.model);
+    let base_note = if base_quantized {
+        format!(
+            "The baseline is itself quantized ({base_name}): the other types are \
+             requantized from it (dequantized, quantized again; tensors already of \
+             their output type copied), and KLD, top-1 and Δp measure the distance \
+             to that quantized model, not to the original float weights."
+        )
+    } else {
+        String::new()
+    };
+    if base_quantized {
+        eprintln!("note: {base_note}");
+    }
+    let paths: Vec<PathBuf> = s
+        .types
+        .iter()
+        .map(|&t| ensure_quantized(&s, t, base_quantized))
+        .collect();
 
     // 2. The baseline's log-probs on the scored positions.
     let base =
@@ -616,16 +697,27 @@ fn main() {
     );
     drop(base);
 
-    // 3. One child process per type.
+    // 3. One child process for the base and for each type.
     let exe =
         std::env::current_exe().unwrap_or_else(|e| die(format!("cannot find this program: {e}")));
     let mut rows = Vec::new();
-    for (&t, path) in s.types.iter().zip(&paths) {
+    let jobs = std::iter::once((
+        BASE.to_string(),
+        format!("{BASE} ({base_name})"),
+        PathBuf::from(&s.model),
+    ))
+    .chain(
+        s.types
+            .iter()
+            .zip(&paths)
+            .map(|(t, p)| (t.name().to_string(), t.name().to_string(), p.clone())),
+    );
+    for (arg, t, path) in jobs {
         eprintln!("{t}: measuring…");
         let mut cmd = Command::new(&exe);
         cmd.args([
             "--measure-one",
-            t.name(),
+            &arg,
             "--model",
             &s.model,
             "--text",
@@ -655,7 +747,7 @@ fn main() {
         }
         let m = parse_result(&String::from_utf8_lossy(&out.stdout))
             .unwrap_or_else(|| die(format!("measuring {t}: no result line")));
-        let (file_bytes, bpw) = size_and_bpw(path);
+        let (file_bytes, bpw) = size_and_bpw(&path);
         eprintln!(
             "{t}: ppl {:.4}, KLD {:.6}, top-1 {:.2}%, pp {:.1} t/s, tg {:.1} t/s",
             m.get("ppl"),
@@ -665,7 +757,8 @@ fn main() {
             m.get("tg_tps")
         );
         rows.push(Row {
-            target: t,
+            label: t,
+            path,
             file_bytes,
             bpw,
             m,
@@ -681,10 +774,11 @@ fn main() {
     let md = format!(
         "# Quantization: accuracy vs speed\n\n\
          Model `{}`, text `{}`: {} windows of {} tokens, {} scored positions \
-         (llama-perplexity's method). Baseline (the input file) perplexity {:.4} ± {:.4}. \
-         KLD, top-1 and Δp are against the baseline's next-token distribution. \
-         pp: one {}-token prompt; tg: {} greedy tokens after BOS; kernels `{kernel}`, {threads} threads. \
-         Peak RSS: VmHWM of a process that loaded the type and ran pp and tg.\n\n{table}\n\
+         (llama-perplexity's method). Baseline (the input file, {base_name}) perplexity {:.4} ± {:.4}. \
+         KLD, top-1 and Δp are against the baseline's next-token distribution. {base_note}\n\n\
+         pp: one {}-token prompt; tg: {} greedy tokens after BOS; tokens/s are the median of {} runs; \
+         kernels `{kernel}`, {threads} threads. \
+         Peak RSS: VmHWM of a process that loaded the model and ran pp and tg.\n\n{table}\n\
          ![accuracy vs speed](accuracy_vs_speed.svg)\n",
         s.model,
         s.text,
@@ -695,6 +789,7 @@ fn main() {
         base_ppl.ppl_stderr,
         s.ctx,
         gen,
+        s.reps,
     );
     let write = |name: &str, text: &str| {
         let p = s.out.join(name);
@@ -704,7 +799,7 @@ fn main() {
     write("report.md", &md);
     write(
         "report.json",
-        &json_report(&s, &windows, base_ppl.ppl, &rows),
+        &json_report(&s, &windows, base_ppl.ppl, base_quantized, &rows),
     );
     write("accuracy_vs_speed.svg", &svg(&s, &rows));
 }

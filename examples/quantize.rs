@@ -1,7 +1,10 @@
 //! Quantizes an f32/f16/bf16 GGUF model to Q4_0 or Q8_0 (or converts it to
 //! f16/f32), as llama.cpp's `llama-quantize` does, with a progress bar.
+//! `--allow-requantize` also accepts an already quantized model (Q4_0, Q4_1,
+//! Q8_0, Q6_K tensors), dequantizing each tensor and quantizing it again;
+//! tensors already of their output type are copied unchanged.
 //!
-//! `cargo run --release --example quantize -- --model IN.gguf --type q4_0 --out OUT.gguf [--pure] [--threads N]`
+//! `cargo run --release --example quantize -- --model IN.gguf --type q4_0 --out OUT.gguf [--pure] [--allow-requantize] [--threads N]`
 
 mod common;
 
@@ -10,11 +13,10 @@ use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOpt
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 
-const USAGE: &str =
-    "quantize --model IN.gguf --type q4_0|q8_0|f16|f32 --out OUT.gguf [--pure] [--threads N]";
+const USAGE: &str = "quantize --model IN.gguf --type q4_0|q8_0|f16|f32 --out OUT.gguf [--pure] [--allow-requantize] [--threads N]";
 
 fn main() {
-    let args = Args::parse(USAGE, &["--pure"]);
+    let args = Args::parse(USAGE, &["--pure", "--allow-requantize"]);
     args.only(USAGE, &["--model", "--type", "--out", "--threads"]);
     let input = args.required(USAGE, "--model");
     let output = args.required(USAGE, "--out");
@@ -26,6 +28,7 @@ fn main() {
         target,
         pure: args.flag("--pure"),
         threads: args.get(USAGE, "--threads", 0),
+        allow_requantize: args.flag("--allow-requantize"),
         ..QuantizeOptions::default()
     };
 
@@ -63,7 +66,12 @@ fn main() {
     }
     eprintln!(
         "{input} → {output} ({target}{}): {:.2} MiB → {:.2} MiB of tensor data, {:.2} bits per weight, {:.2} s",
-        if opts.pure { ", pure" } else { "" },
+        match (opts.pure, opts.allow_requantize) {
+            (true, true) => ", pure, requantize allowed",
+            (true, false) => ", pure",
+            (false, true) => ", requantize allowed",
+            (false, false) => "",
+        },
         report.bytes_in as f64 / 1048576.0,
         report.bytes_out as f64 / 1048576.0,
         report.bits_per_weight(),

@@ -1,6 +1,10 @@
 //! Quantization: f32 weights into GGUF tensor bytes of a given type
 //! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into Q8_0,
 //! Q4_0 or f16 the way llama.cpp's `llama-quantize` does ([`quantize_file`]).
+//! Already quantized files (Q4_0, Q4_1, Q8_0, Q6_K tensors) are accepted only
+//! with [`QuantizeOptions::allow_requantize`] (llama.cpp's
+//! `--allow-requantize`): their tensors are dequantized to f32 and quantized
+//! again, which compounds the rounding errors.
 //! The block arithmetic is the reference (llama.cpp-identical) rounding of
 //! `edge_llama_kernels::scalar`, so the bytes match llama.cpp's on the same input.
 //!
@@ -211,16 +215,25 @@ pub struct QuantizeOptions {
     /// Makes the output stream fail after this many bytes, as a full disk would
     /// (for testing that a failed run leaves nothing under the output name).
     pub fail_after_bytes: Option<u64>,
+    /// Accept weights that are already quantized (Q4_0, Q4_1, Q8_0, Q6_K), as
+    /// llama.cpp's `--allow-requantize` does: each is dequantized to f32 with
+    /// the reference `dequantize_row_*` and quantized to its planned type. A
+    /// tensor already of its planned type is copied unchanged (as llama.cpp
+    /// does), not dequantized and quantized again. When false, a quantized
+    /// input weight is an [`Error::UnsupportedTensorType`].
+    pub allow_requantize: bool,
 }
 
 impl Default for QuantizeOptions {
-    /// Q8_0, default (not pure) mode, all threads, no simulated failure.
+    /// Q8_0, default (not pure) mode, all threads, no simulated failure, no
+    /// requantization.
     fn default() -> Self {
         QuantizeOptions {
             target: QuantTarget::Q8_0,
             pure: false,
             threads: 0,
             fail_after_bytes: None,
+            allow_requantize: false,
         }
     }
 }
@@ -292,7 +305,8 @@ fn is_quantizable(name: &str, n_dims: usize) -> bool {
 /// 2-D weight gets the target type, except (unless `pure`) the output head,
 /// which gets Q6_K when its row length is a multiple of 256 and Q8_0 otherwise
 /// (Q8_0 stays Q8_0). 1-D tensors are stored as f32. Errors: a quantizable
-/// tensor whose type is not f32/f16/bf16 (`UnsupportedTensorType`), or whose
+/// tensor whose type is not f32/f16/bf16 (`UnsupportedTensorType`; with
+/// `allow_requantize`, Q4_0, Q4_1, Q8_0 and Q6_K are accepted too), or whose
 /// row length is not a multiple of the chosen type's block (`BadTensor`).
 pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>> {
     let has_output = input.tensor("output.weight").is_some();
@@ -301,11 +315,23 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
         .map(|t| {
             let row = t.row_len() as u64;
             let to = if is_quantizable(t.name, t.shape.len()) {
-                if !matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+                let float = matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
+                let requantizable = REQUANTIZABLE.contains(&t.dtype);
+                let accepted = float || (requantizable && opts.allow_requantize);
+                if !accepted {
+                    let context = if requantizable {
+                        "as quantizer input (the input file must be f32, f16 or bf16; \
+                         this tensor is already quantized: allow requantization \
+                         (--allow-requantize) to dequantize and quantize it again, \
+                         at the cost of compounded rounding error)"
+                    } else {
+                        "as quantizer input (the input file must be f32, f16 or bf16, \
+                         or with requantization allowed q4_0, q4_1, q8_0 or q6_K)"
+                    };
                     return Err(Error::UnsupportedTensorType {
                         name: t.name.to_string(),
                         ty: t.dtype.to_string(),
-                        context: "as quantizer input (the input file must be f32, f16 or bf16)".into(),
+                        context: context.into(),
                     });
                 }
                 let is_head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
@@ -351,7 +377,54 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
         .collect()
 }
 
-/// The elements of an f32, f16 or bf16 tensor as f32 (exact conversions).
+/// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
+/// as input (those with a reference `dequantize_row_*` in the kernels).
+pub const REQUANTIZABLE: [GgmlType; 4] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q6K,
+];
+
+/// Dequantizes the blocks of `t` (of block type `B`) with `f`. Blocks are
+/// read unaligned (copied) when the view is not aligned for `B`.
+fn dequantize_blocks<B: Block>(t: &TensorView<'_>, f: fn(&[B], &mut [f32])) -> Result<Vec<f32>> {
+    let size = std::mem::size_of::<B>();
+    if !t.data.len().is_multiple_of(size) {
+        return Err(Error::BadTensor {
+            name: t.name.to_string(),
+            reason: format!(
+                "{} bytes are not a whole number of {}-byte {} blocks",
+                t.data.len(),
+                size,
+                t.dtype
+            ),
+        });
+    }
+    let mut out = vec![0f32; t.data.len() / size * B::ELEMS];
+    match edge_llama_kernels::cast_blocks::<B>(t.data) {
+        Some(blocks) => f(blocks, &mut out),
+        None => {
+            let blocks: Vec<B> = t
+                .data
+                .chunks_exact(size)
+                .map(|c| {
+                    // SAFETY: `c` holds exactly `size_of::<B>()` bytes;
+                    // `B: Block` accepts every bit pattern and has no padding;
+                    // `read_unaligned` has no alignment requirement.
+                    unsafe { std::ptr::read_unaligned(c.as_ptr().cast::<B>()) }
+                })
+                .collect();
+            f(&blocks, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+/// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
+/// for Q4_0, Q4_1, Q8_0 and Q6_K the reference dequantization
+/// (`edge_llama_kernels::scalar::dequantize_row_*`, the values the quantized
+/// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
     Ok(match t.dtype {
         GgmlType::F32 => t
@@ -369,11 +442,17 @@ pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
             .chunks_exact(2)
             .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
             .collect(),
+        GgmlType::Q4_0 => dequantize_blocks(t, scalar::dequantize_row_q4_0)?,
+        GgmlType::Q4_1 => dequantize_blocks(t, scalar::dequantize_row_q4_1)?,
+        GgmlType::Q8_0 => dequantize_blocks(t, scalar::dequantize_row_q8_0)?,
+        GgmlType::Q6K => dequantize_blocks(t, scalar::dequantize_row_q6k)?,
         other => {
             return Err(Error::UnsupportedTensorType {
                 name: t.name.to_string(),
                 ty: other.to_string(),
-                context: "for conversion to f32 (supported: f32, f16, bf16)".into(),
+                context:
+                    "for conversion to f32 (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
+                        .into(),
             })
         }
     })
@@ -476,7 +555,8 @@ pub fn quantize_to_writer<W: Write>(
     })
 }
 
-/// Reads the f32/f16/bf16 GGUF file `input` and writes a quantized GGUF file
+/// Reads the f32/f16/bf16 GGUF file `input` (or, with
+/// [`QuantizeOptions::allow_requantize`], a quantized one) and writes a quantized GGUF file
 /// at `output`: every metadata key copied, `general.file_type` set to the
 /// target's llama.cpp number and `general.quantization_version` to 2; tensors
 /// in the input order with the types [`plan`] gives. Block arithmetic is

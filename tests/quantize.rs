@@ -1,5 +1,6 @@
 //! The quantizer against llama.cpp's own quantized fixtures, its tensor-type
-//! choices, its error on unsupported input, and atomic output.
+//! choices, its error on unsupported input, requantization of quantized
+//! input, and atomic output.
 
 mod common;
 
@@ -8,7 +9,9 @@ use edge_llama::kernels::{cast_blocks, scalar, BlockQ6K, GgmlType};
 use edge_llama::quantize::{
     quantize_file, quantize_to_writer, tensor_to_f32, QuantTarget, QuantizeOptions,
 };
+use edge_llama::synthetic::SyntheticSpec;
 use edge_llama::Error;
+use half::f16;
 use std::path::PathBuf;
 
 fn quantize_in_memory(input: &GgufFile, target: QuantTarget, pure: bool) -> GgufFile {
@@ -315,4 +318,247 @@ fn failed_write_leaves_nothing_under_the_output_name() {
     assert_eq!(f.get_u32("general.file_type").unwrap(), 2);
     assert_eq!(f.tensor_count(), report.tensors.len());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------
+// Requantization (quantized input behind `allow_requantize`).
+// ---------------------------------------------------------------------------
+
+/// Dequantizes Q8_0 or Q4_1 tensor bytes by hand from the block layouts
+/// (independently of the library): Q8_0 = f16 d + 32 × i8, value d·q;
+/// Q4_1 = f16 d, f16 m + 16 bytes of nibbles (low nibbles are elements 0..16,
+/// high nibbles 16..32), value nibble·d + m.
+fn dequantize_by_hand(dtype: GgmlType, data: &[u8]) -> Vec<f32> {
+    let h = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).to_f32();
+    match dtype {
+        GgmlType::Q8_0 => data
+            .chunks_exact(34)
+            .flat_map(|b| {
+                let d = h(&b[0..2]);
+                b[2..34].iter().map(move |&q| f32::from(q as i8) * d)
+            })
+            .collect(),
+        GgmlType::Q4_1 => data
+            .chunks_exact(20)
+            .flat_map(|b| {
+                let (d, m) = (h(&b[0..2]), h(&b[2..4]));
+                let lo = b[4..20].iter().map(move |&q| f32::from(q & 0xF) * d + m);
+                let hi = b[4..20].iter().map(move |&q| f32::from(q >> 4) * d + m);
+                lo.chain(hi).collect::<Vec<_>>()
+            })
+            .collect(),
+        other => panic!("no hand dequantizer for {other}"),
+    }
+}
+
+/// Quantizes f32 values with the kernels' reference row quantizers directly.
+fn reference_quantize(dtype: GgmlType, values: &[f32]) -> Vec<u8> {
+    use edge_llama::kernels::{block_bytes, BlockQ4_0, BlockQ8_0};
+    let z = f16::ZERO;
+    match dtype {
+        GgmlType::Q4_0 => {
+            let mut b = vec![BlockQ4_0 { d: z, qs: [0; 16] }; values.len() / 32];
+            scalar::quantize_row_q4_0(values, &mut b);
+            block_bytes(&b).to_vec()
+        }
+        GgmlType::Q8_0 => {
+            let mut b = vec![BlockQ8_0 { d: z, qs: [0; 32] }; values.len() / 32];
+            scalar::quantize_row_q8_0(values, &mut b);
+            block_bytes(&b).to_vec()
+        }
+        GgmlType::Q6K => {
+            let mut b = vec![
+                BlockQ6K {
+                    ql: [0; 128],
+                    qh: [0; 64],
+                    scales: [0; 16],
+                    d: z
+                };
+                values.len() / 256
+            ];
+            scalar::quantize_row_q6k(values, &mut b);
+            block_bytes(&b).to_vec()
+        }
+        other => panic!("no reference quantizer for {other}"),
+    }
+}
+
+/// Requantizes `input` to `target` and checks every tensor: those whose
+/// output type is their input type are copied; every other quantized one
+/// equals the reference quantization of its hand-dequantized values; 1-D
+/// tensors are unchanged f32. Returns the number of requantized tensors.
+fn check_requantized(input: &GgufFile, target: QuantTarget, pure: bool) -> usize {
+    let opts = QuantizeOptions {
+        target,
+        pure,
+        allow_requantize: true,
+        ..QuantizeOptions::default()
+    };
+    let mut bytes = Vec::new();
+    quantize_to_writer(input, &mut bytes, &opts, &mut |_| {}).expect("requantize");
+    let out = GgufFile::from_bytes(bytes).expect("our output parses");
+    assert_eq!(
+        out.get_u32("general.file_type").unwrap(),
+        target.file_type()
+    );
+    assert_eq!(out.tensor_count(), input.tensor_count());
+    let mut requantized = 0;
+    for t in input.tensors() {
+        let o = out.tensor(t.name).expect("tensor kept");
+        assert_eq!(o.shape, t.shape, "shape of {}", t.name);
+        if o.dtype == t.dtype {
+            assert_eq!(o.data, t.data, "{} ({}) copied as-is", t.name, t.dtype);
+            continue;
+        }
+        let values = dequantize_by_hand(t.dtype, t.data);
+        // The library's dequantization agrees with the hand-written one.
+        assert_eq!(tensor_to_f32(&t).unwrap(), values, "{}", t.name);
+        assert_eq!(
+            o.data,
+            reference_quantize(o.dtype, &values),
+            "{}: {} → {}",
+            t.name,
+            t.dtype,
+            o.dtype
+        );
+        requantized += 1;
+    }
+    requantized
+}
+
+#[test]
+fn requantizing_q8_0_to_q4_0_equals_quantizing_the_dequantized_values() {
+    let dir = scratch_dir("requant");
+    let path = dir.join("tiny-q8_0.gguf");
+    SyntheticSpec::tiny(GgmlType::Q8_0)
+        .write(&path)
+        .expect("write synthetic model");
+    let input = GgufFile::open(&path).unwrap();
+
+    // Default mode: the output head's rows (64) are not a multiple of 256, so
+    // it stays Q8_0 and is copied; the other 2-D weights become Q4_0.
+    let n = check_requantized(&input, QuantTarget::Q4_0, false);
+    let n2d = input.tensors().filter(|t| t.shape.len() == 2).count();
+    assert_eq!(n, n2d - 1, "every 2-D weight but the head requantized");
+    // Pure mode: the head too.
+    assert_eq!(check_requantized(&input, QuantTarget::Q4_0, true), n2d);
+    // Q8_0 → Q8_0: everything copied unchanged.
+    assert_eq!(check_requantized(&input, QuantTarget::Q8_0, false), 0);
+
+    // Through the file API too, with a Q6_K head (tied embedding, rows of 256).
+    let tied = dir.join("tied-q8_0.gguf");
+    std::fs::write(&tied, tied_model(256, 8, GgmlType::Q8_0)).unwrap();
+    let out = dir.join("tied-q4_0.gguf");
+    let opts = QuantizeOptions {
+        target: QuantTarget::Q4_0,
+        allow_requantize: true,
+        ..QuantizeOptions::default()
+    };
+    quantize_file(&tied, &out, &opts).expect("requantize file");
+    let (src, dst) = (
+        GgufFile::open(&tied).unwrap(),
+        GgufFile::open(&out).unwrap(),
+    );
+    let head = dst.tensor("token_embd.weight").unwrap();
+    assert_eq!(head.dtype, GgmlType::Q6K);
+    let values = dequantize_by_hand(
+        GgmlType::Q8_0,
+        src.tensor("token_embd.weight").unwrap().data,
+    );
+    assert_eq!(head.data, reference_quantize(GgmlType::Q6K, &values));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn requantizing_q4_1_to_q8_0_and_f16() {
+    // SmolLM2's case: a Q4_1 model turned into Q8_0, and into f16 (exact: a
+    // Q4_1 value nibble·d + m is rounded to f16 once).
+    let input = GgufFile::from_bytes(
+        SyntheticSpec::tiny(GgmlType::Q4_1)
+            .build()
+            .and_then(|w| {
+                let mut b = Vec::new();
+                w.write(&mut b).map(|()| b)
+            })
+            .expect("synthetic Q4_1 model"),
+    )
+    .unwrap();
+    let n2d = input.tensors().filter(|t| t.shape.len() == 2).count();
+    assert_eq!(check_requantized(&input, QuantTarget::Q8_0, false), n2d);
+
+    let opts = QuantizeOptions {
+        target: QuantTarget::F16,
+        allow_requantize: true,
+        ..QuantizeOptions::default()
+    };
+    let mut bytes = Vec::new();
+    quantize_to_writer(&input, &mut bytes, &opts, &mut |_| {}).unwrap();
+    let out = GgufFile::from_bytes(bytes).unwrap();
+    for t in input.tensors().filter(|t| t.dtype == GgmlType::Q4_1) {
+        let o = out.tensor(t.name).unwrap();
+        assert_eq!(o.dtype, GgmlType::F16);
+        let want: Vec<u8> = dequantize_by_hand(GgmlType::Q4_1, t.data)
+            .into_iter()
+            .flat_map(|v| f16::from_f32(v).to_le_bytes())
+            .collect();
+        assert_eq!(o.data, want, "{}", t.name);
+    }
+}
+
+#[test]
+fn quantized_input_without_the_option_is_an_error() {
+    let dir = scratch_dir("requant-refused");
+    let path = dir.join("tiny-q8_0.gguf");
+    SyntheticSpec::tiny(GgmlType::Q8_0).write(&path).unwrap();
+    let out = dir.join("out.gguf");
+    let opts = QuantizeOptions {
+        target: QuantTarget::Q4_0,
+        ..QuantizeOptions::default()
+    };
+    let err = quantize_file(&path, &out, &opts).unwrap_err();
+    match &err {
+        Error::UnsupportedTensorType { name, ty, .. } => {
+            assert_eq!(name, "token_embd.weight");
+            assert_eq!(ty, "q8_0");
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("f32, f16 or bf16"), "{msg}");
+    assert!(msg.contains("--allow-requantize"), "{msg}");
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unsupported_quantized_input_is_refused_even_with_the_option() {
+    // A Q5_0 weight (22-byte blocks, no dequantizer here): refused by name.
+    let mut w = GgufWriter::new();
+    w.add_metadata("general.architecture", OwnedValue::from("llama"))
+        .unwrap();
+    w.add_tensor(
+        "blk.0.attn_q.weight",
+        GgmlType::Q5_0,
+        &[64, 2],
+        vec![0u8; 22 * 4],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    w.write(&mut bytes).unwrap();
+    let input = GgufFile::from_bytes(bytes).unwrap();
+    let opts = QuantizeOptions {
+        target: QuantTarget::Q4_0,
+        allow_requantize: true,
+        ..QuantizeOptions::default()
+    };
+    let err = quantize_to_writer(&input, &mut Vec::new(), &opts, &mut |_| {}).unwrap_err();
+    match &err {
+        Error::UnsupportedTensorType { name, ty, .. } => {
+            assert_eq!(
+                (name.as_str(), ty.as_str()),
+                ("blk.0.attn_q.weight", "q5_0")
+            );
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
 }
