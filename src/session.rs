@@ -108,14 +108,16 @@ impl Session {
                 Logits::Last if !tail.is_empty() => Logits::None,
                 other => other,
             };
-            forward(
-                &ctx,
-                &mut self.scratch,
-                &mut self.cache,
-                batch,
-                self.pos,
-                want,
-            )?;
+            let (scratch, cache, pos) = (&mut self.scratch, &mut self.cache, self.pos);
+            let ctx = &ctx;
+            let mut step = move || forward(ctx, scratch, cache, batch, pos, want);
+            // Inside the pool, each parallel product is a cheap fork-join
+            // with this thread taking part, instead of a cross-thread
+            // hand-off and wake-up per product.
+            match &model.pool {
+                Some(pool) => pool.install(step)?,
+                None => step()?,
+            }
             self.pos += n;
             match want {
                 Logits::All => each(self.scratch.logits(n)),
