@@ -178,6 +178,30 @@ impl Activation {
 /// Rows per parallel task: enough work that scheduling is cheap.
 const MIN_ROWS_PER_TASK: usize = 32;
 
+/// `out = W · x` for weight `w` (bytes in `map`) and `batch` activation
+/// vectors stored one after another in `x` (prepared for `w.dtype`). `out`
+/// is row-major `[w.rows][batch]`: `out[r * batch + b]` = row r · vector b.
+/// Rows are split across `pool`; each row is computed by exactly one thread
+/// with the same code, so the result does not depend on the thread count or
+/// on the batch size.
+pub(crate) fn matvec(
+    k: &Kernels,
+    pool: Option<&rayon::ThreadPool>,
+    w: &Weight,
+    map: &[u8],
+    x: Prepared<'_>,
+    batch: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    debug_assert_eq!(out.len(), w.rows * batch);
+    let bytes = w.bytes(map);
+    let rb = w.row_bytes();
+    let name = w.name.as_str();
+    // The b-th activation vector of a batch.
+    fn nth<T>(a: &[T], batch: usize, b: usize) -> &[T] {
+        let n = a.len() / batch;
+        &a[b * n..(b + 1) * n]
+    }
     match (w.dtype, x) {
         (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ4_0>(name, bytes)?;
