@@ -116,7 +116,7 @@ pub fn quantize_values(
 use crate::gguf::{GgufFile, GgufWriter, OwnedValue};
 use crate::tensor::TensorView;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `general.quantization_version` written into every output (ggml's
 /// `GGML_QNT_VERSION`, the block layout version of Q4_0/Q8_0/K-quants).
@@ -386,76 +386,12 @@ pub const REQUANTIZABLE: [GgmlType; 4] = [
     GgmlType::Q6K,
 ];
 
-/// Dequantizes the blocks of `t` (of block type `B`) with `f`. Blocks are
-/// read unaligned (copied) when the view is not aligned for `B`.
-fn dequantize_blocks<B: Block>(t: &TensorView<'_>, f: fn(&[B], &mut [f32])) -> Result<Vec<f32>> {
-    let size = std::mem::size_of::<B>();
-    if !t.data.len().is_multiple_of(size) {
-        return Err(Error::BadTensor {
-            name: t.name.to_string(),
-            reason: format!(
-                "{} bytes are not a whole number of {}-byte {} blocks",
-                t.data.len(),
-                size,
-                t.dtype
-            ),
-        });
-    }
-    let mut out = vec![0f32; t.data.len() / size * B::ELEMS];
-    match edge_llama_kernels::cast_blocks::<B>(t.data) {
-        Some(blocks) => f(blocks, &mut out),
-        None => {
-            let blocks: Vec<B> = t
-                .data
-                .chunks_exact(size)
-                .map(|c| {
-                    // SAFETY: `c` holds exactly `size_of::<B>()` bytes;
-                    // `B: Block` accepts every bit pattern and has no padding;
-                    // `read_unaligned` has no alignment requirement.
-                    unsafe { std::ptr::read_unaligned(c.as_ptr().cast::<B>()) }
-                })
-                .collect();
-            f(&blocks, &mut out);
-        }
-    }
-    Ok(out)
-}
-
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
 /// for Q4_0, Q4_1, Q8_0 and Q6_K the reference dequantization
 /// (`edge_llama_kernels::scalar::dequantize_row_*`, the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
-    Ok(match t.dtype {
-        GgmlType::F32 => t
-            .data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        GgmlType::F16 => t
-            .data
-            .chunks_exact(2)
-            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        GgmlType::BF16 => t
-            .data
-            .chunks_exact(2)
-            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        GgmlType::Q4_0 => dequantize_blocks(t, scalar::dequantize_row_q4_0)?,
-        GgmlType::Q4_1 => dequantize_blocks(t, scalar::dequantize_row_q4_1)?,
-        GgmlType::Q8_0 => dequantize_blocks(t, scalar::dequantize_row_q8_0)?,
-        GgmlType::Q6K => dequantize_blocks(t, scalar::dequantize_row_q6k)?,
-        other => {
-            return Err(Error::UnsupportedTensorType {
-                name: t.name.to_string(),
-                ty: other.to_string(),
-                context:
-                    "for conversion to f32 (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
-                        .into(),
-            })
-        }
-    })
+    t.to_f32_vec()
 }
 
 /// Quantizes `values` (rows of `row_len`) to `dtype`, splitting the rows over
@@ -584,51 +520,9 @@ pub fn quantize_file_with_progress(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<QuantizeReport> {
     let file = GgufFile::open(input.as_ref())?;
-    write_atomically(output.as_ref(), |out| {
+    crate::gguf::writer::write_atomically(output.as_ref(), |out| {
         quantize_to_writer(&file, out, opts, progress)
     })
-}
-
-/// Runs `f` on a buffered temporary file beside `path`, then fsyncs it and
-/// renames it to `path`; removes the temporary file on any error.
-fn write_atomically<T>(
-    path: &Path,
-    f: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> Result<T>,
-) -> Result<T> {
-    let io_err = |p: &Path| {
-        let p: PathBuf = p.to_path_buf();
-        move |source| Error::Io { path: p, source }
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        io_err(path)(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a file path",
-        ))
-    })?;
-    let mut tmp_name = file_name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| -> Result<T> {
-        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        let mut w = io::BufWriter::with_capacity(1 << 20, file);
-        let value = f(&mut w).map_err(|e| match e {
-            // The writer names the stream "<stream>": name the file instead.
-            Error::Io { source, .. } => Error::Io {
-                path: tmp.clone(),
-                source,
-            },
-            other => other,
-        })?;
-        let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        Ok(value)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// A writer that fails with `StorageFull`-like `Other` error once `left`

@@ -1,7 +1,8 @@
 //! A typed, borrowed view of one tensor in a mapped GGUF file.
 
 use crate::error::{Error, Result};
-use edge_llama_kernels::{cast_blocks, Block, GgmlType};
+use edge_llama_kernels::{cast_blocks, scalar, Block, GgmlType};
+use half::{bf16, f16};
 
 /// One tensor of a GGUF file: its type, shape and bytes, borrowed from the map.
 ///
@@ -57,5 +58,82 @@ impl<'a> TensorView<'a> {
                 self.dtype
             ),
         })
+    }
+
+    /// All elements converted to f32 (see [`dequantize`]).
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        let n = usize::try_from(self.n_elements()).map_err(|_| Error::BadTensor {
+            name: self.name.to_string(),
+            reason: "too many elements for this platform".into(),
+        })?;
+        let mut out = vec![0.0; n];
+        dequantize(self.name, self.dtype, self.data, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// Dequantizes `bytes` (holding exactly `out.len()` elements of `dtype`)
+/// into `out`, for f32, f16, bf16, q4_0, q4_1, q8_0 and q6_K. `name` names
+/// the tensor in errors. Block data need not be aligned.
+pub fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    let expected = dtype.row_bytes(out.len() as u64);
+    if expected != Some(bytes.len() as u64) {
+        return Err(Error::BadTensor {
+            name: name.to_string(),
+            reason: format!(
+                "{} bytes do not hold {} {dtype} elements",
+                bytes.len(),
+                out.len()
+            ),
+        });
+    }
+    match dtype {
+        GgmlType::F32 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        GgmlType::F16 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = f16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        GgmlType::BF16 => {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = bf16::from_le_bytes([c[0], c[1]]).to_f32();
+            }
+        }
+        GgmlType::Q4_0 => with_blocks(bytes, out, scalar::dequantize_row_q4_0),
+        GgmlType::Q4_1 => with_blocks(bytes, out, scalar::dequantize_row_q4_1),
+        GgmlType::Q8_0 => with_blocks(bytes, out, scalar::dequantize_row_q8_0),
+        GgmlType::Q6K => with_blocks(bytes, out, scalar::dequantize_row_q6k),
+        other => {
+            return Err(Error::UnsupportedTensorType {
+                name: name.to_string(),
+                ty: other.to_string(),
+                context: "for dequantization".into(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` over `bytes` viewed as blocks of `B`; copies the blocks first
+/// when `bytes` is not aligned for `B`. The caller checked the length.
+fn with_blocks<B: Block>(bytes: &[u8], out: &mut [f32], f: fn(&[B], &mut [f32])) {
+    match cast_blocks::<B>(bytes) {
+        Some(blocks) => f(blocks, out),
+        None => {
+            let blocks: Vec<B> = bytes
+                .chunks_exact(std::mem::size_of::<B>())
+                .map(|c| {
+                    // SAFETY: `c` holds exactly `size_of::<B>()` bytes;
+                    // `B: Block` accepts every bit pattern and has no
+                    // padding; `read_unaligned` has no alignment requirement.
+                    unsafe { std::ptr::read_unaligned(c.as_ptr().cast::<B>()) }
+                })
+                .collect();
+            f(&blocks, out)
+        }
     }
 }

@@ -193,52 +193,13 @@ impl<'a> GgufWriter<'a> {
     /// the temporary file is removed, so `path` is either untouched or the
     /// complete new file.
     pub fn write_to_path(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
         let header = self.encode_header()?;
-        let io_err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| Error::Io { path: p, source }
-        };
-        let file_name = path.file_name().ok_or_else(|| {
-            io_err(path)(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a file path",
-            ))
-        })?;
-        let mut tmp_name = file_name.to_os_string();
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-
-        let result = (|| -> Result<()> {
-            let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-            let mut w = io::BufWriter::with_capacity(1 << 20, file);
-            self.emit(&header, &mut w).map_err(io_err(&tmp))?;
-            let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
-            file.sync_all().map_err(io_err(&tmp))?;
-            drop(file);
-            std::fs::rename(&tmp, path).map_err(io_err(path))
-        })();
-        match result {
-            Ok(()) => {
-                // Best effort: make the rename itself durable.
-                #[cfg(unix)]
-                if let Some(dir) = path.parent() {
-                    let dir = if dir.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        dir
-                    };
-                    if let Ok(d) = std::fs::File::open(dir) {
-                        let _ = d.sync_all();
-                    }
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
+        write_atomically(path.as_ref(), |w| {
+            self.emit(&header, w).map_err(|source| Error::Io {
+                path: PathBuf::from("<stream>"),
+                source,
+            })
+        })
     }
 
     /// Everything before the tensor data: header, metadata, tensor table,
@@ -385,4 +346,60 @@ fn encode_value(b: &mut Vec<u8>, v: &OwnedValue) {
         OwnedValue::I64(x) => b.extend_from_slice(&x.to_le_bytes()),
         OwnedValue::F64(x) => b.extend_from_slice(&x.to_le_bytes()),
     }
+}
+
+/// Runs `f` on a buffered temporary file beside `path` (`PATH.tmp-<pid>`),
+/// then fsyncs it and renames it to `path`; removes the temporary file on any
+/// error, so `path` is either untouched or complete. I/O errors reported by
+/// `f` for the stream are attributed to the temporary file.
+pub(crate) fn write_atomically<T>(
+    path: &Path,
+    f: impl FnOnce(&mut io::BufWriter<std::fs::File>) -> Result<T>,
+) -> Result<T> {
+    let io_err = |p: &Path| {
+        let p: PathBuf = p.to_path_buf();
+        move |source| Error::Io { path: p, source }
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        io_err(path)(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file path",
+        ))
+    })?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = (|| -> Result<T> {
+        let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, file);
+        let value = f(&mut w).map_err(|e| match e {
+            // The writer names the stream "<stream>": name the file instead.
+            Error::Io { source, .. } => Error::Io {
+                path: tmp.clone(),
+                source,
+            },
+            other => other,
+        })?;
+        let file = w.into_inner().map_err(|e| io_err(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        // Best effort: make the rename itself durable.
+        #[cfg(unix)]
+        if let Some(dir) = path.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -3,10 +3,11 @@
 //! top to bottom like the paper.
 
 use super::config::Config;
-use super::matvec::{dequantize, matvec, Activation, Prepared};
+use super::matvec::{matvec, Activation, Prepared};
 use super::weights::{Weight, Weights};
 use crate::error::Result;
 use crate::kv_cache::{KvCache, Row};
+use crate::tensor::dequantize;
 use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;

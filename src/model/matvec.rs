@@ -3,10 +3,10 @@
 
 use super::weights::Weight;
 use crate::error::{Error, Result};
-use crate::tensor::TensorView;
+use crate::tensor::{dequantize, TensorView};
 use edge_llama_kernels::{
-    cast_blocks, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
-    GgmlType, Kernels, QK, QK_K,
+    cast_blocks, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1, GgmlType,
+    Kernels, QK, QK_K,
 };
 use half::{bf16, f16};
 use rayon::prelude::*;
@@ -16,50 +16,6 @@ fn blocks<'a, B: Block>(name: &str, bytes: &'a [u8]) -> Result<&'a [B]> {
         name: name.to_string(),
         reason: "data is not a whole number of aligned blocks".into(),
     })
-}
-
-/// Dequantizes `bytes` (holding exactly `out.len()` elements of `dtype`) into `out`.
-pub(crate) fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
-    let expected = dtype.row_bytes(out.len() as u64);
-    if expected != Some(bytes.len() as u64) {
-        return Err(Error::BadTensor {
-            name: name.to_string(),
-            reason: format!(
-                "{} bytes do not hold {} {dtype} elements",
-                bytes.len(),
-                out.len()
-            ),
-        });
-    }
-    match dtype {
-        GgmlType::F32 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
-        }
-        GgmlType::F16 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = f16::from_le_bytes([c[0], c[1]]).to_f32();
-            }
-        }
-        GgmlType::BF16 => {
-            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-                *o = bf16::from_le_bytes([c[0], c[1]]).to_f32();
-            }
-        }
-        GgmlType::Q4_0 => scalar::dequantize_row_q4_0(blocks(name, bytes)?, out),
-        GgmlType::Q4_1 => scalar::dequantize_row_q4_1(blocks(name, bytes)?, out),
-        GgmlType::Q8_0 => scalar::dequantize_row_q8_0(blocks(name, bytes)?, out),
-        GgmlType::Q6K => scalar::dequantize_row_q6k(blocks(name, bytes)?, out),
-        other => {
-            return Err(Error::UnsupportedTensorType {
-                name: name.to_string(),
-                ty: other.to_string(),
-                context: "for dequantization".into(),
-            })
-        }
-    }
-    Ok(())
 }
 
 /// Dequantizes row `row` of tensor `t` into `out` (`out.len()` = row length).
