@@ -64,7 +64,7 @@ pub struct BlockQ8_1 {
 }
 
 /// Q6_K: 256 6-bit values in 16 sub-blocks of 16, each with an i8 scale,
-/// and one f16 super-block scale. value = d · scale[sub] · (q − 32).
+/// and one f16 super-block scale. value = d · scale(sub) · (q − 32).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BlockQ6K {

@@ -42,6 +42,59 @@ pub struct Kernels {
     pub dot_f16_f32: fn(&[f16], &[f32]) -> f32,
     /// Σ w·x over two f32 rows.
     pub dot_f32_f32: fn(&[f32], &[f32]) -> f32,
+    /// Four Q4_0·Q8_0 dots sharing one weight row: `x` holds 4 activation
+    /// rows back to back, each `w.len()` blocks (`x.len()` = 4·`w.len()`);
+    /// `out[v]` = Σ w·x_v, bit-identical to `dot_q4_0_q8_0` of the same
+    /// table on (w, x_v).
+    pub dot4_q4_0_q8_0: fn(&[BlockQ4_0], &[BlockQ8_0], &mut [f32; 4]),
+    /// Four Q4_1·Q8_1 dots sharing one weight row (layout and bit-identity
+    /// as [`Self::dot4_q4_0_q8_0`], against `dot_q4_1_q8_1`).
+    pub dot4_q4_1_q8_1: fn(&[BlockQ4_1], &[BlockQ8_1], &mut [f32; 4]),
+    /// Four Q8_0·Q8_0 dots sharing one weight row (layout and bit-identity
+    /// as [`Self::dot4_q4_0_q8_0`], against `dot_q8_0_q8_0`).
+    pub dot4_q8_0_q8_0: fn(&[BlockQ8_0], &[BlockQ8_0], &mut [f32; 4]),
+    /// Four Q6_K·Q8_K dots sharing one weight row (layout and bit-identity
+    /// as [`Self::dot4_q4_0_q8_0`], against `dot_q6k_q8k`).
+    pub dot4_q6k_q8k: fn(&[BlockQ6K], &[BlockQ8K], &mut [f32; 4]),
+}
+
+/// Four dots of one weight row `w` with the 4 activation rows stored back
+/// to back in `x` (each `w.len()` long), by calling the single-row `dot`
+/// once per activation row: the generic fallback for paths without a fused
+/// multi-row kernel (bit-identical to `dot` by construction).
+///
+/// # Panics
+/// When `x.len() != 4 * w.len()`.
+#[inline]
+pub(crate) fn dot4_each<W, X>(dot: fn(&[W], &[X]) -> f32, w: &[W], x: &[X], out: &mut [f32; 4]) {
+    let n = w.len();
+    assert_eq!(
+        x.len(),
+        4 * n,
+        "dot4: activation is not 4 rows of the weight's length"
+    );
+    for (v, o) in out.iter_mut().enumerate() {
+        *o = dot(w, &x[v * n..(v + 1) * n]);
+    }
+}
+
+/// Defines `fn $name(w, x, out)` as [`dot4_each`] over the single-row dot
+/// `$single` (for tables without a fused multi-row kernel).
+macro_rules! dot4_fallbacks {
+    ($($name:ident: $single:path, $wt:ty, $xt:ty;)*) => {$(
+        #[doc = concat!("Four dots by `", stringify!($single), "` (see `dispatch::dot4_each`).")]
+        pub(crate) fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            $crate::dispatch::dot4_each($single, w, x, out)
+        }
+    )*};
+}
+pub(crate) use dot4_fallbacks;
+
+dot4_fallbacks! {
+    scalar_dot4_q4_0_q8_0: scalar::dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0;
+    scalar_dot4_q4_1_q8_1: scalar::dot_q4_1_q8_1, BlockQ4_1, BlockQ8_1;
+    scalar_dot4_q8_0_q8_0: scalar::dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0;
+    scalar_dot4_q6k_q8k: scalar::dot_q6k_q8k, BlockQ6K, BlockQ8K;
 }
 
 /// The scalar reference table.
@@ -56,6 +109,10 @@ pub const SCALAR: Kernels = Kernels {
     dot_q6k_q8k: scalar::dot_q6k_q8k,
     dot_f16_f32: scalar::dot_f16_f32,
     dot_f32_f32: scalar::dot_f32_f32,
+    dot4_q4_0_q8_0: scalar_dot4_q4_0_q8_0,
+    dot4_q4_1_q8_1: scalar_dot4_q4_1_q8_1,
+    dot4_q8_0_q8_0: scalar_dot4_q8_0_q8_0,
+    dot4_q6k_q8k: scalar_dot4_q6k_q8k,
 };
 
 /// Name of the environment variable that forces a kernel path.

@@ -355,7 +355,7 @@ pub(crate) fn unpack_q6k(b: &BlockQ6K) -> [i8; QK_K] {
     a
 }
 
-/// Dequantizes a Q6_K row: y = (d·scale[sub])·(q − 32), evaluated as in
+/// Dequantizes a Q6_K row: y = (d·scale(sub))·(q − 32), evaluated as in
 /// ggml (`d * sc * q` left to right).
 pub fn dequantize_row_q6k(x: &[BlockQ6K], y: &mut [f32]) {
     check_len(y.len(), x.len(), QK_K);

@@ -650,3 +650,106 @@ fn dispatch_api() {
         assert_eq!(try_kernels().map(|k| k.name), Ok(names[0]));
     }
 }
+
+/// Same value bit for bit (NaNs of any payload count as equal).
+fn same_bits(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The 4-row dots of every path (scalar included) against the single-row
+/// dot of the same path — bit for bit, since batched prompt evaluation
+/// relies on it — and against the scalar reference within the bound above.
+#[test]
+fn dot4_equals_single_row_dots() {
+    let mut all = paths();
+    all.push(SCALAR);
+    let mut r = Rng(0x5EED_0004);
+    let iters = if cfg!(target_arch = "x86_64") {
+        3000
+    } else {
+        600
+    };
+    for i in 0..iters {
+        let nb = r.blocks(MAX_ELEMS / QK);
+        // Four independent activation sets; the weights of the first.
+        let q: Vec<QRows> = (0..4).map(|_| qrows(&mut r, nb)).collect();
+        let x80: Vec<BlockQ8_0> = q.iter().flat_map(|q| q.x80.clone()).collect();
+        let x81: Vec<BlockQ8_1> = q.iter().flat_map(|q| q.x81.clone()).collect();
+        let x8k: Vec<BlockQ8K> = q.iter().flat_map(|q| q.x8k.clone()).collect();
+        let w = &q[0];
+        for k in &all {
+            let mut got = [[0f32; 4]; 4];
+            (k.dot4_q4_0_q8_0)(&w.w40, &x80, &mut got[0]);
+            (k.dot4_q4_1_q8_1)(&w.w41, &x81, &mut got[1]);
+            (k.dot4_q8_0_q8_0)(&w.w80, &x80, &mut got[2]);
+            (k.dot4_q6k_q8k)(&w.w6k, &x8k, &mut got[3]);
+            for (v, qv) in q.iter().enumerate() {
+                let single = [
+                    (k.dot_q4_0_q8_0)(&w.w40, &qv.x80),
+                    (k.dot_q4_1_q8_1)(&w.w41, &qv.x81),
+                    (k.dot_q8_0_q8_0)(&w.w80, &qv.x80),
+                    (k.dot_q6k_q8k)(&w.w6k, &qv.x8k),
+                ];
+                let want = [
+                    scalar::dot_q4_0_q8_0(&w.w40, &qv.x80),
+                    scalar::dot_q4_1_q8_1(&w.w41, &qv.x81),
+                    scalar::dot_q8_0_q8_0(&w.w80, &qv.x80),
+                    scalar::dot_q6k_q8k(&w.w6k, &qv.x8k),
+                ];
+                let terms = [
+                    terms_q4_0(&w.w40, &qv.x80),
+                    terms_q4_1(&w.w41, &qv.x81),
+                    terms_q8_0(&w.w80, &qv.x80),
+                    terms_q6k(&w.w6k, &qv.x8k),
+                ];
+                for j in 0..4 {
+                    let op = ["q4_0", "q4_1", "q8_0", "q6_k"][j];
+                    let g = got[j][v];
+                    assert!(
+                        same_bits(g, single[j]),
+                        "{} dot4 {op} row {i} vector {v} ({nb} blocks): {g} vs single {}",
+                        k.name,
+                        single[j]
+                    );
+                    assert!(
+                        close(g, want[j], terms[j]),
+                        "{} dot4 {op} row {i} vector {v} ({nb} blocks): {g} vs scalar {}",
+                        k.name,
+                        want[j]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dot4_empty_rows() {
+    let mut all = paths();
+    all.push(SCALAR);
+    for k in all {
+        let mut o = [1f32; 4];
+        (k.dot4_q4_0_q8_0)(&[], &[], &mut o);
+        assert_eq!(o, [0.0; 4]);
+        let mut o = [1f32; 4];
+        (k.dot4_q8_0_q8_0)(&[], &[], &mut o);
+        assert_eq!(o, [0.0; 4]);
+        let mut o = [1f32; 4];
+        (k.dot4_q6k_q8k)(&[], &[], &mut o);
+        assert_eq!(o, [0.0; 4]);
+    }
+}
+
+#[test]
+#[should_panic]
+fn dot4_wrong_activation_length_panics_on_best_path() {
+    let k = kernels();
+    let w = vec![
+        BlockQ4_0 {
+            d: f16::ZERO,
+            qs: [0; 16]
+        };
+        4
+    ];
+    (k.dot4_q4_0_q8_0)(&w, &zq8_0(15), &mut [0.0; 4]);
+}

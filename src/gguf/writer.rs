@@ -78,7 +78,7 @@ impl<'a> GgufWriter<'a> {
     /// existing value is kept); `Error::InvalidArgument` when an array holds
     /// an element of another type than its declared element type;
     /// `Error::NestingTooDeep` for arrays nested deeper than
-    /// [`MAX_ARRAY_DEPTH`](super::MAX_ARRAY_DEPTH). Setting
+    /// [`super::MAX_ARRAY_DEPTH`]. Setting
     /// `general.alignment` to a valid value also sets the alignment.
     pub fn add_metadata(&mut self, key: &str, value: OwnedValue) -> Result<()> {
         if self.metadata.iter().any(|(k, _)| k == key) {

@@ -158,51 +158,89 @@ pub(crate) fn matvec(
         let n = a.len() / batch;
         &a[b * n..(b + 1) * n]
     }
+    // Vectors b..b + 4 of a batch, back to back.
+    fn four<T>(a: &[T], batch: usize, b: usize) -> &[T] {
+        let n = a.len() / batch;
+        &a[b * n..(b + 4) * n]
+    }
+    // A 4-vector dot made of four single ones (types without a fused kernel).
+    fn each<B>(
+        dot: impl Fn(&[B], usize) -> f32 + Sync,
+    ) -> impl Fn(&[B], usize, &mut [f32; 4]) + Sync {
+        move |r, b, o| {
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = dot(r, b + i);
+            }
+        }
+    }
     match (w.dtype, x) {
         (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ4_0>(name, bytes)?;
-            rows(pool, out, batch, wb, rb / 18, |r, b| {
-                (k.dot_q4_0_q8_0)(r, nth(a, batch, b))
-            });
+            rows(
+                pool,
+                out,
+                batch,
+                wb,
+                rb / 18,
+                |r, b| (k.dot_q4_0_q8_0)(r, nth(a, batch, b)),
+                |r, b, o| (k.dot4_q4_0_q8_0)(r, four(a, batch, b), o),
+            );
         }
         (GgmlType::Q8_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ8_0>(name, bytes)?;
-            rows(pool, out, batch, wb, rb / 34, |r, b| {
-                (k.dot_q8_0_q8_0)(r, nth(a, batch, b))
-            });
+            rows(
+                pool,
+                out,
+                batch,
+                wb,
+                rb / 34,
+                |r, b| (k.dot_q8_0_q8_0)(r, nth(a, batch, b)),
+                |r, b, o| (k.dot4_q8_0_q8_0)(r, four(a, batch, b), o),
+            );
         }
         (GgmlType::Q4_1, Prepared::Q8_1(a)) => {
             let wb = blocks::<BlockQ4_1>(name, bytes)?;
-            rows(pool, out, batch, wb, rb / 20, |r, b| {
-                (k.dot_q4_1_q8_1)(r, nth(a, batch, b))
-            });
+            rows(
+                pool,
+                out,
+                batch,
+                wb,
+                rb / 20,
+                |r, b| (k.dot_q4_1_q8_1)(r, nth(a, batch, b)),
+                |r, b, o| (k.dot4_q4_1_q8_1)(r, four(a, batch, b), o),
+            );
         }
         (GgmlType::Q6K, Prepared::Q8K(a)) => {
             let wb = blocks::<BlockQ6K>(name, bytes)?;
-            rows(pool, out, batch, wb, rb / 210, |r, b| {
-                (k.dot_q6k_q8k)(r, nth(a, batch, b))
-            });
+            rows(
+                pool,
+                out,
+                batch,
+                wb,
+                rb / 210,
+                |r, b| (k.dot_q6k_q8k)(r, nth(a, batch, b)),
+                |r, b, o| (k.dot4_q6k_q8k)(r, four(a, batch, b), o),
+            );
         }
         (GgmlType::F16, Prepared::F32(a)) => {
             let wb = blocks::<f16>(name, bytes)?;
-            rows(pool, out, batch, wb, w.cols, |r, b| {
-                (k.dot_f16_f32)(r, nth(a, batch, b))
-            });
+            let dot = |r: &[f16], b| (k.dot_f16_f32)(r, nth(a, batch, b));
+            rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
-            rows(pool, out, batch, wb, w.cols, |r, b| {
-                (k.dot_f32_f32)(r, nth(a, batch, b))
-            });
+            let dot = |r: &[f32], b| (k.dot_f32_f32)(r, nth(a, batch, b));
+            rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (GgmlType::BF16, Prepared::F32(a)) => {
             let wb = blocks::<bf16>(name, bytes)?;
-            rows(pool, out, batch, wb, w.cols, |r, b| {
+            let dot = |r: &[bf16], b| {
                 r.iter()
                     .zip(nth(a, batch, b))
                     .map(|(w, x)| w.to_f32() * x)
                     .sum()
-            });
+            };
+            rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (t, _) => {
             return Err(Error::UnsupportedTensorType {
@@ -217,23 +255,34 @@ pub(crate) fn matvec(
 
 /// For each row (`per_row` items of `w`) and each of `batch` vectors, writes
 /// `dot(row, b)` to `out[r * batch + b]`; a row stays in cache for its batch.
-fn rows<B: Sync, F>(
+/// Vectors are taken 4 at a time by `dot4(row, b, out)` (vectors b..b + 4,
+/// which must give bit for bit what `dot` gives for each), the remainder
+/// one at a time by `dot`.
+fn rows<B: Sync, F, F4>(
     pool: Option<&rayon::ThreadPool>,
     out: &mut [f32],
     batch: usize,
     w: &[B],
     per_row: usize,
     dot: F,
+    dot4: F4,
 ) where
     F: Fn(&[B], usize) -> f32 + Sync,
+    F4: Fn(&[B], usize, &mut [f32; 4]) + Sync,
 {
     let n_rows = out.len() / batch;
     let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
         for (j, o) in chunk.chunks_exact_mut(batch).enumerate() {
             let r = ci * chunk_rows + j;
             let row = &w[r * per_row..(r + 1) * per_row];
-            for (b, o) in o.iter_mut().enumerate() {
-                *o = dot(row, b);
+            let mut quads = o.chunks_exact_mut(4);
+            for (q, o4) in (&mut quads).enumerate() {
+                let o4: &mut [f32; 4] = o4.try_into().unwrap_or_else(|_| unreachable!());
+                dot4(row, 4 * q, o4);
+            }
+            let done = batch / 4 * 4;
+            for (b, o) in quads.into_remainder().iter_mut().enumerate() {
+                *o = dot(row, done + b);
             }
         }
     };

@@ -35,7 +35,17 @@ pub(crate) fn table() -> Option<Kernels> {
         dot_q6k_q8k: neon::dot_q6k_q8k,
         dot_f16_f32: neon::dot_f16_f32,
         dot_f32_f32: neon::dot_f32_f32,
+        dot4_q4_0_q8_0,
+        dot4_q4_1_q8_1,
+        dot4_q8_0_q8_0,
+        dot4_q6k_q8k: neon::dot4_q6k_q8k,
     })
+}
+
+crate::dispatch::dot4_fallbacks! {
+    dot4_q4_0_q8_0: dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0;
+    dot4_q4_1_q8_1: dot_q4_1_q8_1, BlockQ4_1, BlockQ8_1;
+    dot4_q8_0_q8_0: dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0;
 }
 
 /// `acc + sdot(a, b)`: lane k of the result adds Σ_{j<4} a[4k+j]·b[4k+j].

@@ -33,6 +33,10 @@ pub(crate) fn table() -> Option<Kernels> {
         dot_q6k_q8k,
         dot_f16_f32,
         dot_f32_f32,
+        dot4_q4_0_q8_0,
+        dot4_q4_1_q8_1,
+        dot4_q8_0_q8_0,
+        dot4_q6k_q8k,
     })
 }
 
@@ -273,6 +277,13 @@ unsafe fn quantize_q8_k_neon(x: &[f32], y: &mut [BlockQ8K]) {
 
 // ---------------------------------------------------------------------------
 // Quantized dot products.
+
+crate::dispatch::dot4_fallbacks! {
+    dot4_q4_0_q8_0: dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0;
+    dot4_q4_1_q8_1: dot_q4_1_q8_1, BlockQ4_1, BlockQ8_1;
+    dot4_q8_0_q8_0: dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0;
+    dot4_q6k_q8k: dot_q6k_q8k, BlockQ6K, BlockQ8K;
+}
 
 /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts).
 pub(super) fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {

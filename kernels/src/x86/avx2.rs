@@ -29,6 +29,10 @@ pub(crate) fn table() -> Option<Kernels> {
         dot_q6k_q8k,
         dot_f16_f32,
         dot_f32_f32,
+        dot4_q4_0_q8_0,
+        dot4_q4_1_q8_1,
+        dot4_q8_0_q8_0,
+        dot4_q6k_q8k,
     })
 }
 
@@ -56,6 +60,26 @@ wrappers! {
     dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32;
     dot_f16_f32(w: &[f16], x: &[f32]) -> f32;
     dot_f32_f32(w: &[f32], x: &[f32]) -> f32;
+}
+
+macro_rules! wrappers4 {
+    ($( $name:ident ( $wt:ty, $xt:ty ); )*) => {$(
+        pub(crate) fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            // SAFETY: these wrappers are placed only in tables built after
+            // `detected()` returned true (AVX2, FMA and F16C present).
+            unsafe { imp::$name(w, x, out) }
+        }
+    )*};
+}
+
+wrappers4! {
+    dot4_q4_0_q8_0(BlockQ4_0, BlockQ8_0);
+    dot4_q4_1_q8_1(BlockQ4_1, BlockQ8_1);
+    dot4_q8_0_q8_0(BlockQ8_0, BlockQ8_0);
+}
+
+crate::dispatch::dot4_fallbacks! {
+    dot4_q6k_q8k: dot_q6k_q8k, BlockQ6K, BlockQ8K;
 }
 
 #[inline]
@@ -120,6 +144,78 @@ macro_rules! dot_blocks8 {
     };
 }
 pub(crate) use dot_blocks8;
+
+/// Generates the 4-row companion of a [`dot_blocks8`] kernel: one weight
+/// row times 4 activation rows stored back to back in `x`. Each weight
+/// block is prepared once by `$prep` (nibbles unpacked, signs split) and
+/// multiplied with the 4 activation blocks by `$block`; every activation
+/// row gets its own accumulator, updated with exactly the operations and
+/// order of the single-row kernel (same exact integer block sums, same
+/// scale products, same FMA chain, same horizontal sum and tail), so
+/// `out[v]` is bit-identical to the single-row kernel on (w, x_v).
+macro_rules! dot4_blocks8 {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident $(, $m:ident, $s:ident)?) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            use $crate::x86::avx2::imp::{f16x8, f16x8_ins, hsum_epi32, hsum_ps, prod_f16, reduce8};
+            let n = w.len();
+            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
+            let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let full = n / 8 * 8;
+            for (i, w8) in w[..full].chunks_exact(8).enumerate() {
+                let p = [
+                    $prep(&w8[0]),
+                    $prep(&w8[1]),
+                    $prep(&w8[2]),
+                    $prep(&w8[3]),
+                    $prep(&w8[4]),
+                    $prep(&w8[5]),
+                    $prep(&w8[6]),
+                    $prep(&w8[7]),
+                ];
+                let wd = f16x8(std::array::from_fn(|k| w8[k].d));
+                $( let wm = f16x8(std::array::from_fn(|k| w8[k].$m)); )?
+                for (a, xv) in acc.iter_mut().zip(&xs) {
+                    let x8 = &xv[8 * i..8 * i + 8];
+                    let s = reduce8([
+                        $block(p[0], &x8[0]),
+                        $block(p[1], &x8[1]),
+                        $block(p[2], &x8[2]),
+                        $block(p[3], &x8[3]),
+                        $block(p[4], &x8[4]),
+                        $block(p[5], &x8[5]),
+                        $block(p[6], &x8[6]),
+                        $block(p[7], &x8[7]),
+                    ]);
+                    let d = _mm256_mul_ps(wd, f16x8_ins(std::array::from_fn(|k| x8[k].d)));
+                    *a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), *a);
+                    $(
+                        *a = _mm256_fmadd_ps(
+                            wm,
+                            f16x8(std::array::from_fn(|k| x8[k].$s)),
+                            *a,
+                        );
+                    )?
+                }
+            }
+            for ((o, a), xv) in out.iter_mut().zip(acc).zip(&xs) {
+                let mut sum = hsum_ps(a);
+                for (wb, xb) in w[full..].iter().zip(&xv[full..]) {
+                    sum += hsum_epi32($block($prep(wb), xb)) as f32
+                        * _mm_cvtss_f32(prod_f16(wb.d, xb.d));
+                    $( sum += _mm_cvtss_f32(prod_f16(wb.$m, xb.$s)); )?
+                }
+                *o = sum;
+            }
+        }
+    };
+}
+pub(crate) use dot4_blocks8;
 
 pub(crate) mod imp {
     use super::*;
@@ -336,6 +432,14 @@ pub(crate) mod imp {
         _mm256_cvtph_ps(_mm_set_epi64x(pack(4), pack(0)))
     }
 
+    /// Eight f16 values as f32 (exact), built with word inserts.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn f16x8_ins(v: [f16; 8]) -> __m256 {
+        let b = v.map(|h| h.to_bits() as i16);
+        _mm256_cvtph_ps(_mm_setr_epi16(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]))
+    }
+
     /// Lane k = Σ of the eight i32 lanes of `v[k]` (exact; no overflow for
     /// block sums).
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -418,6 +522,76 @@ pub(crate) mod imp {
         /// AVX2 Q8_0·Q8_0: exact block sums (activation without −128),
         /// Σ (d_w·d_x)·sumi in f32 lanes.
         dot_q8_0_q8_0, "avx2,fma,f16c", BlockQ8_0, BlockQ8_0, block_q8_0
+    );
+
+    // ----- 4-row quantized dots (one weight row, 4 activation rows) -------
+
+    /// A Q4_0 block's levels as signed bytes (nibble − 8) and their
+    /// magnitudes, for the sign trick of [`signed_pairs`].
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn prep_q4_0(w: &BlockQ4_0) -> (__m256i, __m256i) {
+        let v = _mm256_sub_epi8(unpack_nibbles(&w.qs), _mm256_set1_epi8(8));
+        (_mm256_abs_epi8(v), v)
+    }
+
+    /// A Q8_0 block's bytes and their magnitudes (|−128| reads as u8 128).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn prep_q8_0(w: &BlockQ8_0) -> (__m256i, __m256i) {
+        let v = load_i8x32(&w.qs);
+        (_mm256_abs_epi8(v), v)
+    }
+
+    /// A Q4_1 block's nibbles as unsigned bytes.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn prep_q4_1(w: &BlockQ4_1) -> __m256i {
+        unpack_nibbles(&w.qs)
+    }
+
+    /// Σ w·q over a block from prepared (|w|, w) as 8 partial i32 sums:
+    /// |w| (u8) times q with w's sign. Exact when q has no −128 and
+    /// |w| ≤ 128 (pair sums ≤ 2·128·127 < 2^15).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn signed_pairs((a, w): (__m256i, __m256i), qs: &[i8; QK]) -> __m256i {
+        let p = _mm256_maddubs_epi16(a, _mm256_sign_epi8(load_i8x32(qs), w));
+        _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn block4_q4_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+        signed_pairs(p, &x.qs)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+        signed_pairs(p, &x.qs)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
+        _mm256_madd_epi16(
+            _mm256_maddubs_epi16(n, load_i8x32(&x.qs)),
+            _mm256_set1_epi16(1),
+        )
+    }
+
+    dot4_blocks8!(
+        /// AVX2 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
+        dot4_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
+    );
+    dot4_blocks8!(
+        /// AVX2 4-row Q8_0·Q8_0, bit-identical per row to [`dot_q8_0_q8_0`].
+        dot4_q8_0_q8_0, "avx2,fma,f16c", BlockQ8_0, BlockQ8_0, prep_q8_0, block4_q8_0
+    );
+    dot4_blocks8!(
+        /// AVX2 4-row Q4_1·Q8_1, bit-identical per row to [`dot_q4_1_q8_1`].
+        dot4_q4_1_q8_1, "avx2,fma,f16c", BlockQ4_1, BlockQ8_1, prep_q4_1, block4_q4_1, m, s
     );
 
     /// Exact Σ scale·(q6 − 32)·q8 over one Q6_K·Q8_K super-block, as 8

@@ -56,6 +56,10 @@ fn table_with(vnni: bool) -> Kernels {
         dot_q6k_q8k: avx2::dot_q6k_q8k,
         dot_f16_f32,
         dot_f32_f32,
+        dot4_q4_0_q8_0: avx2::dot4_q4_0_q8_0,
+        dot4_q4_1_q8_1: avx2::dot4_q4_1_q8_1,
+        dot4_q8_0_q8_0: avx2::dot4_q8_0_q8_0,
+        dot4_q6k_q8k: avx2::dot4_q6k_q8k,
     };
     if vnni {
         Kernels {
@@ -63,6 +67,9 @@ fn table_with(vnni: bool) -> Kernels {
             dot_q4_0_q8_0: vnni_dot_q4_0_q8_0,
             dot_q4_1_q8_1: vnni_dot_q4_1_q8_1,
             dot_q8_0_q8_0: vnni_dot_q8_0_q8_0,
+            dot4_q4_0_q8_0: vnni_dot4_q4_0_q8_0,
+            dot4_q4_1_q8_1: vnni_dot4_q4_1_q8_1,
+            dot4_q8_0_q8_0: vnni_dot4_q8_0_q8_0,
             ..base
         }
     } else {
@@ -92,12 +99,24 @@ fn vnni_dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     // SAFETY: only in the table built after `detected_vnni()` returned true.
     unsafe { vnni::dot_q8_0_q8_0(w, x) }
 }
+fn vnni_dot4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot4_q4_0_q8_0(w, x, out) }
+}
+fn vnni_dot4_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 4]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot4_q4_1_q8_1(w, x, out) }
+}
+fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot4_q8_0_q8_0(w, x, out) }
+}
 
 /// 256-bit VNNI quantized dots: exact i32 block sums, f32 FMA accumulation
 /// across blocks (as the AVX2 ones).
 pub(crate) mod vnni {
     use super::*;
-    use crate::x86::avx2::imp::{load_i8x32, unpack_nibbles};
+    use crate::x86::avx2::imp::{load_i8x32, prep_q4_0, prep_q4_1, prep_q8_0, unpack_nibbles};
 
     /// Σ (nibble − 8)·q over one block as 8 partial i32 sums (exact:
     /// Σ nibble·q − Σ 8·q, both u8·i8 dot products).
@@ -155,6 +174,66 @@ pub(crate) mod vnni {
         BlockQ8_0,
         block_q8_0
     );
+    /// Σ w·q over a block from prepared (|w|, w) as 8 partial i32 sums:
+    /// |w| (u8) times q with w's sign (exact: q has no −128).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    fn signed_dp((a, w): (__m256i, __m256i), qs: &[i8; QK]) -> __m256i {
+        _mm256_dpbusd_epi32(
+            _mm256_setzero_si256(),
+            a,
+            _mm256_sign_epi8(load_i8x32(qs), w),
+        )
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    fn block4_q4_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+        signed_dp(p, &x.qs)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+        signed_dp(p, &x.qs)
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+    #[inline]
+    fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
+        _mm256_dpbusd_epi32(_mm256_setzero_si256(), n, load_i8x32(&x.qs))
+    }
+
+    crate::x86::avx2::dot4_blocks8!(
+        /// VNNI 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
+        dot4_q4_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_0,
+        BlockQ8_0,
+        prep_q4_0,
+        block4_q4_0
+    );
+    crate::x86::avx2::dot4_blocks8!(
+        /// VNNI 4-row Q8_0·Q8_0, bit-identical per row to [`dot_q8_0_q8_0`].
+        dot4_q8_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ8_0,
+        BlockQ8_0,
+        prep_q8_0,
+        block4_q8_0
+    );
+    crate::x86::avx2::dot4_blocks8!(
+        /// VNNI 4-row Q4_1·Q8_1, bit-identical per row to [`dot_q4_1_q8_1`].
+        dot4_q4_1_q8_1,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_1,
+        BlockQ8_1,
+        prep_q4_1,
+        block4_q4_1,
+        m,
+        s
+    );
+
     crate::x86::avx2::dot_blocks8!(
         /// VNNI Q4_1·Q8_1: Σ (d_w·d_x)·sumi + m_w·s_x.
         dot_q4_1_q8_1,
