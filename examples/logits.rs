@@ -21,6 +21,11 @@ fn main() {
     let out = args.required(USAGE, "--out");
     let threads: usize = args.get(USAGE, "--threads", 0);
     let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    eprintln!(
+        "kernels {}, {} threads",
+        model.kernel_path(),
+        model.threads()
+    );
     let tokens: Vec<u32> = match (args.opt("--prompt"), args.opt("--tokens")) {
         (Some(p), None) => model.tokenizer().encode(&p, true),
         (None, Some(t)) => t

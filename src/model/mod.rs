@@ -77,7 +77,10 @@ impl Model {
                 config.n_vocab
             )));
         }
-        let kernels = edge_llama_kernels::kernels();
+        // An EDGE_LLAMA_KERNELS naming an unknown path, or one this CPU
+        // cannot run, is an error rather than a silent fallback.
+        let kernels =
+            edge_llama_kernels::try_kernels().map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let threads = if options.threads == 0 {
             num_cpus::get_physical().max(1)
         } else {
