@@ -16,7 +16,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The file does not start with the GGUF magic.
-    #[error("not a GGUF file: magic is {0:02x?}, expected \"GGUF\"")]
+    #[error("not a GGUF file: it starts with \"{}\", not \"GGUF\"", escape_magic(.0))]
     BadMagic([u8; 4]),
     /// A big-endian GGUF file.
     #[error("big-endian GGUF files are not supported")]
@@ -161,3 +161,12 @@ pub enum Error {
 
 /// Result with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The magic bytes as printable ASCII with escapes (`"\\x00"`).
+fn escape_magic(magic: &[u8; 4]) -> String {
+    magic
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect()
+}
