@@ -57,3 +57,8 @@ pub use tokenizer::Tokenizer;
 pub mod __bench {
     pub use crate::model::matvec::{bench_matvec, BenchActivation};
 }
+
+/// The README's code examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
