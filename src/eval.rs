@@ -221,6 +221,18 @@ struct Scorer {
 }
 
 impl Scorer {
+    /// Adds every scored position of one window, with the base model's
+    /// log-probs for the same positions (`[positions][n_vocab]` each).
+    fn add_window(&mut self, lp: &[f32], nll: &[f64], base: &[f32], n_vocab: usize) {
+        for ((row, brow), &v) in lp
+            .chunks_exact(n_vocab)
+            .zip(base.chunks_exact(n_vocab))
+            .zip(nll)
+        {
+            self.add(row, v, Some(brow));
+        }
+    }
+
     /// Scores one position: `lp` the model's log-probs, `v` the negative
     /// log-likelihood of the next token (f64), `base` the baseline's log-probs
     /// (when comparing).
@@ -373,13 +385,7 @@ pub fn compare_models(
     for (i, w) in windows.windows.iter().enumerate() {
         let (base, _) = window_logprobs(&mut s_base, windows, w, n_vocab)?;
         let (lp, nll) = window_logprobs(&mut s_model, windows, w, n_vocab)?;
-        for ((row, brow), &v) in lp
-            .chunks_exact(n_vocab)
-            .zip(base.chunks_exact(n_vocab))
-            .zip(&nll)
-        {
-            scorer.add(row, v, Some(brow));
-        }
+        scorer.add_window(&lp, &nll, &base, n_vocab);
         progress(i + 1, total);
     }
     Ok(scorer.comparison(total))
@@ -491,13 +497,7 @@ pub fn compare_with_file(
             *b = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
         let (lp, nll) = window_logprobs(&mut session, windows, w, n_vocab)?;
-        for ((row, brow), &v) in lp
-            .chunks_exact(n_vocab)
-            .zip(base.chunks_exact(n_vocab))
-            .zip(&nll)
-        {
-            scorer.add(row, v, Some(brow));
-        }
+        scorer.add_window(&lp, &nll, &base, n_vocab);
         progress(i + 1, total);
     }
     Ok(scorer.comparison(total))
