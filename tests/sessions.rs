@@ -2,7 +2,7 @@
 
 mod common;
 
-use edge_llama::{Model, ModelOptions, Session, SessionOptions};
+use edge_llama::{KvCacheConfig, KvType, Model, ModelOptions, Session, SessionOptions};
 
 fn assert_send_sync<T: Send + Sync>() {}
 fn assert_send<T: Send>() {}
@@ -55,41 +55,55 @@ fn sessions_on_threads_agree_with_a_lone_session() {
     assert_eq!(alone, together);
 }
 
-/// A prompt evaluated in batches gives bit-identical logits to the same
-/// tokens evaluated one at a time (each dot product is the same code on the
-/// same data), for every position, across batch boundaries.
+/// A prompt evaluated in batches against the same tokens evaluated one at
+/// a time, for every position, across batch boundaries. With an f32 cache
+/// the two are bit-identical (every product is the same code on the same
+/// data). With the default f16 cache attention follows llama.cpp, whose
+/// single-token and batched products sum in different orders: position 0
+/// is still identical, later ones differ by rounding only.
 #[test]
 fn batched_prompt_equals_token_by_token() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    for variant in ["f16", "q4_0"] {
+    for (variant, kv_type) in [
+        ("f16", KvType::F32),
+        ("q4_0", KvType::F32),
+        ("q4_0", KvType::F16),
+    ] {
         let model = Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
             ModelOptions { threads: 2 },
         )
         .expect("open");
+        let options = SessionOptions {
+            kv: KvCacheConfig {
+                dtype: kv_type,
+                ..KvCacheConfig::default()
+            },
+        };
         let tokens: Vec<u32> = (0..75).map(|i| 1 + (i * 389) % 31999).collect();
-        let mut batched = model
-            .new_session(SessionOptions::default())
-            .expect("session");
+        let mut batched = model.new_session(options).expect("session");
         let all = batched.eval_all(&tokens).expect("eval");
-        let mut single = model
-            .new_session(SessionOptions::default())
-            .expect("session");
+        let mut single = model.new_session(options).expect("session");
         let n = model.config().n_vocab;
         for (i, &t) in tokens.iter().enumerate() {
             let l = single.eval(&[t]).expect("eval");
-            assert!(
-                l.iter()
-                    .zip(&all[i * n..(i + 1) * n])
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{variant}: position {i} differs between batched and single evaluation"
-            );
+            let b = &all[i * n..(i + 1) * n];
+            if kv_type == KvType::F32 || i == 0 {
+                assert!(
+                    l.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{variant} {kv_type:?}: position {i} differs between batched and single evaluation"
+                );
+            } else {
+                let c = common::compare(l, b, n);
+                assert!(
+                    c.mean_abs <= 0.01 * c.ref_std,
+                    "{variant} {kv_type:?}: position {i}: {c:?}"
+                );
+            }
         }
-        let mut last_only = model
-            .new_session(SessionOptions::default())
-            .expect("session");
+        let mut last_only = model.new_session(options).expect("session");
         let l = last_only.eval(&tokens).expect("eval");
         assert!(l
             .iter()

@@ -56,6 +56,9 @@ pub struct Kernels {
     /// Four Q6_K·Q8_K dots sharing one weight row (layout and bit-identity
     /// as [`Self::dot4_q4_0_q8_0`], against `dot_q6k_q8k`).
     pub dot4_q6k_q8k: fn(&[BlockQ6K], &[BlockQ8K], &mut [f32; 4]),
+    /// The decoder's float operations in llama.cpp's order (same bits on
+    /// every path).
+    pub float_ops: crate::float_ops::FloatOps,
 }
 
 /// Four dots of one weight row `w` with the 4 activation rows stored back
@@ -100,8 +103,8 @@ dot4_fallbacks! {
 /// The scalar reference table.
 pub const SCALAR: Kernels = Kernels {
     name: "scalar",
-    quantize_q8_0: scalar::quantize_row_q8_0,
-    quantize_q8_1: scalar::quantize_row_q8_1,
+    quantize_q8_0: scalar::quantize_act_q8_0,
+    quantize_q8_1: scalar::quantize_act_q8_1,
     quantize_q8_k: scalar::quantize_row_q8_k,
     dot_q4_0_q8_0: scalar::dot_q4_0_q8_0,
     dot_q4_1_q8_1: scalar::dot_q4_1_q8_1,
@@ -113,6 +116,7 @@ pub const SCALAR: Kernels = Kernels {
     dot4_q4_1_q8_1: scalar_dot4_q4_1_q8_1,
     dot4_q8_0_q8_0: scalar_dot4_q8_0_q8_0,
     dot4_q6k_q8k: scalar_dot4_q6k_q8k,
+    float_ops: crate::float_ops::PLAIN,
 };
 
 /// Name of the environment variable that forces a kernel path.

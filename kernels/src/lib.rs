@@ -23,6 +23,7 @@
 mod arm;
 pub mod blocks;
 mod dispatch;
+pub mod float_ops;
 pub mod scalar;
 pub mod types;
 #[cfg(target_arch = "x86_64")]
@@ -32,4 +33,5 @@ pub use blocks::*;
 pub use dispatch::{
     active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, ENV_VAR, SCALAR,
 };
+pub use float_ops::FloatOps;
 pub use types::GgmlType;

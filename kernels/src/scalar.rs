@@ -33,8 +33,9 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
     );
 }
 
-/// Quantizes activations to Q8_0: d = amax/127, q = round(x/d) (half away
-/// from zero), d stored as f16 (round to nearest even).
+/// Reference Q8_0 quantization as ggml's `quantize_row_q8_0_ref` (used for
+/// weights written to files): d = amax/127, q = round(x·(1/d)) with ties
+/// away from zero, d stored as f16 (round to nearest even).
 pub fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     check_len(x.len(), y.len(), QK);
     for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
@@ -48,20 +49,43 @@ pub fn quantize_row_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     }
 }
 
-/// Quantizes activations to Q8_1 (Q8_0 plus s = d·Σq, stored as f16).
-pub fn quantize_row_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
+/// One activation block as llama.cpp's x86 CPU backend quantizes it
+/// before a matrix product: d = amax/127, q = x·(127/amax) rounded to
+/// nearest with ties to even. Returns (d, Σq).
+#[inline]
+fn quantize_act_block(xb: &[f32], qs: &mut [i8; QK]) -> (f32, i32) {
+    let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let d = amax / 127.0;
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    let mut sum = 0i32;
+    for (q, &v) in qs.iter_mut().zip(xb) {
+        *q = (v * id).round_ties_even() as i8;
+        sum += i32::from(*q);
+    }
+    (d, sum)
+}
+
+/// Quantizes activations to Q8_0 the way llama.cpp's x86 CPU backend does
+/// before a Q4_0/Q8_0 product (`quantize_row_q8_0` of ggml-cpu):
+/// d = amax/127 stored as f16, q = x·(127/amax) rounded to nearest, ties
+/// to even. Differs from [`quantize_row_q8_0`] (the file quantizer) in the
+/// last bit of the scale product and in ties.
+pub fn quantize_act_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     check_len(x.len(), y.len(), QK);
     for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
-        let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (d, _) = quantize_act_block(xb, &mut yb.qs);
         yb.d = f16::from_f32(d);
-        let mut sum = 0i32;
-        for (q, &v) in yb.qs.iter_mut().zip(xb) {
-            *q = (v * id).round() as i8;
-            sum += i32::from(*q);
-        }
-        yb.s = f16::from_f32(sum as f32 * d);
+    }
+}
+
+/// Quantizes activations to Q8_1 as [`quantize_act_q8_0`], plus
+/// s = d·Σq stored as f16.
+pub fn quantize_act_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
+    check_len(x.len(), y.len(), QK);
+    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        let (d, sum) = quantize_act_block(xb, &mut yb.qs);
+        yb.d = f16::from_f32(d);
+        yb.s = f16::from_f32(d * sum as f32);
     }
 }
 
@@ -384,71 +408,82 @@ pub fn dequantize_row_bf16(x: &[bf16], y: &mut [f32]) {
     }
 }
 
-/// Integer dot product of one Q4_0 block with one Q8_0 block:
-/// Σ (nibble − 8)·q.
+/// The 32 weights of a Q4 block in element order (element e < 16 is the
+/// low nibble of byte e, element e ≥ 16 the high nibble of byte e − 16).
 #[inline]
-pub(crate) fn block_sumi_q4_0(w: &BlockQ4_0, x: &BlockQ8_0) -> i32 {
-    let mut s0 = 0i32;
-    let mut s1 = 0i32;
-    for j in 0..QK / 2 {
-        s0 += (i32::from(w.qs[j] & 0xF) - 8) * i32::from(x.qs[j]);
-        s1 += (i32::from(w.qs[j] >> 4) - 8) * i32::from(x.qs[j + QK / 2]);
-    }
-    s0 + s1
+fn nibbles(qs: &[u8; QK / 2]) -> [u8; QK] {
+    std::array::from_fn(|e| {
+        if e < QK / 2 {
+            qs[e] & 0xF
+        } else {
+            qs[e - QK / 2] >> 4
+        }
+    })
 }
 
-/// Σ w·x, Q4_0 × Q8_0. Per block: sumf += (sumi·d_w)·d_x (ggml's order).
+/// Eight partial integer sums of one block pair: lane j = Σ w[e]·x[e] over
+/// the four elements e = 4j..4j+3 (exact).
+#[inline]
+fn lanes8(w: impl Fn(usize) -> i32, x: &[i8; QK]) -> [i32; 8] {
+    std::array::from_fn(|j| (4 * j..4 * j + 4).map(|e| w(e) * i32::from(x[e])).sum())
+}
+
+/// `acc[j] = fma(d, lane[j], acc[j])` for the eight lanes.
+#[inline]
+fn fma_lanes(acc: &mut [f32; 8], d: f32, lanes: [i32; 8]) {
+    for (a, l) in acc.iter_mut().zip(lanes) {
+        *a = d.mul_add(l as f32, *a);
+    }
+}
+
+/// Sum of eight lanes in the order of an x86 horizontal add:
+/// ((l0+l4) + (l2+l6)) + ((l1+l5) + (l3+l7)).
+#[inline]
+pub fn hsum8(l: &[f32; 8]) -> f32 {
+    let t: [f32; 4] = std::array::from_fn(|j| l[j + 4] + l[j]);
+    (t[0] + t[2]) + (t[1] + t[3])
+}
+
+/// Σ w·x, Q4_0 × Q8_0, in the order of llama.cpp's x86 kernel: per block,
+/// eight partial integer sums (four elements each) converted to f32 and
+/// added into eight f32 lanes with one fused multiply-add by d_w·d_x;
+/// the lanes are summed at the end by [`hsum8`].
 pub fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut sumf = 0.0f32;
+    let mut acc = [0f32; 8];
     for (wb, xb) in w.iter().zip(x) {
-        let sumi = block_sumi_q4_0(wb, xb);
-        sumf += sumi as f32 * wb.d.to_f32() * xb.d.to_f32();
+        let n = nibbles(&wb.qs);
+        let d = wb.d.to_f32() * xb.d.to_f32();
+        fma_lanes(&mut acc, d, lanes8(|e| i32::from(n[e]) - 8, &xb.qs));
     }
-    sumf
+    hsum8(&acc)
 }
 
-/// Integer dot product of one Q4_1 block with one Q8_1 block: Σ nibble·q.
-#[inline]
-pub(crate) fn block_sumi_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> i32 {
-    let mut s0 = 0i32;
-    let mut s1 = 0i32;
-    for j in 0..QK / 2 {
-        s0 += i32::from(w.qs[j] & 0xF) * i32::from(x.qs[j]);
-        s1 += i32::from(w.qs[j] >> 4) * i32::from(x.qs[j + QK / 2]);
-    }
-    s0 + s1
-}
-
-/// Σ w·x, Q4_1 × Q8_1. Per block: sumf += (d_w·d_x)·sumi + m_w·s_x.
+/// Σ w·x, Q4_1 × Q8_1, in the order of llama.cpp's x86 kernel: the lanes
+/// as [`dot_q4_0_q8_0`] (nibbles unsigned), and Σ m_w·s_x accumulated
+/// separately with fused multiply-adds and added after [`hsum8`].
 pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut sumf = 0.0f32;
+    let mut acc = [0f32; 8];
+    let mut summs = 0f32;
     for (wb, xb) in w.iter().zip(x) {
-        let sumi = block_sumi_q4_1(wb, xb);
-        sumf += (wb.d.to_f32() * xb.d.to_f32()) * sumi as f32 + wb.m.to_f32() * xb.s.to_f32();
+        let n = nibbles(&wb.qs);
+        summs = wb.m.to_f32().mul_add(xb.s.to_f32(), summs);
+        let d = wb.d.to_f32() * xb.d.to_f32();
+        fma_lanes(&mut acc, d, lanes8(|e| i32::from(n[e]), &xb.qs));
     }
-    sumf
+    hsum8(&acc) + summs
 }
 
-/// Integer dot product of two Q8_0 blocks.
-#[inline]
-pub(crate) fn block_sumi_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> i32 {
-    w.qs.iter()
-        .zip(&x.qs)
-        .map(|(&a, &b)| i32::from(a) * i32::from(b))
-        .sum()
-}
-
-/// Σ w·x, Q8_0 × Q8_0. Per block: sumf += sumi·(d_w·d_x).
+/// Σ w·x, Q8_0 × Q8_0, in the lane order of [`dot_q4_0_q8_0`].
 pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut sumf = 0.0f32;
+    let mut acc = [0f32; 8];
     for (wb, xb) in w.iter().zip(x) {
-        let sumi = block_sumi_q8_0(wb, xb);
-        sumf += sumi as f32 * (wb.d.to_f32() * xb.d.to_f32());
+        let d = wb.d.to_f32() * xb.d.to_f32();
+        fma_lanes(&mut acc, d, lanes8(|e| i32::from(wb.qs[e]), &xb.qs));
     }
-    sumf
+    hsum8(&acc)
 }
 
 /// The eight i32 lane accumulators of ggml's generic Q6_K·Q8_K for one

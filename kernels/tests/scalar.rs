@@ -150,10 +150,25 @@ fn q8_0_hand() {
     quantize_row_q8_0(&x, &mut b);
     assert_eq!(b[0].d.to_f32(), 1.0);
     assert_eq!(&b[0].qs[..4], &[127, -64, 1, 0]);
+}
+
+#[test]
+fn activation_quantizers_round_ties_to_even() {
+    // llama.cpp's x86 activation quantizer: q = x·(127/amax), ties to even.
+    let mut x = vec![0.0f32; 32];
+    x[0] = 127.0;
+    x[1] = -63.5; // tie → -64 (even)
+    x[2] = 0.5; // tie → 0 (even), where the file quantizer gives 1
+    x[3] = 2.5; // tie → 2
+    x[4] = -0.49;
+    let mut b = q8_0_zero(1);
+    quantize_act_q8_0(&x, &mut b);
+    assert_eq!(b[0].d.to_f32(), 1.0);
+    assert_eq!(&b[0].qs[..5], &[127, -64, 0, 2, 0]);
     let mut c = q8_1_zero(1);
-    quantize_row_q8_1(&x, &mut c);
+    quantize_act_q8_1(&x, &mut c);
     assert_eq!(c[0].qs, b[0].qs);
-    assert_eq!(c[0].s.to_f32(), 64.0);
+    assert_eq!(c[0].s.to_f32(), 65.0);
 }
 
 #[test]
@@ -315,7 +330,7 @@ fn dots_match_dequantized() {
         quantize_row_q4_1(&w, &mut wq);
         dequantize_row_q4_1(&wq, &mut wd);
         let mut aq1 = q8_1_zero(n / 32);
-        quantize_row_q8_1(&a, &mut aq1);
+        quantize_act_q8_1(&a, &mut aq1);
         let mut ad1 = vec![0.0; n];
         for (b, o) in aq1.iter().zip(ad1.chunks_mut(32)) {
             for (v, &q) in o.iter_mut().zip(&b.qs) {

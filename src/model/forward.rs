@@ -8,7 +8,8 @@ use super::weights::{Weight, Weights};
 use crate::error::Result;
 use crate::kv_cache::{KvCache, Row};
 use crate::tensor::dequantize;
-use edge_llama_kernels::{BlockQ8_0, GgmlType, Kernels, QK};
+use edge_llama_kernels::{float_ops, BlockQ8_0, GgmlType, Kernels, QK};
+use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
@@ -71,6 +72,9 @@ impl Scratch {
                 .map(|_| HeadScratch {
                     scores: vec![0.0; capacity],
                     value: vec![0.0; c.head_dim],
+                    q16: vec![0.0; c.head_dim],
+                    lanes: vec![0.0; VALUE_LANES * c.head_dim],
+                    tail: vec![0.0; c.head_dim],
                 })
                 .collect(),
             act: Activation::new(b * widest),
@@ -93,9 +97,24 @@ impl Scratch {
 struct HeadScratch {
     /// Scores (then weights) over the attended positions, `capacity`.
     scores: Vec<f32>,
-    /// One cached value converted to f32, `head_dim`.
+    /// One cached key or value converted to f32, `head_dim`.
     value: Vec<f32>,
+    /// The query rounded to f16 (f16 cache), `head_dim`.
+    q16: Vec<f32>,
+    /// Lane accumulators of the weighted value sum, `VALUE_LANES` rows of
+    /// `head_dim`.
+    lanes: Vec<f32>,
+    /// The f64 part of the weighted value sum (positions past the last
+    /// full 64), `head_dim`.
+    tail: Vec<f64>,
 }
+
+/// Lane rows of the value accumulation: 64 for a single token, 16 for a
+/// batch (see [`attend_head_f16`]).
+const VALUE_LANES: usize = 64;
+
+/// llama.cpp pads its key/value window to a multiple of this many cells.
+const KV_PAD: usize = 32;
 
 /// Everything the forward pass reads but does not change.
 pub(crate) struct Ctx<'a> {
@@ -167,7 +186,14 @@ pub(crate) fn forward(
                 &s.q[b * qdim..(b + 1) * qdim],
                 &mut s.att[b * qdim..(b + 1) * qdim],
             );
-            attention(ctx, &mut s.heads, cache, l, pos + b, q, att);
+            let at = Attend {
+                ctx,
+                cache,
+                layer: l,
+                pos: pos + b,
+                single: n == 1,
+            };
+            attention(&at, &mut s.heads, q, att);
         }
         project(
             ctx,
@@ -193,7 +219,7 @@ pub(crate) fn forward(
             n,
             &mut [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
         )?;
-        swiglu(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
+        (ctx.kernels.float_ops.silu_mul)(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
         project(
             ctx,
             &mut s.act,
@@ -316,22 +342,14 @@ fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
 /// its kv head, written to `s.att`. Heads are independent: with a pool and
 /// enough work they run in parallel, each head on one thread with the same
 /// code, so the result does not depend on the thread count.
-fn attention(
-    ctx: &Ctx<'_>,
-    heads: &mut [HeadScratch],
-    cache: &KvCache,
-    layer: usize,
-    pos: usize,
-    q: &[f32],
-    att: &mut [f32],
-) {
-    let c = ctx.config;
+fn attention(at: &Attend<'_>, heads: &mut [HeadScratch], q: &[f32], att: &mut [f32]) {
+    let c = at.ctx.config;
     let hd = c.head_dim;
-    let n_attended = cache.attended(pos).count();
+    let n_attended = at.cache.attended(at.pos).count();
     let one = |(h, (out, hs)): (usize, (&mut [f32], &mut HeadScratch))| {
-        attend_head(ctx, cache, layer, pos, h, &q[h * hd..(h + 1) * hd], hs, out)
+        attend_head(at, h, &q[h * hd..(h + 1) * hd], hs, out)
     };
-    match ctx.pool {
+    match at.ctx.pool {
         Some(pool) if n_attended * c.n_heads * hd >= PARALLEL_ATTENTION_MIN => pool.install(|| {
             att.par_chunks_mut(hd)
                 .zip(heads.par_iter_mut())
@@ -349,26 +367,123 @@ fn attention(
 /// Multiply-adds below which attention stays on the calling thread.
 const PARALLEL_ATTENTION_MIN: usize = 1 << 16;
 
-/// Attention of query head `h` (`q`, `head_dim` values) into `out`.
-#[allow(clippy::too_many_arguments)]
-fn attend_head(
-    ctx: &Ctx<'_>,
-    cache: &KvCache,
+/// What one head's attention reads: the cache, the layer, the query's
+/// position, and whether this token is evaluated alone (which decides
+/// llama.cpp's summation order, see [`attend_head_f16`]).
+struct Attend<'a> {
+    ctx: &'a Ctx<'a>,
+    cache: &'a KvCache,
     layer: usize,
     pos: usize,
-    h: usize,
+    single: bool,
+}
+
+/// Attention of query head `h` (`q`, `head_dim` values) into `out`.
+fn attend_head(at: &Attend<'_>, h: usize, q: &[f32], hs: &mut HeadScratch, out: &mut [f32]) {
+    let c = at.ctx.config;
+    let kvh = h / (c.n_heads / c.n_kv_heads);
+    let first = at.cache.attended(at.pos).next().unwrap_or(0);
+    match at.cache.key(at.layer, first, kvh) {
+        Row::F16(_) => attend_head_f16(at, kvh, q, hs, out),
+        _ => attend_head_plain(at, kvh, q, hs, out),
+    }
+}
+
+/// Attention over an f16 cache in llama.cpp's arithmetic (CPU, no flash
+/// attention), so that logits match it bit for bit:
+/// - the query is rounded to f16; score = key·q in the lane order of
+///   llama.cpp's product (`dot_lanes16` for a batch, `dot_vec64` for a
+///   single token), times 1/√head_dim;
+/// - softmax as [`edge_llama_kernels::float_ops::softmax`]; the weights
+///   are rounded to f16;
+/// - out = Σ weight·value over the window padded to `KV_PAD` positions:
+///   a batch puts position i in lane i mod 16 (FMA chains, then a 16-lane
+///   reduction); a single token puts the first whole 64 positions in lane
+///   i mod 64 (folded to 16 lanes, reduced) and adds the rest in f64.
+fn attend_head_f16(at: &Attend<'_>, kvh: usize, q: &[f32], hs: &mut HeadScratch, out: &mut [f32]) {
+    let f = &at.ctx.kernels.float_ops;
+    let (cache, layer) = (at.cache, at.layer);
+    let hd = q.len();
+    let scale = 1.0 / (hd as f32).sqrt();
+    for (r, &v) in hs.q16.iter_mut().zip(q) {
+        *r = f16::from_f32(v).to_f32();
+    }
+    let dot = if at.single {
+        f.dot_vec64
+    } else {
+        f.dot_lanes16
+    };
+    let mut n = 0;
+    for p in cache.attended(at.pos) {
+        row_to_f32(cache.key(layer, p, kvh), &mut hs.value);
+        hs.scores[n] = dot(&hs.value, &hs.q16) * scale;
+        n += 1;
+    }
+    let w = &mut hs.scores[..n];
+    (f.softmax)(w);
+    for v in w.iter_mut() {
+        *v = f16::from_f32(*v).to_f32();
+    }
+    let (rows, in_lanes) = if at.single {
+        (64, n.div_ceil(KV_PAD) * KV_PAD / 64 * 64)
+    } else {
+        (16, n)
+    };
+    hs.lanes[..rows * hd].fill(0.0);
+    hs.tail.fill(0.0);
+    for (i, p) in cache.attended(at.pos).enumerate() {
+        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
+        if i < in_lanes {
+            let lane = &mut hs.lanes[(i % rows) * hd..(i % rows + 1) * hd];
+            (f.fma_acc)(lane, hs.scores[i], &hs.value);
+        } else {
+            for (t, &v) in hs.tail.iter_mut().zip(&hs.value) {
+                *t += f64::from(hs.scores[i] * v);
+            }
+        }
+    }
+    let lanes = &hs.lanes;
+    for (d, (o, &t)) in out.iter_mut().zip(&hs.tail).enumerate() {
+        let lane = |r: usize| lanes[r * hd + d];
+        *o = if at.single {
+            let l64: [f32; 64] = std::array::from_fn(lane);
+            (f64::from(float_ops::reduce16(&float_ops::fold64(&l64))) + t) as f32
+        } else {
+            float_ops::reduce16(&std::array::from_fn(lane))
+        };
+    }
+}
+
+/// One cached row (key or value) as f32 in `out` (`head_dim` values).
+fn row_to_f32(row: Row<'_>, out: &mut [f32]) {
+    match row {
+        Row::F32(v) => out.copy_from_slice(v),
+        Row::F16(v) => v.convert_to_f32_slice(out),
+        Row::Q8_0(v) => {
+            for (b, o) in v.iter().zip(out.chunks_exact_mut(QK)) {
+                let d = b.d.to_f32();
+                for (x, &q) in o.iter_mut().zip(&b.qs) {
+                    *x = d * q as f32;
+                }
+            }
+        }
+    }
+}
+
+/// Attention over an f32 or Q8_0 cache: the query and weights stay f32,
+/// scores and the weighted sum in plain order.
+fn attend_head_plain(
+    at: &Attend<'_>,
+    kvh: usize,
     q: &[f32],
     hs: &mut HeadScratch,
     out: &mut [f32],
 ) {
-    let k = ctx.kernels;
-    let kvh = h / (ctx.config.n_heads / ctx.config.n_kv_heads);
+    let k = at.ctx.kernels;
+    let (cache, layer) = (at.cache, at.layer);
     let scale = 1.0 / (q.len() as f32).sqrt();
-    // The query and the softmax weights stay f32 whatever the cache type
-    // (llama.cpp rounds both to f16 for an f16 cache): closer to the exact
-    // result, which decides near-ties in greedy decoding.
     let mut n = 0;
-    for p in cache.attended(pos) {
+    for p in cache.attended(at.pos) {
         hs.scores[n] = match cache.key(layer, p, kvh) {
             Row::F32(key) => (k.dot_f32_f32)(key, q),
             Row::F16(key) => (k.dot_f16_f32)(key, q),
@@ -378,24 +493,9 @@ fn attend_head(
     }
     softmax(&mut hs.scores[..n]);
     out.fill(0.0);
-    for (p, &w) in cache.attended(pos).zip(&hs.scores[..n]) {
-        let v: &[f32] = match cache.value(layer, p, kvh) {
-            Row::F32(v) => v,
-            Row::F16(v) => {
-                v.convert_to_f32_slice(&mut hs.value);
-                &hs.value
-            }
-            Row::Q8_0(v) => {
-                for (b, o) in v.iter().zip(hs.value.chunks_exact_mut(QK)) {
-                    let d = b.d.to_f32();
-                    for (x, &q) in o.iter_mut().zip(&b.qs) {
-                        *x = d * q as f32;
-                    }
-                }
-                &hs.value
-            }
-        };
-        axpy(out, w, v);
+    for (p, &w) in cache.attended(at.pos).zip(&hs.scores[..n]) {
+        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
+        axpy(out, w, &hs.value);
     }
 }
 
@@ -429,13 +529,6 @@ fn softmax(x: &mut [f32]) {
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;
-    }
-}
-
-/// `gate = silu(gate) * up`.
-fn swiglu(gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        *g = *g / (1.0 + (-*g).exp()) * u;
     }
 }
 

@@ -8,8 +8,11 @@
 //! quantizers, the f16/f32 dots and Q6_K·Q8_K are shared with the plain NEON
 //! path (see [`super::neon::dot_q6k_q8k`] for why Q6_K keeps `smull`).
 //!
-//! Results are bit-identical to [`crate::scalar`]: integer block sums are
-//! exact and the per-block f32 combination repeats the scalar expression.
+//! Results are bit-identical to [`crate::scalar`]: `sdot` on a 16-byte half
+//! yields exactly the reference's partial sums of 4 consecutive elements,
+//! and the f32 combination (one FMA per lane and block, then
+//! [`crate::scalar::hsum8`]) is shared with the NEON path
+//! (`neon::dot_blocks8!`).
 
 use super::neon;
 use crate::blocks::*;
@@ -39,17 +42,13 @@ pub(crate) fn table() -> Option<Kernels> {
         dot4_q4_1_q8_1,
         dot4_q8_0_q8_0,
         dot4_q6k_q8k: neon::dot4_q6k_q8k,
+        float_ops: crate::float_ops::PLAIN,
     })
 }
 
-crate::dispatch::dot4_fallbacks! {
-    dot4_q4_0_q8_0: dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0;
-    dot4_q4_1_q8_1: dot_q4_1_q8_1, BlockQ4_1, BlockQ8_1;
-    dot4_q8_0_q8_0: dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0;
-}
-
 /// `acc + sdot(a, b)`: lane k of the result adds Σ_{j<4} a[4k+j]·b[4k+j].
-/// Only usable inside a `#[target_feature(enable = "dotprod")]` function.
+/// Only usable inside a `#[target_feature(enable = "dotprod")]` function
+/// (or an `#[inline(always)]` helper inlined into one).
 macro_rules! sdot {
     ($acc:expr, $a:expr, $b:expr) => {{
         let mut acc: int32x4_t = $acc;
@@ -66,75 +65,38 @@ macro_rules! sdot {
     }};
 }
 
-/// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts).
-fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable through the table built after NEON and dotprod
-    // were detected at run time; lengths were checked above.
-    unsafe { dot_q4_0_q8_0_sdot(w, x) }
+/// The eight partial sums of a prepared weight block (two vectors of 16
+/// i8, elements 0..16 and 16..32) with the 32 activations at `qs`: lane j
+/// = Σ of elements 4j..4j+3, exactly what `sdot` computes per 32-bit lane
+/// (|lane| ≤ 4·2^14, no overflow for any i8 input).
+///
+/// # Safety
+/// `qs` must be valid for 32 byte reads; the caller must be compiled with
+/// NEON and dotprod enabled (this is inlined into it).
+#[inline(always)]
+unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
+    let (y0, y1) = neon::load_q8(qs);
+    (
+        sdot!(vdupq_n_s32(0), p.0, y0),
+        sdot!(vdupq_n_s32(0), p.1, y1),
+    )
 }
 
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn dot_q4_0_q8_0_sdot(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    let eight = vdupq_n_s8(8);
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        // `qs` arrays are 16 and 32 bytes: every load below is in bounds.
-        let (lo, hi) = neon::nibbles(wb.qs.as_ptr());
-        let y0 = vld1q_s8(xb.qs.as_ptr());
-        let y1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        let acc = sdot!(vdupq_n_s32(0), vsubq_s8(lo, eight), y0);
-        let acc = sdot!(acc, vsubq_s8(hi, eight), y1);
-        let sumi = vaddvq_s32(acc);
-        sumf += sumi as f32 * neon::f16_to_f32(wb.d) * neon::f16_to_f32(xb.d);
-    }
-    sumf
-}
-
-/// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts).
-fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable after NEON and dotprod were detected; lengths
-    // checked above.
-    unsafe { dot_q4_1_q8_1_sdot(w, x) }
-}
-
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn dot_q4_1_q8_1_sdot(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let (lo, hi) = neon::nibbles(wb.qs.as_ptr());
-        let y0 = vld1q_s8(xb.qs.as_ptr());
-        let y1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        let acc = sdot!(vdupq_n_s32(0), lo, y0);
-        let acc = sdot!(acc, hi, y1);
-        let sumi = vaddvq_s32(acc);
-        sumf += (neon::f16_to_f32(wb.d) * neon::f16_to_f32(xb.d)) * sumi as f32
-            + neon::f16_to_f32(wb.m) * neon::f16_to_f32(xb.s);
-    }
-    sumf
-}
-
-/// Σ w·x over two Q8_0 rows (equal block counts).
-fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable after NEON and dotprod were detected; lengths
-    // checked above.
-    unsafe { dot_q8_0_q8_0_sdot(w, x) }
-}
-
-#[target_feature(enable = "neon,dotprod")]
-unsafe fn dot_q8_0_q8_0_sdot(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let a0 = vld1q_s8(wb.qs.as_ptr());
-        let a1 = vld1q_s8(wb.qs.as_ptr().add(16));
-        let b0 = vld1q_s8(xb.qs.as_ptr());
-        let b1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        // Each lane sums 8 products of magnitude ≤ 2^14: no overflow.
-        let acc = sdot!(sdot!(vdupq_n_s32(0), a0, b0), a1, b1);
-        let sumi = vaddvq_s32(acc);
-        sumf += sumi as f32 * (neon::f16_to_f32(wb.d) * neon::f16_to_f32(xb.d));
-    }
-    sumf
-}
+neon::dot_blocks8!(
+    /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
+    /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].
+    dot_q4_0_q8_0, dot4_q4_0_q8_0, "neon,dotprod", BlockQ4_0, BlockQ8_0,
+    neon::prep_q4_0, lanes_sdot
+);
+neon::dot_blocks8!(
+    /// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts),
+    /// bit-identical to [`crate::scalar::dot_q4_1_q8_1`].
+    dot_q4_1_q8_1, dot4_q4_1_q8_1, "neon,dotprod", BlockQ4_1, BlockQ8_1,
+    neon::prep_q4_1, lanes_sdot, m, s
+);
+neon::dot_blocks8!(
+    /// Σ w·x over two Q8_0 rows (equal block counts), bit-identical to
+    /// [`crate::scalar::dot_q8_0_q8_0`].
+    dot_q8_0_q8_0, dot4_q8_0_q8_0, "neon,dotprod", BlockQ8_0, BlockQ8_0,
+    neon::prep_q8_0, lanes_sdot
+);

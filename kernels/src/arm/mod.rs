@@ -2,11 +2,13 @@
 //! Cortex-A72 of a Raspberry Pi 4) and NEON + dotprod (ARMv8.2 `sdot`, e.g.
 //! the Cortex-A76 of a Raspberry Pi 5).
 //!
-//! Integer block sums are exact, and the per-block f32 combination is done in
-//! the same order and with the same expression as [`crate::scalar`], so the
-//! quantized dot products return bit-identical results to the reference.
-//! Quantizers are bit-identical as well. Only the f16/f32 dots accumulate in
-//! a different order (several vector accumulators).
+//! The Q4/Q8 dots keep the reference's eight partial integer sums per block
+//! (4 consecutive elements each, exact), one fused multiply-add per lane and
+//! block and its final horizontal-sum order ([`crate::scalar::hsum8`]), so
+//! they return bit-identical results to [`crate::scalar`] (which follows
+//! llama.cpp's x86 kernels); so do the 4-row versions and the activation
+//! quantizers. Only the f16/f32 dots accumulate in a different order
+//! (several vector accumulators).
 
 pub(crate) mod dotprod;
 pub(crate) mod neon;
@@ -153,7 +155,7 @@ mod tests {
                 let n32 = x.len() / QK;
                 let (mut a, mut b) = (vec![scalar_q8_0(); n32], vec![scalar_q8_0(); n32]);
                 (k.quantize_q8_0)(&x, &mut a);
-                scalar::quantize_row_q8_0(&x, &mut b);
+                scalar::quantize_act_q8_0(&x, &mut b);
                 assert_eq!(a, b, "{} q8_0", k.name);
                 let z1 = BlockQ8_1 {
                     d: f16::ZERO,
@@ -162,7 +164,7 @@ mod tests {
                 };
                 let (mut a, mut b) = (vec![z1; n32], vec![z1; n32]);
                 (k.quantize_q8_1)(&x, &mut a);
-                scalar::quantize_row_q8_1(&x, &mut b);
+                scalar::quantize_act_q8_1(&x, &mut b);
                 assert_eq!(a, b, "{} q8_1", k.name);
                 let zk = BlockQ8K {
                     d: 0.0,
@@ -245,6 +247,42 @@ mod tests {
             // Empty rows.
             assert_eq!((k.dot_q4_0_q8_0)(&[], &[]), 0.0);
             assert_eq!((k.dot_q6k_q8k)(&[], &[]), 0.0);
+        }
+    }
+
+    /// The 4-row dots equal the scalar single-row dots bit for bit (and so
+    /// the path's own single-row dots, checked above).
+    #[test]
+    fn dot4_match_scalar_exactly() {
+        let mut r = Rng(4242);
+        for k in paths() {
+            for nb in [0usize, 1, 5, 33] {
+                let w40 = q4_0(&mut r, nb);
+                let w41 = q4_1(&mut r, nb);
+                let w80 = q8_0(&mut r, nb);
+                let x80 = q8_0(&mut r, 4 * nb);
+                let x81 = q8_1(&mut r, 4 * nb);
+                let mut got = [[0f32; 4]; 3];
+                (k.dot4_q4_0_q8_0)(&w40, &x80, &mut got[0]);
+                (k.dot4_q4_1_q8_1)(&w41, &x81, &mut got[1]);
+                (k.dot4_q8_0_q8_0)(&w80, &x80, &mut got[2]);
+                for v in 0..4 {
+                    let rows = v * nb..(v + 1) * nb;
+                    let want = [
+                        scalar::dot_q4_0_q8_0(&w40, &x80[rows.clone()]),
+                        scalar::dot_q4_1_q8_1(&w41, &x81[rows.clone()]),
+                        scalar::dot_q8_0_q8_0(&w80, &x80[rows]),
+                    ];
+                    for (t, (g, w)) in got.iter().zip(want).enumerate() {
+                        assert_eq!(
+                            g[v].to_bits(),
+                            w.to_bits(),
+                            "{} dot4 #{t} row {v} nb={nb}",
+                            k.name
+                        );
+                    }
+                }
+            }
         }
     }
 

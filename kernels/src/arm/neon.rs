@@ -1,10 +1,14 @@
 //! Plain NEON kernels (ARMv8.0 Advanced SIMD, no dotprod): widening
-//! multiplies (`smull`/`smull2`) and pairwise widening adds (`sadalp`).
+//! multiplies (`smull`/`smull2`) and pairwise adds (`addp`/`saddlp`).
 //!
-//! Every integer block sum is exact, and the f32 combination per block
-//! repeats the scalar reference's expression and order, so the quantized dots
-//! and the quantizers are bit-identical to [`crate::scalar`]. The f16/f32
-//! dots use four vector accumulators (a different summation order).
+//! The Q4/Q8 dots follow llama.cpp's x86 order exactly as
+//! [`crate::scalar::dot_q4_0_q8_0`] defines it: per block eight exact
+//! partial integer sums (4 consecutive elements each), one fused
+//! multiply-add per lane into eight f32 lanes kept as two `float32x4_t`,
+//! and [`crate::scalar::hsum8`] at the end; the activation quantizers round
+//! like llama.cpp's x86 ones (ties to even). Quantized dots and quantizers
+//! are therefore bit-identical to [`crate::scalar`]. The f16/f32 dots use
+//! four vector accumulators (a different summation order).
 //!
 //! The public-in-crate functions are safe wrappers around
 //! `#[target_feature(enable = "neon")]` bodies; they are only handed out by
@@ -37,6 +41,7 @@ pub(crate) fn table() -> Option<Kernels> {
         dot4_q4_1_q8_1,
         dot4_q8_0_q8_0,
         dot4_q6k_q8k,
+        float_ops: crate::float_ops::PLAIN,
     })
 }
 
@@ -141,15 +146,6 @@ pub(super) unsafe fn nibbles(qs: *const u8) -> (int8x16_t, int8x16_t) {
     )
 }
 
-/// Σ a·b over 16 lanes of i8 into four i32 lanes, exact: products (≤ 2^14
-/// in magnitude) are widened to i16 and pairwise added into i32.
-#[inline(always)]
-unsafe fn dot16(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    let hi = vmull_high_s8(a, b);
-    vpadalq_s16(vpadalq_s16(acc, lo), hi)
-}
-
 /// Saturating narrow of four i32x4 vectors (16 values) to one i8x16.
 #[inline(always)]
 unsafe fn narrow16(a: int32x4_t, b: int32x4_t, c: int32x4_t, d: int32x4_t) -> int8x16_t {
@@ -174,8 +170,8 @@ unsafe fn amax(p: *const f32, n: usize) -> f32 {
 // ---------------------------------------------------------------------------
 // Quantizers.
 
-/// Quantizes `x` (length 32 × `y.len()`) to Q8_0, bit-identical to
-/// [`crate::scalar::quantize_row_q8_0`].
+/// Quantizes activations `x` (length 32 × `y.len()`) to Q8_0, bit-identical
+/// to [`crate::scalar::quantize_act_q8_0`].
 pub(super) fn quantize_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), y.len() * QK, "row length must be 32 × blocks");
     // SAFETY: this function is only reachable through a kernel table built
@@ -186,25 +182,32 @@ pub(super) fn quantize_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
 #[target_feature(enable = "neon")]
 unsafe fn quantize_q8_0_neon(x: &[f32], y: &mut [BlockQ8_0]) {
     for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
-        let (q, d) = quantize_block32(xb.as_ptr());
+        // `xb` holds 32 floats and `yb.qs` 32 bytes: every access below is
+        // in bounds.
+        let ((q0, q1), d) = quantize_block32(xb.as_ptr());
         yb.d = f16::from_f32(d);
-        // SAFETY (within this unsafe fn): `yb.qs` is 32 bytes.
-        vst1q_s8(yb.qs.as_mut_ptr(), q.0);
-        vst1q_s8(yb.qs.as_mut_ptr().add(16), q.1);
+        vst1q_s8(yb.qs.as_mut_ptr(), q0);
+        vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
     }
 }
 
-/// Quantizes 32 floats at `p` like the scalar Q8_0 quantizer; returns the two
-/// halves of q and the f32 scale d = amax/127.
+/// Quantizes the 32 floats at `p` like [`crate::scalar::quantize_act_q8_0`]
+/// (llama.cpp's x86 activation quantizer): d = amax/127,
+/// q = x·(127/amax) rounded to nearest with ties to even (`fcvtns`), 0 for
+/// an all-zero block. Returns the two halves of q and the f32 scale d.
+///
+/// # Safety
+/// `p` must be valid for 32 f32 reads; NEON must be available.
 #[inline(always)]
 unsafe fn quantize_block32(p: *const f32) -> ((int8x16_t, int8x16_t), f32) {
     let amax = amax(p, QK);
     let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     let mut v = [vdupq_n_s32(0); 8];
     for (k, out) in v.iter_mut().enumerate() {
-        // round(x·id) half away from zero: `fcvtas`.
-        *out = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(p.add(4 * k)), id));
+        // Round to nearest, ties to even (saturating, NaN → 0, like the
+        // scalar `round_ties_even() as i8` after the saturating narrow).
+        *out = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(p.add(4 * k)), id));
     }
     (
         (
@@ -215,8 +218,8 @@ unsafe fn quantize_block32(p: *const f32) -> ((int8x16_t, int8x16_t), f32) {
     )
 }
 
-/// Quantizes `x` (length 32 × `y.len()`) to Q8_1, bit-identical to
-/// [`crate::scalar::quantize_row_q8_1`].
+/// Quantizes activations `x` (length 32 × `y.len()`) to Q8_1, bit-identical
+/// to [`crate::scalar::quantize_act_q8_1`].
 pub(super) fn quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
     assert_eq!(x.len(), y.len() * QK, "row length must be 32 × blocks");
     // SAFETY: only reachable after NEON was detected; lengths checked above.
@@ -226,13 +229,14 @@ pub(super) fn quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
 #[target_feature(enable = "neon")]
 unsafe fn quantize_q8_1_neon(x: &[f32], y: &mut [BlockQ8_1]) {
     for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+        // 32 floats in, 32 bytes out: every access below is in bounds.
         let ((q0, q1), d) = quantize_block32(xb.as_ptr());
         yb.d = f16::from_f32(d);
         vst1q_s8(yb.qs.as_mut_ptr(), q0);
         vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
         // Σq fits easily (|Σ| ≤ 32·127); integer sums are order-free.
         let sum = i32::from(vaddlvq_s8(q0)) + i32::from(vaddlvq_s8(q1));
-        yb.s = f16::from_f32(sum as f32 * d);
+        yb.s = f16::from_f32(d * sum as f32);
     }
 }
 
@@ -279,80 +283,231 @@ unsafe fn quantize_q8_k_neon(x: &[f32], y: &mut [BlockQ8K]) {
 // Quantized dot products.
 
 crate::dispatch::dot4_fallbacks! {
-    dot4_q4_0_q8_0: dot_q4_0_q8_0, BlockQ4_0, BlockQ8_0;
-    dot4_q4_1_q8_1: dot_q4_1_q8_1, BlockQ4_1, BlockQ8_1;
-    dot4_q8_0_q8_0: dot_q8_0_q8_0, BlockQ8_0, BlockQ8_0;
     dot4_q6k_q8k: dot_q6k_q8k, BlockQ6K, BlockQ8K;
 }
 
-/// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts).
-pub(super) fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable after NEON was detected; lengths checked above.
-    unsafe { dot_q4_0_q8_0_neon(w, x) }
+/// The eight f32 lane accumulators of a Q4/Q8 block dot, as two vectors
+/// (lanes 0-3, lanes 4-7).
+pub(super) type Acc8 = (float32x4_t, float32x4_t);
+
+/// Eight zero lanes.
+///
+/// # Safety
+/// NEON must be available (inlined into `target_feature` bodies).
+#[inline(always)]
+pub(super) unsafe fn acc8_zero() -> Acc8 {
+    (vdupq_n_f32(0.0), vdupq_n_f32(0.0))
 }
 
-#[target_feature(enable = "neon")]
-unsafe fn dot_q4_0_q8_0_neon(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
+/// `acc[j] = fma(d, lane[j], acc[j])` for the eight lanes (the lanes are
+/// converted to f32 exactly: |lane| ≤ 4·2^14).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn fma8(acc: &mut Acc8, d: f32, lanes: (int32x4_t, int32x4_t)) {
+    let dv = vdupq_n_f32(d);
+    acc.0 = vfmaq_f32(acc.0, dv, vcvtq_f32_s32(lanes.0));
+    acc.1 = vfmaq_f32(acc.1, dv, vcvtq_f32_s32(lanes.1));
+}
+
+/// [`crate::scalar::hsum8`]: t_j = l[j+4] + l[j], then (t0+t2) + (t1+t3).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn hsum8(acc: Acc8) -> f32 {
+    let t = vaddq_f32(acc.1, acc.0);
+    // [t0 + t2, t1 + t3], then one pairwise add.
+    let u = vadd_f32(vget_low_f32(t), vget_high_f32(t));
+    vaddv_f32(u)
+}
+
+/// A Q4 block's 32 weights as two vectors of 16 (elements 0..16 = low
+/// nibbles, 16..32 = high nibbles), minus 8 (Q4_0: −8..7).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn prep_q4_0(wb: &BlockQ4_0) -> (int8x16_t, int8x16_t) {
     let eight = vdupq_n_s8(8);
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let (lo, hi) = nibbles(wb.qs.as_ptr());
-        let (lo, hi) = (vsubq_s8(lo, eight), vsubq_s8(hi, eight));
-        let y0 = vld1q_s8(xb.qs.as_ptr());
-        let y1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        let acc = dot16(dot16(vdupq_n_s32(0), lo, y0), hi, y1);
-        let sumi = vaddvq_s32(acc);
-        sumf += sumi as f32 * f16_to_f32(wb.d) * f16_to_f32(xb.d);
-    }
-    sumf
+    // `qs` is 16 bytes: the load in `nibbles` is in bounds.
+    let (lo, hi) = nibbles(wb.qs.as_ptr());
+    (vsubq_s8(lo, eight), vsubq_s8(hi, eight))
 }
 
-/// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts).
-pub(super) fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable after NEON was detected; lengths checked above.
-    unsafe { dot_q4_1_q8_1_neon(w, x) }
+/// A Q4_1 block's 32 weights as two vectors of 16 unsigned nibbles (0..15).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn prep_q4_1(wb: &BlockQ4_1) -> (int8x16_t, int8x16_t) {
+    // `qs` is 16 bytes: the load in `nibbles` is in bounds.
+    nibbles(wb.qs.as_ptr())
 }
 
-#[target_feature(enable = "neon")]
-unsafe fn dot_q4_1_q8_1_neon(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let (lo, hi) = nibbles(wb.qs.as_ptr());
-        let y0 = vld1q_s8(xb.qs.as_ptr());
-        let y1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        let acc = dot16(dot16(vdupq_n_s32(0), lo, y0), hi, y1);
-        let sumi = vaddvq_s32(acc);
-        sumf += (f16_to_f32(wb.d) * f16_to_f32(xb.d)) * sumi as f32
-            + f16_to_f32(wb.m) * f16_to_f32(xb.s);
-    }
-    sumf
+/// A Q8_0 block's 32 weights as two vectors of 16.
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn prep_q8_0(wb: &BlockQ8_0) -> (int8x16_t, int8x16_t) {
+    // `qs` is 32 bytes: both loads are in bounds.
+    (vld1q_s8(wb.qs.as_ptr()), vld1q_s8(wb.qs.as_ptr().add(16)))
 }
 
-/// Σ w·x over two Q8_0 rows (equal block counts).
-pub(super) fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len(), "block counts differ");
-    // SAFETY: only reachable after NEON was detected; lengths checked above.
-    unsafe { dot_q8_0_q8_0_neon(w, x) }
+/// The 32 activations of a Q8 block (`qs` of 32 bytes) as two vectors.
+///
+/// # Safety
+/// `qs` must be valid for 32 byte reads; NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn load_q8(qs: *const i8) -> (int8x16_t, int8x16_t) {
+    (vld1q_s8(qs), vld1q_s8(qs.add(16)))
 }
 
-#[target_feature(enable = "neon")]
-unsafe fn dot_q8_0_q8_0_neon(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    let mut sumf = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let a0 = vld1q_s8(wb.qs.as_ptr());
-        let a1 = vld1q_s8(wb.qs.as_ptr().add(16));
-        let b0 = vld1q_s8(xb.qs.as_ptr());
-        let b1 = vld1q_s8(xb.qs.as_ptr().add(16));
-        // dot16 never adds two i16 products (−128·−128 = 2^14 each), so
-        // any i8 input is exact.
-        let acc = dot16(dot16(vdupq_n_s32(0), a0, b0), a1, b1);
-        let sumi = vaddvq_s32(acc);
-        sumf += sumi as f32 * (f16_to_f32(wb.d) * f16_to_f32(xb.d));
-    }
-    sumf
+/// lane k = Σ_{j<4} a[4k+j]·b[4k+j], exact for any i8 inputs: products are
+/// widened to i16 and every addition happens in i32.
+#[inline(always)]
+unsafe fn sum4_wide(a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let lo = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    let hi = vpaddlq_s16(vmull_high_s8(a, b));
+    vpaddq_s32(lo, hi)
 }
+
+/// lane k = Σ_{j<4} a[4k+j]·b[4k+j] when |a| ≤ 15 (Q4 weights): pairs of
+/// products (|·| ≤ 2·15·128) still fit an i16, so the first pairwise add
+/// stays in i16. Exact.
+#[inline(always)]
+unsafe fn sum4_small(a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    let hi = vmull_high_s8(a, b);
+    vpaddlq_s16(vpaddq_s16(lo, hi))
+}
+
+/// The eight partial sums of a Q4 block (prepared by [`prep_q4_0`] or
+/// [`prep_q4_1`]) with a Q8 block's values at `qs`.
+#[inline(always)]
+unsafe fn lanes_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
+    let (y0, y1) = load_q8(qs);
+    (sum4_small(p.0, y0), sum4_small(p.1, y1))
+}
+
+/// The eight partial sums of two Q8_0 blocks (weights prepared by
+/// [`prep_q8_0`]).
+#[inline(always)]
+unsafe fn lanes_q8(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
+    let (y0, y1) = load_q8(qs);
+    (sum4_wide(p.0, y0), sum4_wide(p.1, y1))
+}
+
+/// Generates a single-row quantized dot `$name(w, x)` and its 4-row
+/// companion `$name4(w, x, out)` over 32-element blocks, in the order of
+/// [`crate::scalar::dot_q4_0_q8_0`]: per block, eight exact partial integer
+/// sums (`$lanes(prepared weight, activation qs)`: lane j = elements
+/// 4j..4j+3) converted to f32 and added into eight f32 lanes by one fused
+/// multiply-add with d = f32(d_w)·f32(d_x); the optional `$m`, `$s` fields
+/// accumulate Σ m_w·s_x (Q4_1) in a scalar FMA chain added after [`hsum8`].
+/// The 4-row version keeps separate accumulators per activation row and
+/// performs exactly the same operations, so it is bit-identical to the
+/// single-row one. Both bodies are compiled with `$feat` enabled; the
+/// generated functions are safe wrappers that may only be handed out by a
+/// table built after `$feat` was detected.
+macro_rules! dot_blocks8 {
+    ($(#[$doc:meta])* $name:ident, $name4:ident, $feat:literal, $wt:ty, $xt:ty,
+     $prep:path, $lanes:path $(, $m:ident, $s:ident)?) => {
+        $(#[$doc])*
+        pub(super) fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            assert_eq!(w.len(), x.len(), "block counts differ");
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                #[allow(unused_imports)]
+                use $crate::arm::neon::{acc8_zero, f16_to_f32, fma8, hsum8};
+                let mut acc = acc8_zero();
+                // Used by Q4_1 (`$m`, `$s` given) only.
+                #[allow(unused_mut, unused_variables)]
+                let mut summs = 0.0f32;
+                for (wb, xb) in w.iter().zip(x) {
+                    $( summs = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs); )?
+                    let d = f16_to_f32(wb.d) * f16_to_f32(xb.d);
+                    // `xb.qs` is 32 bytes: the loads in `$lanes` are in bounds.
+                    fma8(&mut acc, d, $lanes($prep(wb), xb.qs.as_ptr()));
+                }
+                #[allow(unused_mut)]
+                let mut r = hsum8(acc);
+                // Q4_1 only (`stringify!` just ties this to the `$m` group).
+                $( r += { let _ = stringify!($m); summs }; )?
+                r
+            }
+            // SAFETY: only reachable through a kernel table built after the
+            // CPU features in `$feat` were detected at run time; the block
+            // counts were checked above.
+            unsafe { imp(w, x) }
+        }
+
+        #[doc = concat!("Four [`", stringify!($name), "`] dots of one weight row with the 4 \
+            activation rows stored back to back in `x`, bit-identical to the single-row \
+            kernel (each row keeps its own accumulators).\n\n# Panics\n\
+            When `x.len() != 4 * w.len()`.")]
+        pub(super) fn $name4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            let n = w.len();
+            assert_eq!(
+                x.len(),
+                4 * n,
+                "dot4: activation is not 4 rows of the weight's length"
+            );
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                #[allow(unused_imports)]
+                use $crate::arm::neon::{acc8_zero, f16_to_f32, fma8, hsum8};
+                let n = w.len();
+                let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
+                let mut acc = [acc8_zero(); 4];
+                // Used by Q4_1 (`$m`, `$s` given) only.
+                #[allow(unused_mut, unused_variables)]
+                let mut summs = [0.0f32; 4];
+                for (i, wb) in w.iter().enumerate() {
+                    let p = $prep(wb);
+                    for v in 0..4 {
+                        let xb = &xs[v][i];
+                        $( summs[v] = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs[v]); )?
+                        let d = f16_to_f32(wb.d) * f16_to_f32(xb.d);
+                        // `xb.qs` is 32 bytes: the loads in `$lanes` are in bounds.
+                        fma8(&mut acc[v], d, $lanes(p, xb.qs.as_ptr()));
+                    }
+                }
+                for v in 0..4 {
+                    #[allow(unused_mut)]
+                    let mut r = hsum8(acc[v]);
+                    // Q4_1 only, as in the single-row kernel.
+                    $( r += { let _ = stringify!($m); summs[v] }; )?
+                    out[v] = r;
+                }
+            }
+            // SAFETY: only reachable through a kernel table built after the
+            // CPU features in `$feat` were detected at run time; `x` holds
+            // 4·n blocks (checked above).
+            unsafe { imp(w, x, out) }
+        }
+    };
+}
+pub(super) use dot_blocks8;
+
+dot_blocks8!(
+    /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
+    /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].
+    dot_q4_0_q8_0, dot4_q4_0_q8_0, "neon", BlockQ4_0, BlockQ8_0, prep_q4_0, lanes_q4
+);
+dot_blocks8!(
+    /// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts),
+    /// bit-identical to [`crate::scalar::dot_q4_1_q8_1`].
+    dot_q4_1_q8_1, dot4_q4_1_q8_1, "neon", BlockQ4_1, BlockQ8_1, prep_q4_1, lanes_q4, m, s
+);
+dot_blocks8!(
+    /// Σ w·x over two Q8_0 rows (equal block counts), bit-identical to
+    /// [`crate::scalar::dot_q8_0_q8_0`]. Exact for any i8 values, −128
+    /// included.
+    dot_q8_0_q8_0, dot4_q8_0_q8_0, "neon", BlockQ8_0, BlockQ8_0, prep_q8_0, lanes_q8
+);
 
 /// Σ w·x over a Q6_K row and a Q8_K row (equal block counts).
 ///

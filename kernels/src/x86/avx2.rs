@@ -2,7 +2,7 @@
 //! exactness contract.
 
 use crate::blocks::*;
-use crate::Kernels;
+use crate::{FloatOps, Kernels};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -33,7 +33,46 @@ pub(crate) fn table() -> Option<Kernels> {
         dot4_q4_1_q8_1,
         dot4_q8_0_q8_0,
         dot4_q6k_q8k,
+        float_ops: FMA_FLOAT_OPS,
     })
+}
+
+/// The float operations compiled with FMA (same bits as
+/// [`crate::float_ops::PLAIN`]; the AVX-512 tables use it too).
+pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
+    silu_mul: fma_ops::silu_mul,
+    softmax: fma_ops::softmax,
+    dot_lanes16: fma_ops::dot_lanes16,
+    dot_vec64: fma_ops::dot_vec64,
+    fma_acc: fma_ops::fma_acc,
+};
+
+/// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
+/// Reachable only through tables built after `detected()`.
+mod fma_ops {
+    use crate::float_ops as f;
+
+    macro_rules! fma_wrappers {
+        ($( $name:ident ( $($a:ident : $t:ty),* ) $(-> $r:ty)? ; )*) => {$(
+            pub(super) fn $name($($a: $t),*) $(-> $r)? {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn inner($($a: $t),*) $(-> $r)? {
+                    f::$name($($a),*)
+                }
+                // SAFETY: the table holding this function is built only
+                // when AVX2 and FMA were detected.
+                unsafe { inner($($a),*) }
+            }
+        )*};
+    }
+
+    fma_wrappers! {
+        silu_mul(g: &mut [f32], u: &[f32]);
+        softmax(x: &mut [f32]);
+        dot_lanes16(a: &[f32], b: &[f32]) -> f32;
+        dot_vec64(a: &[f32], b: &[f32]) -> f32;
+        fma_acc(acc: &mut [f32], w: f32, v: &[f32]);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -92,11 +131,12 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
 }
 
 /// Generates a quantized dot over 32-element blocks from `$block` (which
-/// returns a block's integer sum spread over 8 i32 lanes): blocks are taken
-/// 8 at a time, each block's lanes reduced exactly to one i32, converted
-/// (exact: |sum| < 2^24) and scaled by d_w·d_x in 8 f32 lanes with FMA; the
-/// optional `$m`, `$s` fields add Σ m_w·s_x (Q4_1). Leftover blocks are
-/// added in scalar f32.
+/// returns a block's eight partial integer sums, lane j = elements
+/// 4j..4j+3), in llama.cpp's x86 order: per block, the lanes are converted
+/// to f32 (exact) and added into eight f32 lanes by one FMA with d_w·d_x;
+/// the optional `$m`, `$s` fields accumulate Σ m_w·s_x (Q4_1) in a scalar
+/// FMA chain added after the horizontal sum. Bit-identical to the scalar
+/// reference.
 macro_rules! dot_blocks8 {
     ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
@@ -105,41 +145,18 @@ macro_rules! dot_blocks8 {
         #[doc = concat!("The CPU must support ", $feat, ".")]
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
-            use $crate::x86::avx2::imp::{f16x8, hsum_epi32, hsum_ps, prod_f16, reduce8};
+            #[allow(unused_imports)]
+            use $crate::x86::avx2::imp::{f16_to_f32, hsum_ps, prod_f16};
             assert_eq!(w.len(), x.len());
             let mut acc = _mm256_setzero_ps();
-            let mut wc = w.chunks_exact(8);
-            let mut xc = x.chunks_exact(8);
-            for (w8, x8) in (&mut wc).zip(&mut xc) {
-                let s = reduce8([
-                    $block(&w8[0], &x8[0]),
-                    $block(&w8[1], &x8[1]),
-                    $block(&w8[2], &x8[2]),
-                    $block(&w8[3], &x8[3]),
-                    $block(&w8[4], &x8[4]),
-                    $block(&w8[5], &x8[5]),
-                    $block(&w8[6], &x8[6]),
-                    $block(&w8[7], &x8[7]),
-                ]);
-                let d = _mm256_mul_ps(
-                    f16x8(std::array::from_fn(|k| w8[k].d)),
-                    f16x8(std::array::from_fn(|k| x8[k].d)),
-                );
-                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
-                $(
-                    acc = _mm256_fmadd_ps(
-                        f16x8(std::array::from_fn(|k| w8[k].$m)),
-                        f16x8(std::array::from_fn(|k| x8[k].$s)),
-                        acc,
-                    );
-                )?
+            #[allow(unused_mut)]
+            let mut summs = 0.0f32;
+            for (wb, xb) in w.iter().zip(x) {
+                let d = _mm256_set1_ps(_mm_cvtss_f32(prod_f16(wb.d, xb.d)));
+                $( summs = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs); )?
+                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc);
             }
-            let mut sum = hsum_ps(acc);
-            for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-                sum += hsum_epi32($block(wb, xb)) as f32 * _mm_cvtss_f32(prod_f16(wb.d, xb.d));
-                $( sum += _mm_cvtss_f32(prod_f16(wb.$m, xb.$s)); )?
-            }
-            sum
+            hsum_ps(acc) + summs
         }
     };
 }
@@ -149,10 +166,9 @@ pub(crate) use dot_blocks8;
 /// row times 4 activation rows stored back to back in `x`. Each weight
 /// block is prepared once by `$prep` (nibbles unpacked, signs split) and
 /// multiplied with the 4 activation blocks by `$block`; every activation
-/// row gets its own accumulator, updated with exactly the operations and
-/// order of the single-row kernel (same exact integer block sums, same
-/// scale products, same FMA chain, same horizontal sum and tail), so
-/// `out[v]` is bit-identical to the single-row kernel on (w, x_v).
+/// row gets its own accumulators, updated with exactly the operations and
+/// order of the single-row kernel, so `out[v]` is bit-identical to the
+/// single-row kernel on (w, x_v).
 macro_rules! dot4_blocks8 {
     ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
@@ -161,56 +177,25 @@ macro_rules! dot4_blocks8 {
         #[doc = concat!("The CPU must support ", $feat, ".")]
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
-            use $crate::x86::avx2::imp::{f16x8, f16x8_ins, hsum_epi32, hsum_ps, prod_f16, reduce8};
+            #[allow(unused_imports)]
+            use $crate::x86::avx2::imp::{f16_to_f32, hsum_ps, prod_f16};
             let n = w.len();
             assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
             let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
             let mut acc = [_mm256_setzero_ps(); 4];
-            let full = n / 8 * 8;
-            for (i, w8) in w[..full].chunks_exact(8).enumerate() {
-                let p = [
-                    $prep(&w8[0]),
-                    $prep(&w8[1]),
-                    $prep(&w8[2]),
-                    $prep(&w8[3]),
-                    $prep(&w8[4]),
-                    $prep(&w8[5]),
-                    $prep(&w8[6]),
-                    $prep(&w8[7]),
-                ];
-                let wd = f16x8(std::array::from_fn(|k| w8[k].d));
-                $( let wm = f16x8(std::array::from_fn(|k| w8[k].$m)); )?
-                for (a, xv) in acc.iter_mut().zip(&xs) {
-                    let x8 = &xv[8 * i..8 * i + 8];
-                    let s = reduce8([
-                        $block(p[0], &x8[0]),
-                        $block(p[1], &x8[1]),
-                        $block(p[2], &x8[2]),
-                        $block(p[3], &x8[3]),
-                        $block(p[4], &x8[4]),
-                        $block(p[5], &x8[5]),
-                        $block(p[6], &x8[6]),
-                        $block(p[7], &x8[7]),
-                    ]);
-                    let d = _mm256_mul_ps(wd, f16x8_ins(std::array::from_fn(|k| x8[k].d)));
-                    *a = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), *a);
-                    $(
-                        *a = _mm256_fmadd_ps(
-                            wm,
-                            f16x8(std::array::from_fn(|k| x8[k].$s)),
-                            *a,
-                        );
-                    )?
+            #[allow(unused_mut)]
+            let mut summs = [0.0f32; 4];
+            for (i, wb) in w.iter().enumerate() {
+                let p = $prep(wb);
+                for v in 0..4 {
+                    let xb = &xs[v][i];
+                    let d = _mm256_set1_ps(_mm_cvtss_f32(prod_f16(wb.d, xb.d)));
+                    $( summs[v] = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs[v]); )?
+                    acc[v] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(p, xb)), acc[v]);
                 }
             }
-            for ((o, a), xv) in out.iter_mut().zip(acc).zip(&xs) {
-                let mut sum = hsum_ps(a);
-                for (wb, xb) in w[full..].iter().zip(&xv[full..]) {
-                    sum += hsum_epi32($block($prep(wb), xb)) as f32
-                        * _mm_cvtss_f32(prod_f16(wb.d, xb.d));
-                    $( sum += _mm_cvtss_f32(prod_f16(wb.$m, xb.$s)); )?
-                }
-                *o = sum;
+            for v in 0..4 {
+                out[v] = hsum_ps(acc[v]) + summs[v];
             }
         }
     };
@@ -250,19 +235,6 @@ pub(crate) mod imp {
         f16::from_bits(_mm_extract_epi16::<0>(h) as u16)
     }
 
-    /// `roundf` on 8 lanes: round half away from zero, exact (trunc, then
-    /// step away from zero when the dropped fraction is ≥ 0.5).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn round_away(v: __m256) -> __m256 {
-        let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
-        let sign = _mm256_set1_ps(-0.0);
-        let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-        let ge = _mm256_cmp_ps::<_CMP_GE_OQ>(frac, _mm256_set1_ps(0.5));
-        let one = _mm256_or_ps(_mm256_set1_ps(1.0), _mm256_and_ps(v, sign));
-        _mm256_add_ps(t, _mm256_and_ps(ge, one))
-    }
-
     /// Packs 4×8 i32 (each in i8 range) to 32 i8 in order.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
@@ -294,9 +266,13 @@ pub(crate) mod imp {
         );
         let amax = hmax_ps(m);
         let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
         let idv = _mm256_set1_ps(id);
-        let q = v.map(|v| _mm256_cvttps_epi32(round_away(_mm256_mul_ps(v, idv))));
+        let q = v.map(|v| {
+            _mm256_cvtps_epi32(_mm256_round_ps::<
+                { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+            >(_mm256_mul_ps(v, idv)))
+        });
         let sum = hsum_epi32(_mm256_add_epi32(
             _mm256_add_epi32(q[0], q[1]),
             _mm256_add_epi32(q[2], q[3]),
@@ -420,41 +396,6 @@ pub(crate) mod imp {
     #[inline]
     pub(crate) fn f16_to_f32(a: f16) -> f32 {
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(a.to_bits()))))
-    }
-
-    /// Eight f16 values as f32 (exact).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn f16x8(v: [f16; 8]) -> __m256 {
-        let pack = |i: usize| {
-            (0..4).fold(0u64, |a, k| a | (u64::from(v[i + k].to_bits()) << (16 * k))) as i64
-        };
-        _mm256_cvtph_ps(_mm_set_epi64x(pack(4), pack(0)))
-    }
-
-    /// Eight f16 values as f32 (exact), built with word inserts: the same
-    /// values as [`f16x8`]; measured faster for the activation scales of
-    /// the 4-row dots (and slower for the single-row ones).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn f16x8_ins(v: [f16; 8]) -> __m256 {
-        let b = v.map(|h| h.to_bits() as i16);
-        _mm256_cvtph_ps(_mm_setr_epi16(
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ))
-    }
-
-    /// Lane k = Σ of the eight i32 lanes of `v[k]` (exact; no overflow for
-    /// block sums).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(crate) fn reduce8(v: [__m256i; 8]) -> __m256i {
-        let ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-        let cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-        _mm256_add_epi32(
-            _mm256_permute2x128_si256::<0x20>(ab, cd),
-            _mm256_permute2x128_si256::<0x31>(ab, cd),
-        )
     }
 
     /// The 32 nibbles of a Q4 block as bytes in element order.

@@ -60,6 +60,7 @@ fn table_with(vnni: bool) -> Kernels {
         dot4_q4_1_q8_1: avx2::dot4_q4_1_q8_1,
         dot4_q8_0_q8_0: avx2::dot4_q8_0_q8_0,
         dot4_q6k_q8k: avx2::dot4_q6k_q8k,
+        float_ops: avx2::FMA_FLOAT_OPS,
     };
     if vnni {
         Kernels {

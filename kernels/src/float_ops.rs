@@ -1,0 +1,217 @@
+//! Float operations of the decoder in the exact order of llama.cpp's x86
+//! CPU backend (an AVX-512 build): the exponential of its SiLU and softmax,
+//! the lane order of its f16 dot products, and the horizontal sums behind
+//! them. Matching the order, not just the formula, is what makes our logits
+//! equal llama.cpp's bit for bit: one different rounding changes a cached
+//! key or an activation's quantization, and the difference grows from
+//! there.
+//!
+//! Every function here uses only IEEE operations with one rounding each
+//! (`+`, `*`, `/`, fused multiply-add, f32↔f64 conversion), so a build with
+//! hardware FMA and one without give the same bits; the x86 tables compile
+//! the same bodies with FMA enabled for speed (see `x86::avx2`).
+
+/// llama.cpp's vector `expf` for AVX-512 (`ggml_v_expf`, adapted from Arm's
+/// optimized routines): e^x = 2^n · p(b) with n = round(x·log2 e) and
+/// b = x − n·ln 2 in two steps; p a degree-5 polynomial. Maximum error
+/// 1.45 ulp + 0.5; flushes to +∞ when |n| > 192 with n > 0 and to 0 when
+/// n < −192. Not libm's `expf`: the bits differ for some inputs.
+#[inline(always)]
+pub fn exp_approx(x: f32) -> f32 {
+    let c = f32::from_bits;
+    let r = c(0x4b40_0000); // 1.5·2^23: adding it rounds to an integer
+    let z = x.mul_add(c(0x3fb8_aa3b), r); // log2(e)
+    let n = z - r;
+    let b = (-n).mul_add(c(0x35bf_be8e), (-n).mul_add(c(0x3f31_7200), x)); // ln 2 split
+    let u = b * b;
+    let j = c(0x3c07_2010)
+        .mul_add(b, c(0x3d2b_9f17))
+        .mul_add(u, c(0x3e2a_af33).mul_add(b, c(0x3eff_fedb)))
+        .mul_add(u, c(0x3f7f_fff6).mul_add(b, 1.0));
+    if n.abs() > 192.0 {
+        return if n > 0.0 { f32::INFINITY } else { 0.0 };
+    }
+    scale_pow2(j, n as i32)
+}
+
+/// `v · 2^k` rounded once, as the AVX-512 `scalef` instruction computes it
+/// (|k| ≤ 192). Each factor below is an exact power of two, so only the
+/// last product can round (into the subnormal range).
+#[inline(always)]
+fn scale_pow2(v: f32, k: i32) -> f32 {
+    let pow2 = |e: i32| f32::from_bits(((e + 127) as u32) << 23);
+    if k > 127 {
+        v * pow2(127) * pow2(k - 127)
+    } else if k < -126 {
+        // v·2^(k+64) is normal and exact; the final ·2^−64 rounds once.
+        v * pow2(k + 64) * pow2(-64)
+    } else {
+        v * pow2(k)
+    }
+}
+
+/// Sum of 16 lanes in the order of `_mm512_reduce_add_ps`: halves added
+/// lane-wise (j + j+8, then j + j+4, then j + j+2), then lane 0 + lane 1.
+#[inline(always)]
+pub fn reduce16(l: &[f32; 16]) -> f32 {
+    let t8: [f32; 8] = std::array::from_fn(|j| l[j + 8] + l[j]);
+    let t4: [f32; 4] = std::array::from_fn(|j| t8[j + 4] + t8[j]);
+    (t4[0] + t4[2]) + (t4[1] + t4[3])
+}
+
+/// `gate[i] = silu(gate[i]) · up[i]` as llama.cpp's fused SwiGLU: in
+/// chunks of 16, silu(x) = x / (1 + exp_approx(−x)); the last `len % 16`
+/// elements use libm's `expf` (its scalar tail).
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+    assert_eq!(gate.len(), up.len(), "silu_mul: lengths differ");
+    let full = gate.len() / 16 * 16;
+    for (g, &u) in gate[..full].iter_mut().zip(&up[..full]) {
+        *g = *g / (1.0 + exp_approx(0.0 - *g)) * u;
+    }
+    for (g, &u) in gate[full..].iter_mut().zip(&up[full..]) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+/// In-place softmax of attention scores as llama.cpp computes it over its
+/// key/value window (padded with masked entries to a multiple of 16):
+/// e_i = exp_approx(x_i − max); each chunk of 16 summed by [`reduce16`]
+/// (masked entries add exact zeros) and the chunk sums added in f64;
+/// every e_i multiplied by (1/sum) rounded to f32.
+#[inline(always)]
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for chunk in x.chunks_mut(16) {
+        let mut lanes = [0f32; 16];
+        for (v, l) in chunk.iter_mut().zip(lanes.iter_mut()) {
+            *v = exp_approx(*v - max);
+            *l = *v;
+        }
+        sum += f64::from(reduce16(&lanes));
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Σ a·b in the order of llama.cpp's batched f16 product (llamafile's
+/// tinyBLAS with 16-lane registers): element i goes to lane i mod 16, each
+/// lane a chain of fused multiply-adds in index order, lanes summed by
+/// [`reduce16`]. For a length that is not a multiple of 16 llama.cpp takes
+/// the other path, so this falls back to [`dot_vec64`].
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn dot_lanes16(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot_lanes16: lengths differ");
+    if !a.len().is_multiple_of(16) {
+        return dot_vec64(a, b);
+    }
+    let mut acc = [0f32; 16];
+    for (ca, cb) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *s = x.mul_add(y, *s);
+        }
+    }
+    reduce16(&acc)
+}
+
+/// Σ a·b in the order of llama.cpp's single-token f16 dot
+/// (`ggml_vec_dot_f16`, AVX-512): the first ⌊len/64⌋·64 elements in 64
+/// lanes (element i in lane i mod 64, fused multiply-adds in index order),
+/// lanes 32..64 added onto 0..32, then 16..32 onto 0..16, [`reduce16`],
+/// widened to f64; the remaining elements' f32 products added one by one
+/// in f64; the total rounded to f32.
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn dot_vec64(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot_vec64: lengths differ");
+    let np = a.len() / 64 * 64;
+    let mut acc = [0f32; 64];
+    for (ca, cb) in a[..np].chunks_exact(64).zip(b[..np].chunks_exact(64)) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *s = x.mul_add(y, *s);
+        }
+    }
+    let mut sum = f64::from(reduce16(&fold64(&acc)));
+    for (&x, &y) in a[np..].iter().zip(&b[np..]) {
+        sum += f64::from(x * y);
+    }
+    sum as f32
+}
+
+/// The first reduction steps of `ggml_vec_dot_f16` on its four 16-lane
+/// accumulators (lanes 0..16, 16..32, 32..48, 48..64): acc0 += acc2,
+/// acc1 += acc3, acc0 += acc1.
+#[inline(always)]
+pub fn fold64(acc: &[f32; 64]) -> [f32; 16] {
+    std::array::from_fn(|l| (acc[l] + acc[l + 32]) + (acc[l + 16] + acc[l + 48]))
+}
+
+/// `acc[i] = fma(w, v[i], acc[i])` for every i: one step of a lane-ordered
+/// weighted sum of rows (the attention's value accumulation).
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn fma_acc(acc: &mut [f32], w: f32, v: &[f32]) {
+    assert_eq!(acc.len(), v.len(), "fma_acc: lengths differ");
+    for (a, &x) in acc.iter_mut().zip(v) {
+        *a = w.mul_add(x, *a);
+    }
+}
+
+/// The float operations of one kernel path, as function pointers. Every
+/// table computes the same bits (the bodies above); they differ only in
+/// whether the compiler may use hardware FMA and vector registers.
+#[derive(Clone, Copy, Debug)]
+pub struct FloatOps {
+    /// [`silu_mul`].
+    pub silu_mul: fn(&mut [f32], &[f32]),
+    /// [`softmax`].
+    pub softmax: fn(&mut [f32]),
+    /// [`dot_lanes16`].
+    pub dot_lanes16: fn(&[f32], &[f32]) -> f32,
+    /// [`dot_vec64`].
+    pub dot_vec64: fn(&[f32], &[f32]) -> f32,
+    /// [`fma_acc`].
+    pub fma_acc: fn(&mut [f32], f32, &[f32]),
+}
+
+/// Out-of-line copies of the bodies, compiled for the baseline target.
+mod plain {
+    pub(super) fn silu_mul(g: &mut [f32], u: &[f32]) {
+        super::silu_mul(g, u)
+    }
+    pub(super) fn softmax(x: &mut [f32]) {
+        super::softmax(x)
+    }
+    pub(super) fn dot_lanes16(a: &[f32], b: &[f32]) -> f32 {
+        super::dot_lanes16(a, b)
+    }
+    pub(super) fn dot_vec64(a: &[f32], b: &[f32]) -> f32 {
+        super::dot_vec64(a, b)
+    }
+    pub(super) fn fma_acc(acc: &mut [f32], w: f32, v: &[f32]) {
+        super::fma_acc(acc, w, v)
+    }
+}
+
+/// The baseline table (the reference; on x86_64 without FMA hardware it is
+/// slow, since every fused multiply-add is a libm call).
+pub const PLAIN: FloatOps = FloatOps {
+    silu_mul: plain::silu_mul,
+    softmax: plain::softmax,
+    dot_lanes16: plain::dot_lanes16,
+    dot_vec64: plain::dot_vec64,
+    fma_acc: plain::fma_acc,
+};
