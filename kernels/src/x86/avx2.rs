@@ -146,17 +146,24 @@ macro_rules! dot_blocks8 {
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
             #[allow(unused_imports)]
-            use $crate::x86::avx2::imp::{f16_to_f32, hsum_ps, prod_f16};
+            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
+            #[allow(unused_imports)]
+            use core::mem::offset_of;
             assert_eq!(w.len(), x.len());
             let mut acc = _mm256_setzero_ps();
-            #[allow(unused_mut)]
-            let mut summs = 0.0f32;
+            // Lane 1 carries Σ m_w·s_x (Q4_1); the other lanes are unused.
+            #[allow(unused_mut, unused_variables)]
+            let mut summs = _mm_setzero_ps();
             for (wb, xb) in w.iter().zip(x) {
-                let d = _mm256_set1_ps(_mm_cvtss_f32(prod_f16(wb.d, xb.d)));
-                $( summs = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs); )?
+                let (ws, xs) = (head_f16x2(wb), head_f16x2(xb));
+                let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs));
+                $( summs = _mm_fmadd_ps(ws, xs, summs); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
                 acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc);
             }
-            hsum_ps(acc) + summs
+            #[allow(unused_mut)]
+            let mut sum = hsum_ps(acc);
+            $( sum += lane1(summs); const { assert!(offset_of!($wt, $m) == 2) }; )?
+            sum
         }
     };
 }
@@ -178,24 +185,31 @@ macro_rules! dot4_blocks8 {
         #[target_feature(enable = $feat)]
         pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
             #[allow(unused_imports)]
-            use $crate::x86::avx2::imp::{f16_to_f32, hsum_ps, prod_f16};
+            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
+            #[allow(unused_imports)]
+            use core::mem::offset_of;
             let n = w.len();
             assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
             let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
             let mut acc = [_mm256_setzero_ps(); 4];
-            #[allow(unused_mut)]
-            let mut summs = [0.0f32; 4];
+            #[allow(unused_mut, unused_variables)]
+            let mut summs = [_mm_setzero_ps(); 4];
             for (i, wb) in w.iter().enumerate() {
                 let p = $prep(wb);
+                let ws = head_f16x2(wb);
                 for v in 0..4 {
                     let xb = &xs[v][i];
-                    let d = _mm256_set1_ps(_mm_cvtss_f32(prod_f16(wb.d, xb.d)));
-                    $( summs[v] = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), summs[v]); )?
+                    let xs2 = head_f16x2(xb);
+                    let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs2));
+                    $( summs[v] = _mm_fmadd_ps(ws, xs2, summs[v]); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
                     acc[v] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(p, xb)), acc[v]);
                 }
             }
             for v in 0..4 {
-                out[v] = hsum_ps(acc[v]) + summs[v];
+                #[allow(unused_mut)]
+                let mut sum = hsum_ps(acc[v]);
+                $( sum += lane1(summs[v]); const { assert!(offset_of!($wt, $m) == 2) }; )?
+                out[v] = sum;
             }
         }
     };
@@ -383,12 +397,25 @@ pub(crate) mod imp {
     // within rounding (see the crate's `simd_vs_scalar` test), not bit for bit.
 
     /// `a·b` of two f16 values (converted exactly, product rounded once) in lane 0.
+    /// The first two f16 values of a block (its scale, and the Q4_1 `m` /
+    /// Q8_1 `s` or the first two quant bytes), as f32 in lanes 0 and 1;
+    /// lanes 2 and 3 are zero. One 4-byte load and one conversion.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    pub(crate) fn prod_f16(a: f16, b: f16) -> __m128 {
-        let bits = u32::from(a.to_bits()) | (u32::from(b.to_bits()) << 16);
-        let v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32));
-        _mm_mul_ss(v, _mm_movehdup_ps(v))
+    pub(crate) fn head_f16x2<B: Block>(b: &B) -> __m128 {
+        const { assert!(size_of::<B>() >= 4) };
+        // SAFETY: every block type starts with its f16 scale (`repr(C)`)
+        // and is at least 4 bytes long (checked above), so 4 bytes are
+        // readable from the block's address; the read is unaligned-safe.
+        let bits = unsafe { (b as *const B).cast::<i32>().read_unaligned() };
+        _mm_cvtph_ps(_mm_cvtsi32_si128(bits))
+    }
+
+    /// Lane 1 of `v`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn lane1(v: __m128) -> f32 {
+        _mm_cvtss_f32(_mm_movehdup_ps(v))
     }
 
     /// One f16 value as f32 (exact).
