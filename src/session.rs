@@ -93,7 +93,9 @@ impl Session {
 
     /// Runs `tokens` in batches of up to `MAX_BATCH`, asking each batch for
     /// `logits`. A batch never spans a cache slot twice: once positions
-    /// reach the capacity, tokens go one at a time.
+    /// reach the capacity, tokens go one at a time. Several tokens are never
+    /// split so that one is left alone (attention sums a lone token in
+    /// another order, as llama.cpp does).
     fn run(&mut self, tokens: &[u32], logits: Logits, mut each: impl FnMut(&[f32])) -> Result<()> {
         self.check_tokens(tokens)?;
         let model = self.model.clone();
@@ -102,7 +104,13 @@ impl Session {
         let mut rest = tokens;
         while !rest.is_empty() {
             let room = capacity.saturating_sub(self.pos).max(1);
-            let n = rest.len().min(MAX_BATCH).min(room);
+            let mut n = rest.len().min(MAX_BATCH).min(room);
+            if rest.len() - n == 1 && n > 2 {
+                // Never leave one token alone after a batch: llama.cpp
+                // evaluates a prompt as one batch, and a lone token takes
+                // its single-token summation order.
+                n -= 1;
+            }
             let (batch, tail) = rest.split_at(n);
             let want = match logits {
                 Logits::Last if !tail.is_empty() => Logits::None,
