@@ -56,11 +56,14 @@ fn sessions_on_threads_agree_with_a_lone_session() {
 }
 
 /// A prompt evaluated in batches against the same tokens evaluated one at
-/// a time, for every position, across batch boundaries. With an f32 cache
-/// the two are bit-identical (every product is the same code on the same
-/// data). With the default f16 cache attention follows llama.cpp, whose
-/// single-token and batched products sum in different orders: position 0
-/// is still identical, later ones differ by rounding only.
+/// a time, for every position, across batch boundaries. For a quantized
+/// model with an f32 cache the two are bit-identical (every product is the
+/// same code on the same data). With the default f16 cache attention
+/// follows llama.cpp, whose single-token and batched f16 products sum in
+/// different orders: position 0 is still identical, later ones differ by
+/// rounding only. F16 weight matrices take those same two orders (tinyBLAS
+/// for a batch, ggml_vec_dot_f16 for one token), so for the f16 model every
+/// position may differ by rounding, whatever the cache.
 #[test]
 fn batched_prompt_equals_token_by_token() {
     let Some(dir) = common::fixtures() else {
@@ -90,7 +93,7 @@ fn batched_prompt_equals_token_by_token() {
         for (i, &t) in tokens.iter().enumerate() {
             let l = single.eval(&[t]).expect("eval");
             let b = &all[i * n..(i + 1) * n];
-            if kv_type == KvType::F32 || i == 0 {
+            if variant != "f16" && (kv_type == KvType::F32 || i == 0) {
                 assert!(
                     l.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{variant} {kv_type:?}: position {i} differs between batched and single evaluation"
@@ -105,9 +108,17 @@ fn batched_prompt_equals_token_by_token() {
         }
         let mut last_only = model.new_session(options).expect("session");
         let l = last_only.eval(&tokens).expect("eval");
-        assert!(l
-            .iter()
-            .zip(&all[(tokens.len() - 1) * n..])
-            .all(|(a, b)| a.to_bits() == b.to_bits()));
+        let b = &all[(tokens.len() - 1) * n..];
+        if variant != "f16" {
+            assert!(l.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()));
+        } else {
+            // Only the last position reaches the F16 output head here: a
+            // single-token product, in the other order.
+            let c = common::compare(l, b, n);
+            assert!(
+                c.mean_abs <= 0.01 * c.ref_std,
+                "{variant}: last only: {c:?}"
+            );
+        }
     }
 }

@@ -486,41 +486,51 @@ pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     hsum8(&acc)
 }
 
-/// The eight i32 lane accumulators of ggml's generic Q6_K·Q8_K for one
-/// super-block: lane l sums scale[sub]·a[i]·q[i] over every i ≡ l (mod 8).
+/// The eight i32 lanes of one Q6_K·Q8_K super-block as llama.cpp's AVX2
+/// kernel (`ggml_vec_dot_q6_K_q8_K`, x86) forms them.
+///
+/// The block is read as eight 32-element groups g = 0..8 (elements
+/// 32g..32g+31; the AVX2 code handles them as vectors q4_0..q4_3 of each
+/// 128-element half). Within a group, lane L (0..8) takes the four
+/// consecutive elements 32g + 4L .. 32g + 4L + 3, weighted by their
+/// sub-block scale: lanes 0..3 lie in sub-block 2g (`scales[2g]`), lanes
+/// 4..7 in sub-block 2g + 1 (`scales[2g + 1]`). So
+///
+/// lane[L] = Σ_g scale[(32g + 4L)/16] · Σ_{e = 32g+4L}^{32g+4L+3} (q6[e] − 32)·q8[e]
+///
+/// i.e. lane L collects every element e with (e mod 32) / 4 = L. llama.cpp
+/// builds it as `maddubs(q6, q8) − maddubs(32, q8)` per pair, `madd` with
+/// the scale, and i32 adds over the groups; every step is exact (pair sums
+/// stay within i16: |q6·q8| ≤ 63·128), so only these integer values
+/// matter, not the order of the additions.
 #[inline]
-pub(crate) fn block_aux32_q6k(w: &BlockQ6K, x: &BlockQ8K) -> [i32; 8] {
+pub(crate) fn block_lanes_q6k(w: &BlockQ6K, x: &BlockQ8K) -> [i32; 8] {
     let a = unpack_q6k(w);
-    let mut aux32 = [0i32; 8];
-    for (j, (ag, qg)) in a.chunks_exact(8).zip(x.qs.chunks_exact(8)).enumerate() {
-        let scale = i32::from(w.scales[j / 2]);
-        for l in 0..8 {
-            // ggml keeps the product in an i16; |q8·a| ≤ 128·32 fits.
-            let p = i32::from(i16::from(qg[l]) * i16::from(ag[l]));
-            aux32[l] += scale * p;
+    let mut lanes = [0i32; 8];
+    for (g, (ag, qg)) in a.chunks_exact(32).zip(x.qs.chunks_exact(32)).enumerate() {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let quad: i32 = (4 * l..4 * l + 4)
+                .map(|e| i32::from(ag[e]) * i32::from(qg[e]))
+                .sum();
+            *lane += i32::from(w.scales[2 * g + l / 4]) * quad;
         }
     }
-    aux32
+    lanes
 }
 
-/// Σ w·x, Q6_K × Q8_K, following ggml's generic code: eight f32 lane sums
-/// `sums[l] += (d_w·d_x)·aux32[l]` across super-blocks, then added in
-/// lane order.
+/// Σ w·x, Q6_K × Q8_K, in the order of llama.cpp's x86 AVX2 kernel: per
+/// super-block the eight integer lanes of [`block_lanes_q6k`] are converted
+/// to f32 (round to nearest even) and added into eight f32 lanes with one
+/// fused multiply-add by d = d_x · f32(d_w) (f32 product); the lanes are
+/// summed at the end by [`hsum8`].
 pub fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut sums = [0f32; 8];
+    let mut acc = [0f32; 8];
     for (wb, xb) in w.iter().zip(x) {
-        let aux32 = block_aux32_q6k(wb, xb);
-        let d = wb.d.to_f32() * xb.d;
-        for l in 0..8 {
-            sums[l] += d * aux32[l] as f32;
-        }
+        let d = xb.d * wb.d.to_f32();
+        fma_lanes(&mut acc, d, block_lanes_q6k(wb, xb));
     }
-    let mut sumf = 0.0f32;
-    for s in sums {
-        sumf += s;
-    }
-    sumf
+    hsum8(&acc)
 }
 
 /// Σ w·x, f16 × f32, each w converted exactly to f32, accumulated

@@ -10,6 +10,7 @@ use edge_llama_kernels::{
 };
 use half::{bf16, f16};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 fn blocks<'a, B: Block>(name: &str, bytes: &'a [u8]) -> Result<&'a [B]> {
     cast_blocks::<B>(bytes).ok_or_else(|| Error::BadTensor {
@@ -138,8 +139,10 @@ const MIN_ROWS_PER_TASK: usize = 32;
 /// vectors stored one after another in `x` (prepared for `w.dtype`). `out`
 /// is row-major `[w.rows][batch]`: `out[r * batch + b]` = row r · vector b.
 /// Rows are split across `pool`; each row is computed by exactly one thread
-/// with the same code, so the result does not depend on the thread count or
-/// on the batch size.
+/// with the same code, so the result does not depend on the thread count.
+/// Nor, for quantized and F32/BF16 weights, on the batch size; F16 weights
+/// follow llama.cpp, whose batched and single-token f16 products sum in
+/// different orders (`batch == 1` vs `batch > 1` may differ by rounding).
 pub(crate) fn matvec(
     k: &Kernels,
     pool: Option<&rayon::ThreadPool>,
@@ -223,9 +226,26 @@ pub(crate) fn matvec(
             );
         }
         (GgmlType::F16, Prepared::F32(a)) => {
+            // llama.cpp's order (the activation is already rounded to f16):
+            // a batch goes through tinyBLAS (16 lanes), a single token
+            // through ggml_vec_dot_f16 (64 lanes). Each row is widened to
+            // f32 once (exact) and dotted with every vector of the batch.
             let wb = blocks::<f16>(name, bytes)?;
-            let dot = |r: &[f16], b| (k.dot_f16_f32)(r, nth(a, batch, b));
-            rows(pool, out, batch, wb, w.cols, dot, each(dot));
+            let dot = if batch == 1 {
+                k.float_ops.dot_vec64
+            } else {
+                k.float_ops.dot_lanes16
+            };
+            rows_by(pool, out, batch, wb, w.cols, |r: &[f16], o: &mut [f32]| {
+                ROW_F32.with(|buf| {
+                    let mut buf = buf.borrow_mut();
+                    buf.resize(r.len(), 0.0);
+                    widen_f16(r, &mut buf);
+                    for (b, o) in o.iter_mut().enumerate() {
+                        *o = dot(&buf, nth(a, batch, b));
+                    }
+                })
+            });
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
@@ -270,20 +290,107 @@ fn rows<B: Sync, F, F4>(
     F: Fn(&[B], usize) -> f32 + Sync,
     F4: Fn(&[B], usize, &mut [f32; 4]) + Sync,
 {
+    rows_by(pool, out, batch, w, per_row, |row, o| {
+        let mut quads = o.chunks_exact_mut(4);
+        for (q, o4) in (&mut quads).enumerate() {
+            let o4: &mut [f32; 4] = o4.try_into().unwrap_or_else(|_| unreachable!());
+            dot4(row, 4 * q, o4);
+        }
+        let done = batch / 4 * 4;
+        for (b, o) in quads.into_remainder().iter_mut().enumerate() {
+            *o = dot(row, done + b);
+        }
+    });
+}
+
+/// `dst[i] = src[i]` widened from f16 to f32 (exact, so every method gives
+/// the same bits): with F16C when the CPU has it, else [`widen_f16_portable`].
+/// (`half`'s slice conversion dispatches at run time per 8 values, which
+/// costs more than the dot product that follows.)
+///
+/// # Panics
+/// When the lengths differ.
+fn widen_f16(src: &[f16], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len(), "widen_f16: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("f16c") {
+        // SAFETY: AVX and F16C were detected on this CPU.
+        unsafe { widen_f16_f16c(src, dst) };
+        return;
+    }
+    widen_f16_portable(src, dst);
+}
+
+/// [`widen_f16`] with `vcvtph2ps`, 8 values at a time.
+///
+/// # Safety
+/// The CPU must support AVX and F16C; `src.len() == dst.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,f16c")]
+unsafe fn widen_f16_f16c(src: &[f16], dst: &mut [f32]) {
+    use std::arch::x86_64::{__m128i, _mm256_cvtph_ps, _mm256_storeu_ps, _mm_loadu_si128};
+    let n = src.len() / 8 * 8;
+    for (s, d) in src[..n].chunks_exact(8).zip(dst[..n].chunks_exact_mut(8)) {
+        // SAFETY: `s` is 8 f16 values (16 readable bytes) and `d` 8 f32
+        // values (32 writable bytes); both accesses are unaligned ones.
+        unsafe {
+            let v = _mm_loadu_si128(s.as_ptr().cast::<__m128i>());
+            _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(v));
+        }
+    }
+    widen_f16_portable(&src[n..], &mut dst[n..]);
+}
+
+/// [`widen_f16`] with integer operations and one exact subtraction (for
+/// subnormals), no branches, so the loop vectorizes on any target. NaN
+/// stays NaN (payload kept, not quieted).
+fn widen_f16_portable(src: &[f16], dst: &mut [f32]) {
+    // f16's exponent field at f32's position; 2^-14 (f16's smallest
+    // normal) as an f32.
+    const EXP: u32 = 0x7c00 << 13;
+    let magic = f32::from_bits(113 << 23);
+    for (d, &h) in dst.iter_mut().zip(src) {
+        let h = u32::from(h.to_bits());
+        let mag = (h & 0x7fff) << 13;
+        let exp = mag & EXP;
+        // Rebias the exponent (15 → 127); Inf/NaN get the maximal one.
+        let normal = mag + ((127 - 15) << 23);
+        let normal = if exp == EXP {
+            normal + ((128 - 16) << 23)
+        } else {
+            normal
+        };
+        // A subnormal m·2^-24 becomes (1 + m·2^-10)·2^-14 − 2^-14, exact.
+        let sub = (f32::from_bits(normal + (1 << 23)) - magic).to_bits();
+        let bits = if exp == 0 { sub } else { normal };
+        *d = f32::from_bits(bits | ((h & 0x8000) << 16));
+    }
+}
+
+thread_local! {
+    /// One weight row widened to f32 (F16 weights), reused across calls.
+    static ROW_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// For each row (`per_row` items of `w`), `row_out(row, o)` writes the
+/// row's products with all `batch` vectors to `o` (`out[r * batch..][..batch]`).
+/// Rows are split across `pool` in contiguous chunks; each row is computed
+/// by exactly one call, so the result does not depend on the thread count.
+fn rows_by<B: Sync, F>(
+    pool: Option<&rayon::ThreadPool>,
+    out: &mut [f32],
+    batch: usize,
+    w: &[B],
+    per_row: usize,
+    row_out: F,
+) where
+    F: Fn(&[B], &mut [f32]) + Sync,
+{
     let n_rows = out.len() / batch;
     let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
         for (j, o) in chunk.chunks_exact_mut(batch).enumerate() {
             let r = ci * chunk_rows + j;
-            let row = &w[r * per_row..(r + 1) * per_row];
-            let mut quads = o.chunks_exact_mut(4);
-            for (q, o4) in (&mut quads).enumerate() {
-                let o4: &mut [f32; 4] = o4.try_into().unwrap_or_else(|_| unreachable!());
-                dot4(row, 4 * q, o4);
-            }
-            let done = batch / 4 * 4;
-            for (b, o) in quads.into_remainder().iter_mut().enumerate() {
-                *o = dot(row, done + b);
-            }
+            row_out(&w[r * per_row..(r + 1) * per_row], o);
         }
     };
     match pool {
@@ -347,5 +454,33 @@ impl BenchActivation {
     /// Scratch for vectors of up to `max_len` elements.
     pub fn new(max_len: usize) -> Self {
         BenchActivation(Activation::new(max_len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every f16 value (plus a 3-value tail past the 8-wide chunks), on
+    /// the dispatched path and the portable one, against `half`.
+    #[test]
+    fn widen_f16_matches_half_for_every_value() {
+        let all: Vec<f16> = (0..=u16::MAX)
+            .chain([0x3c01, 0x8001, 0xfc00])
+            .map(f16::from_bits)
+            .collect();
+        type Widen = fn(&[f16], &mut [f32]);
+        for f in [widen_f16 as Widen, widen_f16_portable] {
+            let mut got = vec![0f32; all.len()];
+            f(&all, &mut got);
+            for (h, g) in all.iter().zip(&got) {
+                let want = h.to_f32();
+                if want.is_nan() {
+                    assert!(g.is_nan(), "{:#06x}: {g}", h.to_bits());
+                } else {
+                    assert_eq!(g.to_bits(), want.to_bits(), "{:#06x}", h.to_bits());
+                }
+            }
+        }
     }
 }

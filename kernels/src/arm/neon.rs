@@ -1,9 +1,9 @@
 //! Plain NEON kernels (ARMv8.0 Advanced SIMD, no dotprod): widening
 //! multiplies (`smull`/`smull2`) and pairwise adds (`addp`/`saddlp`).
 //!
-//! The Q4/Q8 dots follow llama.cpp's x86 order exactly as
-//! [`crate::scalar::dot_q4_0_q8_0`] defines it: per block eight exact
-//! partial integer sums (4 consecutive elements each), one fused
+//! The Q4/Q8 and Q6_K dots follow llama.cpp's x86 order exactly as
+//! [`crate::scalar::dot_q4_0_q8_0`] and [`crate::scalar::dot_q6k_q8k`]
+//! define it: per block eight exact partial integer sums, one fused
 //! multiply-add per lane into eight f32 lanes kept as two `float32x4_t`,
 //! and [`crate::scalar::hsum8`] at the end; the activation quantizers round
 //! like llama.cpp's x86 ones (ties to even). Quantized dots and quantizers
@@ -282,10 +282,6 @@ unsafe fn quantize_q8_k_neon(x: &[f32], y: &mut [BlockQ8K]) {
 // ---------------------------------------------------------------------------
 // Quantized dot products.
 
-crate::dispatch::dot4_fallbacks! {
-    dot4_q6k_q8k: dot_q6k_q8k, BlockQ6K, BlockQ8K;
-}
-
 /// The eight f32 lane accumulators of a Q4/Q8 block dot, as two vectors
 /// (lanes 0-3, lanes 4-7).
 pub(super) type Acc8 = (float32x4_t, float32x4_t);
@@ -300,7 +296,8 @@ pub(super) unsafe fn acc8_zero() -> Acc8 {
 }
 
 /// `acc[j] = fma(d, lane[j], acc[j])` for the eight lanes (the lanes are
-/// converted to f32 exactly: |lane| ≤ 4·2^14).
+/// converted to f32 rounding to nearest even, as the scalar `as f32`; exact
+/// for the Q4/Q8 lanes, |lane| ≤ 4·2^14).
 ///
 /// # Safety
 /// NEON must be available.
@@ -509,13 +506,65 @@ dot_blocks8!(
     dot_q8_0_q8_0, dot4_q8_0_q8_0, "neon", BlockQ8_0, BlockQ8_0, prep_q8_0, lanes_q8
 );
 
-/// Σ w·x over a Q6_K row and a Q8_K row (equal block counts).
+/// The eight i32 lanes of one Q6_K·Q8_K super-block, exactly
+/// [`crate::scalar::block_lanes_q6k`] (llama.cpp's AVX2 lanes): for each
+/// 32-element group g, lanes 0..3 take the four quad sums (4 consecutive
+/// products) of sub-block 2g times `scales[2g]`, lanes 4..7 those of
+/// sub-block 2g + 1 times `scales[2g + 1]`. `a` holds the block's levels
+/// minus 32 as [`unpack_q6k_half`] returns them for the two halves.
 ///
-/// The scalar reference (ggml's generic code) keeps eight i32 sums, lane l
-/// collecting elements i ≡ l (mod 8), and eight f32 sums across blocks; this
-/// kernel keeps exactly those lanes (smull of 8 bytes puts element i in lane
-/// i mod 8), so the result is bit-identical. `sdot` groups 4 consecutive
-/// bytes and cannot keep that split, so the dotprod table shares this kernel.
+/// Exact for any i8 activations: a product is at most 32·128 in
+/// magnitude, so the pair sums (`addp` of the `smull` results) and quad
+/// sums (a second `addp`) stay within i16 (≤ 16384), and the scaled
+/// accumulation is done in i32 by `smlal`.
+///
+/// # Safety
+/// `q8` must be valid for 256 byte reads; NEON must be available.
+#[inline(always)]
+unsafe fn lanes_q6k(
+    a: &[[int8x16_t; 8]; 2],
+    scales: &[i8; QK_K / 16],
+    q8: *const i8,
+) -> (int32x4_t, int32x4_t) {
+    let mut lo = vdupq_n_s32(0);
+    let mut hi = vdupq_n_s32(0);
+    // Pair sums of one 16-element sub-block s: [e0+e1, e2+e3, .., e14+e15].
+    let pairs = |s: usize| -> int16x8_t {
+        let w = a[s / 8][s % 8];
+        let q = vld1q_s8(q8.add(16 * s));
+        vpaddq_s16(
+            vmull_s8(vget_low_s8(w), vget_low_s8(q)),
+            vmull_high_s8(w, q),
+        )
+    };
+    for g in 0..QK_K / 32 {
+        // Quad sums: sub-block 2g in i16 lanes 0..3, 2g + 1 in lanes 4..7.
+        let quads = vpaddq_s16(pairs(2 * g), pairs(2 * g + 1));
+        lo = vmlal_n_s16(lo, vget_low_s16(quads), i16::from(scales[2 * g]));
+        hi = vmlal_high_n_s16(hi, quads, i16::from(scales[2 * g + 1]));
+    }
+    (lo, hi)
+}
+
+/// A Q6_K block's 256 levels minus 32, both halves unpacked.
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn prep_q6k(wb: &BlockQ6K) -> [[int8x16_t; 8]; 2] {
+    // `ql` has 128 bytes and `qh` 64: both halves' reads are in bounds.
+    [
+        unpack_q6k_half(wb.ql.as_ptr(), wb.qh.as_ptr()),
+        unpack_q6k_half(wb.ql.as_ptr().add(64), wb.qh.as_ptr().add(32)),
+    ]
+}
+
+/// Σ w·x over a Q6_K row and a Q8_K row (equal block counts), bit-identical
+/// to [`crate::scalar::dot_q6k_q8k`] (llama.cpp's AVX2 order): per
+/// super-block the lanes of [`lanes_q6k`] are added into eight f32 lanes
+/// by one fused multiply-add with d = d_x·f32(d_w), then [`hsum8`]. (The
+/// lanes are sums of 4 consecutive products, so `sdot` could form them
+/// too; the dotprod table shares this kernel.)
 pub(super) fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), x.len(), "block counts differ");
     // SAFETY: only reachable after NEON was detected; lengths checked above.
@@ -524,39 +573,52 @@ pub(super) fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
-    let mut sums_lo = vdupq_n_f32(0.0);
-    let mut sums_hi = vdupq_n_f32(0.0);
+    let mut acc = acc8_zero();
     for (wb, xb) in w.iter().zip(x) {
-        let mut lo = vdupq_n_s32(0); // aux32[0..4]
-        let mut hi = vdupq_n_s32(0); // aux32[4..8]
-        for h in 0..2 {
-            let a = unpack_q6k_half(wb.ql.as_ptr().add(64 * h), wb.qh.as_ptr().add(32 * h));
-            for (k, &ak) in a.iter().enumerate() {
-                let sub = 8 * h + k;
-                let q = vld1q_s8(xb.qs.as_ptr().add(16 * sub));
-                // |a·q| ≤ 32·128, so the sum of two products fits an i16.
-                let p = vaddq_s16(
-                    vmull_s8(vget_low_s8(ak), vget_low_s8(q)),
-                    vmull_high_s8(ak, q),
-                );
-                let sc = i16::from(wb.scales[sub]);
-                lo = vmlal_n_s16(lo, vget_low_s16(p), sc);
-                hi = vmlal_high_n_s16(hi, p, sc);
-            }
+        let a = prep_q6k(wb);
+        // `xb.qs` is 256 bytes.
+        let lanes = lanes_q6k(&a, &wb.scales, xb.qs.as_ptr());
+        fma8(&mut acc, xb.d * f16_to_f32(wb.d), lanes);
+    }
+    hsum8(acc)
+}
+
+/// Four [`dot_q6k_q8k`] dots of one weight row with the 4 activation rows
+/// stored back to back in `x`, bit-identical to the single-row kernel
+/// (each weight block is unpacked once; each row keeps its own
+/// accumulators).
+///
+/// # Panics
+/// When `x.len() != 4 * w.len()`.
+pub(super) fn dot4_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
+    assert_eq!(
+        x.len(),
+        4 * w.len(),
+        "dot4: activation is not 4 rows of the weight's length"
+    );
+    // SAFETY: only reachable after NEON was detected; `x` holds 4·n blocks
+    // (checked above).
+    unsafe { dot4_q6k_q8k_neon(w, x, out) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot4_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
+    let n = w.len();
+    let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
+    let mut acc = [acc8_zero(); 4];
+    for (i, wb) in w.iter().enumerate() {
+        let a = prep_q6k(wb);
+        let dw = f16_to_f32(wb.d);
+        for v in 0..4 {
+            let xb = &xs[v][i];
+            // `xb.qs` is 256 bytes.
+            let lanes = lanes_q6k(&a, &wb.scales, xb.qs.as_ptr());
+            fma8(&mut acc[v], xb.d * dw, lanes);
         }
-        let d = f16_to_f32(wb.d) * xb.d;
-        // sums[l] += d·aux32[l]: separate multiply and add, as the scalar.
-        sums_lo = vaddq_f32(sums_lo, vmulq_n_f32(vcvtq_f32_s32(lo), d));
-        sums_hi = vaddq_f32(sums_hi, vmulq_n_f32(vcvtq_f32_s32(hi), d));
     }
-    let mut lanes = [0f32; 8];
-    vst1q_f32(lanes.as_mut_ptr(), sums_lo);
-    vst1q_f32(lanes.as_mut_ptr().add(4), sums_hi);
-    let mut sumf = 0.0f32;
-    for s in lanes {
-        sumf += s;
+    for v in 0..4 {
+        out[v] = hsum8(acc[v]);
     }
-    sumf
 }
 
 // ---------------------------------------------------------------------------

@@ -115,10 +115,7 @@ wrappers4! {
     dot4_q4_0_q8_0(BlockQ4_0, BlockQ8_0);
     dot4_q4_1_q8_1(BlockQ4_1, BlockQ8_1);
     dot4_q8_0_q8_0(BlockQ8_0, BlockQ8_0);
-}
-
-crate::dispatch::dot4_fallbacks! {
-    dot4_q6k_q8k: dot_q6k_q8k, BlockQ6K, BlockQ8K;
+    dot4_q6k_q8k(BlockQ6K, BlockQ8K);
 }
 
 #[inline]
@@ -390,11 +387,11 @@ pub(crate) mod imp {
 
     // ----- quantized dots --------------------------------------------------
     //
-    // Each block's integer sum is computed exactly in i32 lanes; the blocks
-    // are then combined in f32 vector accumulators with FMA (llama.cpp's
-    // scheme): acc += (d_w·d_x) · float(block sum lanes). The order of the
-    // float additions differs from the scalar reference, so results agree
-    // within rounding (see the crate's `simd_vs_scalar` test), not bit for bit.
+    // Each block's integer sums are computed exactly in eight i32 lanes
+    // (the same lanes as llama.cpp's AVX2 kernels and the scalar reference);
+    // the blocks are then combined in eight f32 lanes with FMA:
+    // acc += d · f32(lanes), summed by `hsum_ps` at the end. Bit-identical
+    // to `crate::scalar` (see the crate's `simd_vs_scalar` test).
 
     /// `a·b` of two f16 values (converted exactly, product rounded once) in lane 0.
     /// The first two f16 values of a block (its scale, and the Q4_1 `m` /
@@ -566,74 +563,31 @@ pub(crate) mod imp {
         dot4_q4_1_q8_1, "avx2,fma,f16c", BlockQ4_1, BlockQ8_1, prep_q4_1, block4_q4_1, m, s
     );
 
-    /// Exact Σ scale·(q6 − 32)·q8 over one Q6_K·Q8_K super-block, as 8
-    /// partial i32 sums. Uses the activation's `bsums` for the −32 offset,
-    /// so `x` must be consistent (as produced by the Q8_K quantizer).
-    ///
-    /// Per 32-element group: the unsigned 6-bit levels (0..63) times q8 by
-    /// `maddubs` (pair sums ≤ 2·63·128 < 2^15), then `madd` with the
-    /// sub-block scale (the low 128-bit lane holds the first 16 elements,
-    /// the high lane the next 16, each with its own scale).
+    /// A Q6_K super-block unpacked for [`lanes_q6k`]: `q[g]` holds the
+    /// unsigned 6-bit levels (0..63) of elements 32g..32g+31 in element
+    /// order; `sc[g]` the matching i16 scales (low 128-bit lane: 8 copies
+    /// of `scales[2g]`, high lane: 8 copies of `scales[2g + 1]`).
+    pub(crate) struct PrepQ6K {
+        q: [__m256i; 8],
+        sc: [__m256i; 8],
+    }
+
+    /// Unpacks a Q6_K block's levels and scales (see [`PrepQ6K`]).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    pub(crate) fn isum_q6k(w: &BlockQ6K, x: &BlockQ8K) -> __m256i {
+    pub(crate) fn prep_q6k(w: &BlockQ6K) -> PrepQ6K {
         let m4 = _mm256_set1_epi8(0xF);
         let m30 = _mm256_set1_epi8(0x30);
-        // SAFETY: scales has 16 bytes, bsums 16 i16 (32 bytes).
-        let (sc8, bs) = unsafe {
-            (
-                _mm_loadu_si128(w.scales.as_ptr().cast()),
-                _mm256_loadu_si256(x.bsums.as_ptr().cast()),
-            )
-        };
-        let sc16 = _mm256_cvtepi8_epi16(sc8);
-        // 32·Σ scale·bsum: the −32 offset of every level.
-        let off = _mm256_slli_epi32::<5>(_mm256_madd_epi16(sc16, bs));
-        let halves = [
-            _mm256_permute2x128_si256::<0x00>(sc16, sc16),
-            _mm256_permute2x128_si256::<0x11>(sc16, sc16),
-        ];
-        // Group k of a half: i16 scale 2k in the low lane, 2k+1 in the high lane.
-        let shuf = |k: i8| {
-            let (a, b) = (4 * k, 4 * k + 2);
-            _mm256_setr_epi8(
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                a,
-                a + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-                b,
-                b + 1,
-            )
-        };
-        let masks = [shuf(0), shuf(1), shuf(2), shuf(3)];
-        let mut acc = _mm256_setzero_si256();
-        for (h, scv) in halves.into_iter().enumerate() {
+        // SAFETY: `scales` has 16 bytes.
+        let sc8 = unsafe { _mm_loadu_si128(w.scales.as_ptr().cast()) };
+        let ones = 0x0101_0101_0101_0101i64;
+        let sc = std::array::from_fn(|g| {
+            let g = g as i64;
+            let pick = _mm_set_epi64x((2 * g + 1) * ones, 2 * g * ones);
+            _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, pick))
+        });
+        let mut q = [_mm256_setzero_si256(); 8];
+        for h in 0..2 {
             // SAFETY: ql has 128 bytes (64h + 64 ≤ 128), qh 64 (32h + 32 ≤ 64).
             let (ql0, ql1, qh) = unsafe {
                 (
@@ -642,50 +596,98 @@ pub(crate) mod imp {
                     _mm256_loadu_si256(w.qh.as_ptr().add(32 * h).cast()),
                 )
             };
-            let g = [
-                _mm256_or_si256(
-                    _mm256_and_si256(ql0, m4),
-                    _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(ql1, m4),
-                    _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
-                    _mm256_and_si256(qh, m30),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
-                    _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
-                ),
-            ];
-            for (k, gk) in g.into_iter().enumerate() {
-                // SAFETY: 128h + 32k + 32 ≤ 256 bytes of x.qs.
-                let q8 = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(128 * h + 32 * k).cast()) };
-                let p = _mm256_maddubs_epi16(gk, q8);
-                acc = _mm256_add_epi32(
-                    acc,
-                    _mm256_madd_epi16(p, _mm256_shuffle_epi8(scv, masks[k])),
-                );
-            }
+            // Group 4h + k: low or high nibble of ql0/ql1, and bits 2k, 2k+1
+            // of qh moved to bits 4, 5 (16-bit shifts; the mask drops what
+            // crosses a byte boundary).
+            q[4 * h] = _mm256_or_si256(
+                _mm256_and_si256(ql0, m4),
+                _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
+            );
+            q[4 * h + 1] = _mm256_or_si256(
+                _mm256_and_si256(ql1, m4),
+                _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
+            );
+            q[4 * h + 2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4),
+                _mm256_and_si256(qh, m30),
+            );
+            q[4 * h + 3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4),
+                _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
+            );
         }
-        _mm256_sub_epi32(acc, off)
+        PrepQ6K { q, sc }
     }
 
-    /// AVX2 Q6_K·Q8_K: exact super-block sums, Σ (d_w·d_x)·sumi in f32.
+    /// The eight i32 lanes of one Q6_K·Q8_K super-block exactly as
+    /// [`crate::scalar::block_lanes_q6k`] (llama.cpp's AVX2 kernel): per
+    /// group, `maddubs(level, q8) − maddubs(32, q8)` (every pair sum fits
+    /// an i16: ≤ 2·63·128), then `madd` with the scales and i32 adds. Exact
+    /// for any i8 activations.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn lanes_q6k(p: &PrepQ6K, x: &BlockQ8K) -> __m256i {
+        let m32 = _mm256_set1_epi8(32);
+        let mut acc = _mm256_setzero_si256();
+        for g in 0..8 {
+            // SAFETY: 32g + 32 ≤ 256 bytes of x.qs.
+            let q8 = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(32 * g).cast()) };
+            let p16 = _mm256_sub_epi16(
+                _mm256_maddubs_epi16(p.q[g], q8),
+                _mm256_maddubs_epi16(m32, q8),
+            );
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p16, p.sc[g]));
+        }
+        acc
+    }
+
+    /// AVX2 Q6_K·Q8_K, bit-identical to [`crate::scalar::dot_q6k_q8k`]:
+    /// per super-block one FMA of d_x·d_w into eight f32 lanes, then
+    /// [`hsum_ps`].
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut sum = 0.0f32;
+        let mut acc = _mm256_setzero_ps();
         for (wb, xb) in w.iter().zip(x) {
-            let d = f16_to_f32(wb.d) * xb.d;
-            sum += d * hsum_epi32(isum_q6k(wb, xb)) as f32;
+            let d = _mm256_set1_ps(xb.d * f16_to_f32(wb.d));
+            let lanes = lanes_q6k(&prep_q6k(wb), xb);
+            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc);
         }
-        sum
+        hsum_ps(acc)
+    }
+
+    /// AVX2 4-row Q6_K·Q8_K: one weight row times the 4 activation rows
+    /// stored back to back in `x`, each weight block unpacked once;
+    /// `out[v]` is bit-identical to [`dot_q6k_q8k`] on (w, x_v).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) unsafe fn dot4_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
+        let n = w.len();
+        assert_eq!(
+            x.len(),
+            4 * n,
+            "dot4: activation is not 4 rows of the weight's length"
+        );
+        let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (i, wb) in w.iter().enumerate() {
+            let p = prep_q6k(wb);
+            let dw = f16_to_f32(wb.d);
+            for v in 0..4 {
+                let xb = &xs[v][i];
+                let d = _mm256_set1_ps(xb.d * dw);
+                let lanes = lanes_q6k(&p, xb);
+                acc[v] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[v]);
+            }
+        }
+        for v in 0..4 {
+            out[v] = hsum_ps(acc[v]);
+        }
     }
 
     // ----- float dots -------------------------------------------------------

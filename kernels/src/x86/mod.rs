@@ -1,12 +1,12 @@
 //! x86_64 kernel paths: AVX2 (+FMA, F16C) and AVX-512 (F + BW, with VNNI
 //! `vpdpbusd` when present).
 //!
-//! Quantizers are bit-identical to [`crate::scalar`]. The quantized dot
-//! products compute each block's integer sum exactly with SIMD, then
-//! accumulate `(d_w·d_x)·sum` across blocks in f32 vector registers with
-//! FMA, as llama.cpp does: they agree with the scalar reference within f32
-//! rounding of a reordered sum, not bit for bit. The f16/f32 dots likewise
-//! use several vector accumulators and FMA.
+//! Every quantizer and quantized dot gives the scalar reference's bits: the
+//! reference follows llama.cpp's x86 kernels operation by operation (block
+//! lane sums, one FMA per block, the same horizontal sum), and these paths
+//! compute the same operations with vector instructions. Only the f16·f32
+//! and f32·f32 dots (used for f32 weights and caches) take their own order
+//! and agree with the reference within rounding.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
