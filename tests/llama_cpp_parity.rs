@@ -43,6 +43,24 @@ fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
         "{variant}: argmax agrees at {} of positions, need {min_agree}",
         c.argmax_agree
     );
+    // Beyond the bounds: we follow llama.cpp's CPU arithmetic
+    // operation by operation, so every logit must be its logit, bit for bit.
+    let n = model.config().n_vocab;
+    for (p, (a, b)) in logits
+        .chunks_exact(n)
+        .zip(llama.chunks_exact(n))
+        .enumerate()
+    {
+        let same = a
+            .iter()
+            .zip(b)
+            .filter(|(x, y)| x.to_bits() == y.to_bits())
+            .count();
+        assert_eq!(
+            same, n,
+            "{variant}: position {p}: {same} of {n} logits equal llama.cpp's"
+        );
+    }
 }
 
 #[test]
@@ -60,11 +78,11 @@ fn q4_0_matches_llama_cpp() {
     check_variant("q4_0", 0.04, 0.85);
 }
 
-#[test]
-fn f16_greedy_continuation_matches() {
+/// llama.cpp's 24-token greedy continuation of the fixture's prompt.
+fn check_greedy(variant: &str) {
     let Some(dir) = fixtures() else { return };
-    let reference = read_json(&dir.join("tiny-gqa-f16.ref.json"));
-    let model = open(&dir.join("tiny-gqa-f16.gguf"), 2);
+    let reference = read_json(&dir.join(format!("tiny-gqa-{variant}.ref.json")));
+    let model = open(&dir.join(format!("tiny-gqa-{variant}.gguf")), 2);
     let prompt = ids(&reference["tokens"]);
     let greedy = ids(&reference["greedy"]);
     let mut session = model
@@ -77,7 +95,25 @@ fn f16_greedy_continuation_matches() {
         .expect("generate")
         .map(|t| t.expect("token").id)
         .collect();
-    assert_eq!(got, greedy);
+    assert_eq!(
+        got, greedy,
+        "{variant}: greedy continuation differs from llama.cpp's"
+    );
+}
+
+#[test]
+fn f16_greedy_continuation_matches() {
+    check_greedy("f16");
+}
+
+#[test]
+fn q8_0_greedy_continuation_matches() {
+    check_greedy("q8_0");
+}
+
+#[test]
+fn q4_0_greedy_continuation_matches() {
+    check_greedy("q4_0");
 }
 
 /// Writes an F32 copy of the f16 fixture with our writer; its logits must

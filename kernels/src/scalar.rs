@@ -444,19 +444,21 @@ pub fn hsum8(l: &[f32; 8]) -> f32 {
     (t[0] + t[2]) + (t[1] + t[3])
 }
 
-/// Σ w·x, Q4_0 × Q8_0, in the order of llama.cpp's x86 kernel: per block,
-/// eight partial integer sums (four elements each) converted to f32 and
-/// added into eight f32 lanes with one fused multiply-add by d_w·d_x;
-/// the lanes are summed at the end by [`hsum8`].
+/// Σ w·x, Q4_0 × Q8_0, in the order llama.cpp uses for Q4_0 weights on
+/// x86: it repacks them (eight rows interleaved, `q4_0_8x8`) and its
+/// kernels then take each block's exact integer sum and add it with one
+/// fused multiply-add: acc = fma(f32(sumi), d_w·d_x, acc), in block order.
 pub fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut acc = [0f32; 8];
+    let mut acc = 0f32;
     for (wb, xb) in w.iter().zip(x) {
         let n = nibbles(&wb.qs);
-        let d = wb.d.to_f32() * xb.d.to_f32();
-        fma_lanes(&mut acc, d, lanes8(|e| i32::from(n[e]) - 8, &xb.qs));
+        let sumi: i32 = (0..QK)
+            .map(|e| (i32::from(n[e]) - 8) * i32::from(xb.qs[e]))
+            .sum();
+        acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), acc);
     }
-    hsum8(&acc)
+    acc
 }
 
 /// Σ w·x, Q4_1 × Q8_1, in the order of llama.cpp's x86 kernel: the lanes
@@ -518,19 +520,19 @@ pub(crate) fn block_lanes_q6k(w: &BlockQ6K, x: &BlockQ8K) -> [i32; 8] {
     lanes
 }
 
-/// Σ w·x, Q6_K × Q8_K, in the order of llama.cpp's x86 AVX2 kernel: per
-/// super-block the eight integer lanes of [`block_lanes_q6k`] are converted
-/// to f32 (round to nearest even) and added into eight f32 lanes with one
-/// fused multiply-add by d = d_x · f32(d_w) (f32 product); the lanes are
-/// summed at the end by [`hsum8`].
+/// Σ w·x, Q6_K × Q8_K, in the order llama.cpp uses for Q6_K weights on
+/// x86 (repacked, eight rows interleaved): per super-block the exact
+/// integer sum of [`block_lanes_q6k`] is converted to f32 (round to nearest
+/// even), multiplied by f32(d_w), and added with one fused multiply-add by
+/// d_x: acc = fma(f32(sumi)·d_w, d_x, acc), in super-block order.
 pub fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut acc = [0f32; 8];
+    let mut acc = 0f32;
     for (wb, xb) in w.iter().zip(x) {
-        let d = xb.d * wb.d.to_f32();
-        fma_lanes(&mut acc, d, block_lanes_q6k(wb, xb));
+        let sumi: i32 = block_lanes_q6k(wb, xb).iter().sum();
+        acc = (sumi as f32 * wb.d.to_f32()).mul_add(xb.d, acc);
     }
-    hsum8(&acc)
+    acc
 }
 
 /// Σ w·x, f16 × f32, each w converted exactly to f32, accumulated

@@ -166,6 +166,99 @@ macro_rules! dot_blocks8 {
 }
 pub(crate) use dot_blocks8;
 
+/// Generates a quantized dot in the order llama.cpp uses for repacked
+/// (Q4_0) weights: each block's exact integer sum (the lanes of `$block`
+/// reduced, eight blocks at a time), converted to f32 (exact: |sum| < 2^24)
+/// and added with one scalar FMA by d_w·d_x, in block order.
+/// Bit-identical to the scalar reference.
+macro_rules! dot_block_sums {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
+            assert_eq!(w.len(), x.len());
+            let mut acc = 0f32;
+            let mut wc = w.chunks_exact(8);
+            let mut xc = x.chunks_exact(8);
+            for (w8, x8) in (&mut wc).zip(&mut xc) {
+                let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(&w8[k], &x8[k]))));
+                let d = _mm256_mul_ps(
+                    f16x8(std::array::from_fn(|k| w8[k].d)),
+                    f16x8(std::array::from_fn(|k| x8[k].d)),
+                );
+                let (mut sv, mut dv) = ([0f32; 8], [0f32; 8]);
+                // SAFETY: both arrays hold 8 f32.
+                unsafe {
+                    _mm256_storeu_ps(sv.as_mut_ptr(), sums);
+                    _mm256_storeu_ps(dv.as_mut_ptr(), d);
+                }
+                for (s, d) in sv.iter().zip(&dv) {
+                    acc = s.mul_add(*d, acc);
+                }
+            }
+            for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
+                let sumi = hsum_epi32($block(wb, xb)) as f32;
+                acc = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), acc);
+            }
+            acc
+        }
+    };
+}
+pub(crate) use dot_block_sums;
+
+/// Generates the 4-row companion of a [`dot_block_sums`] kernel: each
+/// weight block prepared once by `$prep`, four independent FMA chains
+/// (one per activation row), each bit-identical to the single-row kernel.
+macro_rules! dot4_block_sums {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
+            let n = w.len();
+            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
+            let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
+            let mut acc = [0f32; 4];
+            let full = n / 8 * 8;
+            for (i, w8) in w[..full].chunks_exact(8).enumerate() {
+                let p: [_; 8] = std::array::from_fn(|k| $prep(&w8[k]));
+                let wd = f16x8(std::array::from_fn(|k| w8[k].d));
+                let (mut sv, mut dv) = ([[0f32; 8]; 4], [[0f32; 8]; 4]);
+                for v in 0..4 {
+                    let x8 = &xs[v][8 * i..8 * i + 8];
+                    let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(p[k], &x8[k]))));
+                    let d = _mm256_mul_ps(wd, f16x8(std::array::from_fn(|k| x8[k].d)));
+                    // SAFETY: both rows hold 8 f32.
+                    unsafe {
+                        _mm256_storeu_ps(sv[v].as_mut_ptr(), sums);
+                        _mm256_storeu_ps(dv[v].as_mut_ptr(), d);
+                    }
+                }
+                for k in 0..8 {
+                    for v in 0..4 {
+                        acc[v] = sv[v][k].mul_add(dv[v][k], acc[v]);
+                    }
+                }
+            }
+            for (v, a) in acc.iter_mut().enumerate() {
+                for (wb, xb) in w[full..].iter().zip(&xs[v][full..]) {
+                    let sumi = hsum_epi32($block($prep(wb), xb)) as f32;
+                    *a = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), *a);
+                }
+            }
+            *out = acc;
+        }
+    };
+}
+pub(crate) use dot4_block_sums;
+
 /// Generates the 4-row companion of a [`dot_blocks8`] kernel: one weight
 /// row times 4 activation rows stored back to back in `x`. Each weight
 /// block is prepared once by `$prep` (nibbles unpacked, signs split) and
@@ -422,6 +515,29 @@ pub(crate) mod imp {
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(a.to_bits()))))
     }
 
+    /// Eight f16 values as f32 (exact).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn f16x8(v: [f16; 8]) -> __m256 {
+        let b = v.map(|h| h.to_bits() as i16);
+        _mm256_cvtph_ps(_mm_setr_epi16(
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ))
+    }
+
+    /// Lane k = Σ of the eight i32 lanes of `v[k]` (exact; no overflow for
+    /// block sums).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(crate) fn reduce8(v: [__m256i; 8]) -> __m256i {
+        let ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+        let cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+        _mm256_add_epi32(
+            _mm256_permute2x128_si256::<0x20>(ab, cd),
+            _mm256_permute2x128_si256::<0x31>(ab, cd),
+        )
+    }
+
     /// The 32 nibbles of a Q4 block as bytes in element order.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
@@ -455,8 +571,8 @@ pub(crate) mod imp {
         _mm256_madd_epi16(p, _mm256_set1_epi16(1))
     }
 
-    dot_blocks8!(
-        /// AVX2 Q4_0·Q8_0: exact block sums, Σ (d_w·d_x)·sumi in f32 lanes.
+    dot_block_sums!(
+        /// AVX2 Q4_0·Q8_0 in the repacked-weight order (exact block sums, one FMA each).
         dot_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, block_q4_0
     );
 
@@ -550,7 +666,7 @@ pub(crate) mod imp {
         )
     }
 
-    dot4_blocks8!(
+    dot4_block_sums!(
         /// AVX2 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
     );
@@ -642,21 +758,19 @@ pub(crate) mod imp {
     }
 
     /// AVX2 Q6_K·Q8_K, bit-identical to [`crate::scalar::dot_q6k_q8k`]:
-    /// per super-block one FMA of d_x·d_w into eight f32 lanes, then
-    /// [`hsum_ps`].
+    /// per super-block the exact integer sum, times d_w, one FMA by d_x.
     ///
     /// # Safety
     /// The CPU must support AVX2, FMA and F16C.
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(crate) unsafe fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
         assert_eq!(w.len(), x.len());
-        let mut acc = _mm256_setzero_ps();
+        let mut acc = 0f32;
         for (wb, xb) in w.iter().zip(x) {
-            let d = _mm256_set1_ps(xb.d * f16_to_f32(wb.d));
-            let lanes = lanes_q6k(&prep_q6k(wb), xb);
-            acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc);
+            let sumi = hsum_epi32(lanes_q6k(&prep_q6k(wb), xb));
+            acc = (sumi as f32 * f16_to_f32(wb.d)).mul_add(xb.d, acc);
         }
-        hsum_ps(acc)
+        acc
     }
 
     /// AVX2 4-row Q6_K·Q8_K: one weight row times the 4 activation rows
@@ -674,20 +788,17 @@ pub(crate) mod imp {
             "dot4: activation is not 4 rows of the weight's length"
         );
         let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
-        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut acc = [0f32; 4];
         for (i, wb) in w.iter().enumerate() {
             let p = prep_q6k(wb);
             let dw = f16_to_f32(wb.d);
             for v in 0..4 {
                 let xb = &xs[v][i];
-                let d = _mm256_set1_ps(xb.d * dw);
-                let lanes = lanes_q6k(&p, xb);
-                acc[v] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(lanes), acc[v]);
+                let sumi = hsum_epi32(lanes_q6k(&p, xb));
+                acc[v] = (sumi as f32 * dw).mul_add(xb.d, acc[v]);
             }
         }
-        for v in 0..4 {
-            out[v] = hsum_ps(acc[v]);
-        }
+        *out = acc;
     }
 
     // ----- float dots -------------------------------------------------------

@@ -159,8 +159,8 @@ pub(crate) mod vnni {
         )
     }
 
-    crate::x86::avx2::dot_blocks8!(
-        /// VNNI Q4_0·Q8_0: exact block sums, Σ (d_w·d_x)·sumi in f32 lanes.
+    crate::x86::avx2::dot_block_sums!(
+        /// VNNI Q4_0·Q8_0 in the repacked-weight order (exact block sums, one FMA each).
         dot_q4_0_q8_0,
         "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
         BlockQ4_0,
@@ -205,7 +205,7 @@ pub(crate) mod vnni {
         _mm256_dpbusd_epi32(_mm256_setzero_si256(), n, load_i8x32(&x.qs))
     }
 
-    crate::x86::avx2::dot4_blocks8!(
+    crate::x86::avx2::dot4_block_sums!(
         /// VNNI 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0,
         "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
