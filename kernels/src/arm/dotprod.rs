@@ -9,10 +9,12 @@
 //! path (see [`super::neon::dot_q6k_q8k`] for why Q6_K keeps `smull`).
 //!
 //! Results are bit-identical to [`crate::scalar`]: `sdot` on a 16-byte half
-//! yields exactly the reference's partial sums of 4 consecutive elements,
-//! and the f32 combination (one FMA per lane and block, then
-//! [`crate::scalar::hsum8`]) is shared with the NEON path
-//! (`neon::dot_blocks8!`).
+//! yields exactly the reference's partial sums of 4 consecutive elements
+//! (and any exact integer sum is the same), and the f32 combination is
+//! shared with the NEON path: Q8_0 and Q4_1 add the eight lanes with one
+//! FMA per lane and block, then [`crate::scalar::hsum8`]
+//! (`neon::dot_blocks8!`); Q4_0 adds each block's exact integer sum with
+//! one FMA in a single scalar chain (`neon::dot_blocks_chain!`).
 
 use super::neon;
 use crate::blocks::*;
@@ -82,11 +84,24 @@ unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, in
     )
 }
 
-neon::dot_blocks8!(
+/// The exact integer sum Σ w·x of a prepared weight block (two vectors of
+/// 16 i8) with the 32 activations at `qs`: two `sdot`s into one i32x4
+/// accumulator, then an across-lanes add (|sum| ≤ 32·2^14, no overflow).
+///
+/// # Safety
+/// `qs` must be valid for 32 byte reads; the caller must be compiled with
+/// NEON and dotprod enabled (this is inlined into it).
+#[inline(always)]
+unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
+    let (y0, y1) = neon::load_q8(qs);
+    vaddvq_s32(sdot!(sdot!(vdupq_n_s32(0), p.0, y0), p.1, y1))
+}
+
+neon::dot_blocks_chain!(
     /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
     /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].
     dot_q4_0_q8_0, dot4_q4_0_q8_0, "neon,dotprod", BlockQ4_0, BlockQ8_0,
-    neon::prep_q4_0, lanes_sdot
+    neon::prep_q4_0, isum_sdot
 );
 neon::dot_blocks8!(
     /// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts),

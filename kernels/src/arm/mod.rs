@@ -2,10 +2,13 @@
 //! Cortex-A72 of a Raspberry Pi 4) and NEON + dotprod (ARMv8.2 `sdot`, e.g.
 //! the Cortex-A76 of a Raspberry Pi 5).
 //!
-//! The Q4/Q8 dots keep the reference's eight partial integer sums per block
-//! (4 consecutive elements each, exact), one fused multiply-add per lane and
-//! block and its final horizontal-sum order ([`crate::scalar::hsum8`]), so
-//! they return bit-identical results to [`crate::scalar`] (which follows
+//! The quantized dots follow the reference's float order exactly: Q8_0 and
+//! Q4_1 keep its eight partial integer sums per block (4 consecutive
+//! elements each, exact), one fused multiply-add per lane and block and its
+//! final horizontal-sum order ([`crate::scalar::hsum8`]); Q4_0 and Q6_K
+//! (weights llama.cpp repacks on x86) add each block's exact integer sum
+//! with one fused multiply-add in a single scalar chain. They therefore
+//! return bit-identical results to [`crate::scalar`] (which follows
 //! llama.cpp's x86 kernels); so do the 4-row versions and the activation
 //! quantizers. Only the f16/f32 dots accumulate in a different order
 //! (several vector accumulators).

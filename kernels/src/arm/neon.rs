@@ -1,14 +1,17 @@
 //! Plain NEON kernels (ARMv8.0 Advanced SIMD, no dotprod): widening
 //! multiplies (`smull`/`smull2`) and pairwise adds (`addp`/`saddlp`).
 //!
-//! The Q4/Q8 and Q6_K dots follow llama.cpp's x86 order exactly as
-//! [`crate::scalar::dot_q4_0_q8_0`] and [`crate::scalar::dot_q6k_q8k`]
-//! define it: per block eight exact partial integer sums, one fused
-//! multiply-add per lane into eight f32 lanes kept as two `float32x4_t`,
-//! and [`crate::scalar::hsum8`] at the end; the activation quantizers round
-//! like llama.cpp's x86 ones (ties to even). Quantized dots and quantizers
-//! are therefore bit-identical to [`crate::scalar`]. The f16/f32 dots use
-//! four vector accumulators (a different summation order).
+//! The quantized dots follow llama.cpp's x86 order exactly as
+//! [`crate::scalar`] defines it. Q8_0·Q8_0 and Q4_1·Q8_1: per block eight
+//! exact partial integer sums, one fused multiply-add per lane into eight
+//! f32 lanes kept as two `float32x4_t`, and [`crate::scalar::hsum8`] at the
+//! end. Q4_0·Q8_0 and Q6_K·Q8_K (weights llama.cpp repacks on x86): per
+//! block the exact integer sum, then one scalar fused multiply-add chain
+//! in block order ([`crate::scalar::dot_q4_0_q8_0`],
+//! [`crate::scalar::dot_q6k_q8k`]). The activation quantizers round like
+//! llama.cpp's x86 ones (ties to even). Quantized dots and quantizers are
+//! therefore bit-identical to [`crate::scalar`]. The f16/f32 dots use four
+//! vector accumulators (a different summation order).
 //!
 //! The public-in-crate functions are safe wrappers around
 //! `#[target_feature(enable = "neon")]` bodies; they are only handed out by
@@ -398,8 +401,9 @@ unsafe fn lanes_q8(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int3
 }
 
 /// Generates a single-row quantized dot `$name(w, x)` and its 4-row
-/// companion `$name4(w, x, out)` over 32-element blocks, in the order of
-/// [`crate::scalar::dot_q4_0_q8_0`]: per block, eight exact partial integer
+/// companion `$name4(w, x, out)` over 32-element blocks, in the eight-lane
+/// order of [`crate::scalar::dot_q8_0_q8_0`] and
+/// [`crate::scalar::dot_q4_1_q8_1`]: per block, eight exact partial integer
 /// sums (`$lanes(prepared weight, activation qs)`: lane j = elements
 /// 4j..4j+3) converted to f32 and added into eight f32 lanes by one fused
 /// multiply-add with d = f32(d_w)·f32(d_x); the optional `$m`, `$s` fields
@@ -489,10 +493,96 @@ macro_rules! dot_blocks8 {
 }
 pub(super) use dot_blocks8;
 
-dot_blocks8!(
+/// The exact integer sum Σ w·x of a Q4 block (prepared by [`prep_q4_0`])
+/// with a Q8 block's values at `qs` (|sum| ≤ 32·8·128, no overflow).
+///
+/// # Safety
+/// `qs` must be valid for 32 byte reads; NEON must be available.
+#[inline(always)]
+unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
+    let (lo, hi) = lanes_q4(p, qs);
+    vaddvq_s32(vaddq_s32(lo, hi))
+}
+
+/// Generates a single-row quantized dot `$name(w, x)` and its 4-row
+/// companion `$name4(w, x, out)` over 32-element blocks, in the order of
+/// [`crate::scalar::dot_q4_0_q8_0`] (llama.cpp's repacked Q4_0 kernels on
+/// x86): per block the exact integer sum sumi (`$isum(prepared weight,
+/// activation qs)`, any exact method) is converted to f32 and added with
+/// one fused multiply-add, acc = fma(f32(sumi), f32(d_w)·f32(d_x), acc),
+/// in block order (one scalar chain, no lanes). The 4-row version keeps
+/// one independent chain per activation row and performs exactly the same
+/// operations, so it is bit-identical to the single-row one. Both bodies
+/// are compiled with `$feat` enabled; the generated functions are safe
+/// wrappers that may only be handed out by a table built after `$feat` was
+/// detected.
+macro_rules! dot_blocks_chain {
+    ($(#[$doc:meta])* $name:ident, $name4:ident, $feat:literal, $wt:ty, $xt:ty,
+     $prep:path, $isum:path) => {
+        $(#[$doc])*
+        pub(super) fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            assert_eq!(w.len(), x.len(), "block counts differ");
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                use $crate::arm::neon::f16_to_f32;
+                let mut acc = 0.0f32;
+                for (wb, xb) in w.iter().zip(x) {
+                    let d = f16_to_f32(wb.d) * f16_to_f32(xb.d);
+                    // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
+                    let sumi = $isum($prep(wb), xb.qs.as_ptr());
+                    acc = (sumi as f32).mul_add(d, acc);
+                }
+                acc
+            }
+            // SAFETY: only reachable through a kernel table built after the
+            // CPU features in `$feat` were detected at run time; the block
+            // counts were checked above.
+            unsafe { imp(w, x) }
+        }
+
+        #[doc = concat!("Four [`", stringify!($name), "`] dots of one weight row with the 4 \
+            activation rows stored back to back in `x`, bit-identical to the single-row \
+            kernel (each row keeps its own scalar chain).\n\n# Panics\n\
+            When `x.len() != 4 * w.len()`.")]
+        pub(super) fn $name4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            let n = w.len();
+            assert_eq!(
+                x.len(),
+                4 * n,
+                "dot4: activation is not 4 rows of the weight's length"
+            );
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                use $crate::arm::neon::f16_to_f32;
+                let n = w.len();
+                let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
+                let mut acc = [0.0f32; 4];
+                for (i, wb) in w.iter().enumerate() {
+                    let p = $prep(wb);
+                    let dw = f16_to_f32(wb.d);
+                    for v in 0..4 {
+                        let xb = &xs[v][i];
+                        let d = dw * f16_to_f32(xb.d);
+                        // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
+                        let sumi = $isum(p, xb.qs.as_ptr());
+                        acc[v] = (sumi as f32).mul_add(d, acc[v]);
+                    }
+                }
+                *out = acc;
+            }
+            // SAFETY: only reachable through a kernel table built after the
+            // CPU features in `$feat` were detected at run time; `x` holds
+            // 4·n blocks (checked above).
+            unsafe { imp(w, x, out) }
+        }
+    };
+}
+pub(super) use dot_blocks_chain;
+
+dot_blocks_chain!(
     /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
     /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].
-    dot_q4_0_q8_0, dot4_q4_0_q8_0, "neon", BlockQ4_0, BlockQ8_0, prep_q4_0, lanes_q4
+    dot_q4_0_q8_0, dot4_q4_0_q8_0, "neon", BlockQ4_0, BlockQ8_0, prep_q4_0, isum_q4
 );
 dot_blocks8!(
     /// Σ w·x over a Q4_1 row and a Q8_1 row (equal block counts),
@@ -507,11 +597,12 @@ dot_blocks8!(
 );
 
 /// The eight i32 lanes of one Q6_K·Q8_K super-block, exactly
-/// [`crate::scalar::block_lanes_q6k`] (llama.cpp's AVX2 lanes): for each
-/// 32-element group g, lanes 0..3 take the four quad sums (4 consecutive
-/// products) of sub-block 2g times `scales[2g]`, lanes 4..7 those of
-/// sub-block 2g + 1 times `scales[2g + 1]`. `a` holds the block's levels
-/// minus 32 as [`unpack_q6k_half`] returns them for the two halves.
+/// [`crate::scalar::block_lanes_q6k`] (the dots use only their exact sum,
+/// [`isum_q6k`]): for each 32-element group g, lanes 0..3 take the four
+/// quad sums (4 consecutive products) of sub-block 2g times `scales[2g]`,
+/// lanes 4..7 those of sub-block 2g + 1 times `scales[2g + 1]`. `a` holds
+/// the block's levels minus 32 as [`unpack_q6k_half`] returns them for the
+/// two halves.
 ///
 /// Exact for any i8 activations: a product is at most 32·128 in
 /// magnitude, so the pair sums (`addp` of the `smull` results) and quad
@@ -559,12 +650,26 @@ unsafe fn prep_q6k(wb: &BlockQ6K) -> [[int8x16_t; 8]; 2] {
     ]
 }
 
+/// The exact integer sum of one Q6_K·Q8_K super-block: the sum of the
+/// eight lanes of [`lanes_q6k`], i.e. Σ scale·Σ w·x over the 16
+/// sub-blocks (|sum| ≤ 256·32·128·128 < 2^31, no overflow).
+///
+/// # Safety
+/// `q8` must be valid for 256 byte reads; NEON must be available.
+#[inline(always)]
+unsafe fn isum_q6k(a: &[[int8x16_t; 8]; 2], scales: &[i8; QK_K / 16], q8: *const i8) -> i32 {
+    let (lo, hi) = lanes_q6k(a, scales, q8);
+    vaddvq_s32(vaddq_s32(lo, hi))
+}
+
 /// Σ w·x over a Q6_K row and a Q8_K row (equal block counts), bit-identical
-/// to [`crate::scalar::dot_q6k_q8k`] (llama.cpp's AVX2 order): per
-/// super-block the lanes of [`lanes_q6k`] are added into eight f32 lanes
-/// by one fused multiply-add with d = d_x·f32(d_w), then [`hsum8`]. (The
-/// lanes are sums of 4 consecutive products, so `sdot` could form them
-/// too; the dotprod table shares this kernel.)
+/// to [`crate::scalar::dot_q6k_q8k`] (llama.cpp's repacked Q6_K order on
+/// x86): per super-block the exact integer sum sumi of [`isum_q6k`] is
+/// converted to f32 (round to nearest even), multiplied by f32(d_w) and
+/// added with one fused multiply-add by d_x: acc = fma(f32(sumi)·d_w, d_x,
+/// acc), one scalar chain in super-block order. (The lanes are sums of 4
+/// consecutive products, so `sdot` could form them too; the dotprod table
+/// shares this kernel.)
 pub(super) fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), x.len(), "block counts differ");
     // SAFETY: only reachable after NEON was detected; lengths checked above.
@@ -573,20 +678,20 @@ pub(super) fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
-    let mut acc = acc8_zero();
+    let mut acc = 0.0f32;
     for (wb, xb) in w.iter().zip(x) {
         let a = prep_q6k(wb);
         // `xb.qs` is 256 bytes.
-        let lanes = lanes_q6k(&a, &wb.scales, xb.qs.as_ptr());
-        fma8(&mut acc, xb.d * f16_to_f32(wb.d), lanes);
+        let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
+        acc = (sumi as f32 * f16_to_f32(wb.d)).mul_add(xb.d, acc);
     }
-    hsum8(acc)
+    acc
 }
 
 /// Four [`dot_q6k_q8k`] dots of one weight row with the 4 activation rows
 /// stored back to back in `x`, bit-identical to the single-row kernel
-/// (each weight block is unpacked once; each row keeps its own
-/// accumulators).
+/// (each weight block is unpacked once; each row keeps its own scalar
+/// chain).
 ///
 /// # Panics
 /// When `x.len() != 4 * w.len()`.
@@ -605,20 +710,18 @@ pub(super) fn dot4_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
 unsafe fn dot4_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     let n = w.len();
     let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
-    let mut acc = [acc8_zero(); 4];
+    let mut acc = [0.0f32; 4];
     for (i, wb) in w.iter().enumerate() {
         let a = prep_q6k(wb);
         let dw = f16_to_f32(wb.d);
         for v in 0..4 {
             let xb = &xs[v][i];
             // `xb.qs` is 256 bytes.
-            let lanes = lanes_q6k(&a, &wb.scales, xb.qs.as_ptr());
-            fma8(&mut acc[v], xb.d * dw, lanes);
+            let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
+            acc[v] = (sumi as f32 * dw).mul_add(xb.d, acc[v]);
         }
     }
-    for v in 0..4 {
-        out[v] = hsum8(acc[v]);
-    }
+    *out = acc;
 }
 
 // ---------------------------------------------------------------------------
