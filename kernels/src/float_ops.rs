@@ -11,6 +11,8 @@
 //! hardware FMA and one without give the same bits; the x86 tables compile
 //! the same bodies with FMA enabled for speed (see `x86::avx2`).
 
+use half::f16;
+
 /// llama.cpp's vector `expf` for AVX-512 (`ggml_v_expf`, adapted from Arm's
 /// optimized routines): e^x = 2^n · p(b) with n = round(x·log2 e) and
 /// b = x − n·ln 2 in two steps; p a degree-5 polynomial. Maximum error
@@ -110,14 +112,21 @@ pub fn softmax(x: &mut [f32]) {
 /// When the lengths differ.
 #[inline(always)]
 pub fn dot_lanes16(a: &[f32], b: &[f32]) -> f32 {
+    lanes16(a, b, |v| v)
+}
+
+/// [`dot_lanes16`] on `a` mapped through `widen` (which must be exact for
+/// the f16 variants to give the same bits as widening first).
+#[inline(always)]
+fn lanes16<T: Copy>(a: &[T], b: &[f32], widen: impl Fn(T) -> f32) -> f32 {
     assert_eq!(a.len(), b.len(), "dot_lanes16: lengths differ");
     if !a.len().is_multiple_of(16) {
-        return dot_vec64(a, b);
+        return vec64(a, b, widen);
     }
     let mut acc = [0f32; 16];
     for (ca, cb) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
         for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            *s = x.mul_add(y, *s);
+            *s = widen(x).mul_add(y, *s);
         }
     }
     reduce16(&acc)
@@ -134,19 +143,67 @@ pub fn dot_lanes16(a: &[f32], b: &[f32]) -> f32 {
 /// When the lengths differ.
 #[inline(always)]
 pub fn dot_vec64(a: &[f32], b: &[f32]) -> f32 {
+    vec64(a, b, |v| v)
+}
+
+/// [`dot_vec64`] on `a` mapped through `widen` (see [`lanes16`]).
+#[inline(always)]
+fn vec64<T: Copy>(a: &[T], b: &[f32], widen: impl Fn(T) -> f32) -> f32 {
     assert_eq!(a.len(), b.len(), "dot_vec64: lengths differ");
     let np = a.len() / 64 * 64;
     let mut acc = [0f32; 64];
     for (ca, cb) in a[..np].chunks_exact(64).zip(b[..np].chunks_exact(64)) {
         for ((s, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
-            *s = x.mul_add(y, *s);
+            *s = widen(x).mul_add(y, *s);
         }
     }
     let mut sum = f64::from(reduce16(&fold64(&acc)));
     for (&x, &y) in a[np..].iter().zip(&b[np..]) {
-        sum += f64::from(x * y);
+        sum += f64::from(widen(x) * y);
     }
     sum as f32
+}
+
+/// [`dot_lanes16`] of the f16 weights `w` widened to f32 (exact, so the
+/// bits equal `dot_lanes16(widen(w), x)`) with `x`: llama.cpp's batched
+/// f16 product without a widened copy of the row.
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn dot_f16_lanes16(w: &[f16], x: &[f32]) -> f32 {
+    lanes16(w, x, f16::to_f32)
+}
+
+/// [`dot_vec64`] of the f16 weights `w` widened to f32 (exact, so the bits
+/// equal `dot_vec64(widen(w), x)`) with `x`: llama.cpp's single-token f16
+/// dot without a widened copy of the row.
+///
+/// # Panics
+/// When the lengths differ.
+#[inline(always)]
+pub fn dot_f16_vec64(w: &[f16], x: &[f32]) -> f32 {
+    vec64(w, x, f16::to_f32)
+}
+
+/// One f16 weight row times 4 activation vectors stored back to back in
+/// `x` (`x.len() == 4 · w.len()`): `out[v]` is bit for bit
+/// [`dot_f16_lanes16`]`(w, x_v)`. The SIMD tables convert each weight
+/// once for the 4 vectors and run their 4 independent FMA chains together.
+///
+/// # Panics
+/// When `x.len() != 4 · w.len()`.
+#[inline(always)]
+pub fn dot4_f16_lanes16(w: &[f16], x: &[f32], out: &mut [f32; 4]) {
+    let n = w.len();
+    assert_eq!(
+        x.len(),
+        4 * n,
+        "dot4_f16_lanes16: activation is not 4 rows of the weight's length"
+    );
+    for (v, o) in out.iter_mut().enumerate() {
+        *o = dot_f16_lanes16(w, &x[v * n..(v + 1) * n]);
+    }
 }
 
 /// The first reduction steps of `ggml_vec_dot_f16` on its four 16-lane
@@ -185,10 +242,17 @@ pub struct FloatOps {
     pub dot_vec64: fn(&[f32], &[f32]) -> f32,
     /// [`fma_acc`].
     pub fma_acc: fn(&mut [f32], f32, &[f32]),
+    /// [`dot_f16_lanes16`].
+    pub dot_f16_lanes16: fn(&[f16], &[f32]) -> f32,
+    /// [`dot_f16_vec64`].
+    pub dot_f16_vec64: fn(&[f16], &[f32]) -> f32,
+    /// [`dot4_f16_lanes16`].
+    pub dot4_f16_lanes16: fn(&[f16], &[f32], &mut [f32; 4]),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
 mod plain {
+    use half::f16;
     pub(super) fn silu_mul(g: &mut [f32], u: &[f32]) {
         super::silu_mul(g, u)
     }
@@ -204,6 +268,15 @@ mod plain {
     pub(super) fn fma_acc(acc: &mut [f32], w: f32, v: &[f32]) {
         super::fma_acc(acc, w, v)
     }
+    pub(super) fn dot_f16_lanes16(w: &[f16], x: &[f32]) -> f32 {
+        super::dot_f16_lanes16(w, x)
+    }
+    pub(super) fn dot_f16_vec64(w: &[f16], x: &[f32]) -> f32 {
+        super::dot_f16_vec64(w, x)
+    }
+    pub(super) fn dot4_f16_lanes16(w: &[f16], x: &[f32], out: &mut [f32; 4]) {
+        super::dot4_f16_lanes16(w, x, out)
+    }
 }
 
 /// The baseline table (the reference; on x86_64 without FMA hardware it is
@@ -214,4 +287,7 @@ pub const PLAIN: FloatOps = FloatOps {
     dot_lanes16: plain::dot_lanes16,
     dot_vec64: plain::dot_vec64,
     fma_acc: plain::fma_acc,
+    dot_f16_lanes16: plain::dot_f16_lanes16,
+    dot_f16_vec64: plain::dot_f16_vec64,
+    dot4_f16_lanes16: plain::dot4_f16_lanes16,
 };

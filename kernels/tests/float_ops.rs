@@ -130,3 +130,54 @@ fn fma_acc_fuses() {
     fma_acc(&mut acc, 1.0 + f32::EPSILON, &[1.0 - f32::EPSILON]);
     assert_eq!(acc[0], -(2f32.powi(-46)));
 }
+
+/// The f16-weight dots are the f32 dots of the widened weights, bit for
+/// bit (widening is exact), for every length 0..=300 (16-lane order,
+/// 64-lane fallback and the f64 tail) and any finite f16 pattern.
+#[test]
+fn f16_dots_equal_dots_of_widened_weights() {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    for n in 0..=300usize {
+        let w: Vec<half::f16> = (0..n)
+            .map(|_| {
+                let h = next() as u16;
+                // Inf/NaN exponents folded into the finite range.
+                half::f16::from_bits(if h & 0x7c00 == 0x7c00 { h & !0x4000 } else { h })
+            })
+            .collect();
+        let x: Vec<f32> = (0..4 * n)
+            .map(|_| (next() >> 40) as f32 / (1u64 << 22) as f32 - 2.0)
+            .collect();
+        let wide: Vec<f32> = w.iter().map(|h| h.to_f32()).collect();
+        let x0 = &x[..n];
+        assert_eq!(
+            dot_f16_lanes16(&w, x0).to_bits(),
+            dot_lanes16(&wide, x0).to_bits(),
+            "lanes16 n {n}"
+        );
+        assert_eq!(
+            dot_f16_vec64(&w, x0).to_bits(),
+            dot_vec64(&wide, x0).to_bits(),
+            "vec64 n {n}"
+        );
+        let mut o = [f32::NAN; 4];
+        dot4_f16_lanes16(&w, &x, &mut o);
+        for (v, g) in o.iter().enumerate() {
+            let want = dot_lanes16(&wide, &x[v * n..(v + 1) * n]);
+            assert_eq!(g.to_bits(), want.to_bits(), "dot4 n {n} vector {v}");
+        }
+    }
+}
+
+#[test]
+#[should_panic]
+fn dot4_f16_wrong_activation_length_panics() {
+    let w = [half::f16::ONE; 16];
+    dot4_f16_lanes16(&w, &[0.0; 63], &mut [0.0; 4]);
+}

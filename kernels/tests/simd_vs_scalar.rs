@@ -801,3 +801,68 @@ fn float_ops_bit_identical() {
         }
     }
 }
+
+/// The f16-weight float dots of every path give the scalar reference's
+/// bits: lengths 1..600 (a quarter of them multiples of 16, which take the
+/// 16-lane order rather than the 64-lane fallback), weights spanning f16's
+/// finite range (subnormals included), and the 4-row dot per row.
+#[test]
+fn float_ops_f16_bit_identical() {
+    let mut all = paths();
+    all.push(SCALAR);
+    let f0 = SCALAR.float_ops;
+    let mut r = Rng(0x5EED_0006);
+    for i in 0..2_000 {
+        let n = if i % 4 == 0 {
+            16 * (1 + r.below(37))
+        } else {
+            1 + r.below(600)
+        };
+        // Any finite f16 bit pattern half of the time, else values in [-4, 4).
+        let w: Vec<f16> = (0..n)
+            .map(|_| {
+                if i % 2 == 0 {
+                    let h = r.u64() as u16;
+                    f16::from_bits(if h & 0x7c00 == 0x7c00 { h & !0x4000 } else { h })
+                } else {
+                    f16::from_f32(r.f() * 4.0)
+                }
+            })
+            .collect();
+        let x: Vec<f32> = (0..4 * n).map(|_| r.f() * 4.0).collect();
+        let x0 = &x[..n];
+        let want16 = (f0.dot_f16_lanes16)(&w, x0);
+        let want64 = (f0.dot_f16_vec64)(&w, x0);
+        for k in &all {
+            let (f, name) = (k.float_ops, k.name);
+            let g = (f.dot_f16_lanes16)(&w, x0);
+            assert!(
+                same_bits(g, want16),
+                "{name} f16 lanes16 {i} (n {n}): {g} vs {want16}"
+            );
+            let g = (f.dot_f16_vec64)(&w, x0);
+            assert!(
+                same_bits(g, want64),
+                "{name} f16 vec64 {i} (n {n}): {g} vs {want64}"
+            );
+            let mut o = [f32::NAN; 4];
+            (f.dot4_f16_lanes16)(&w, &x, &mut o);
+            for (v, &g) in o.iter().enumerate() {
+                let want = (f0.dot_f16_lanes16)(&w, &x[v * n..(v + 1) * n]);
+                assert!(
+                    same_bits(g, want),
+                    "{name} f16 dot4 {i} (n {n}) vector {v}: {g} vs {want}"
+                );
+            }
+        }
+    }
+    // Empty rows: every sum is +0.
+    for k in &all {
+        let f = k.float_ops;
+        let mut o = [1f32; 4];
+        (f.dot4_f16_lanes16)(&[], &[], &mut o);
+        assert_eq!(o.map(f32::to_bits), [0; 4], "{}", k.name);
+        assert_eq!((f.dot_f16_lanes16)(&[], &[]).to_bits(), 0, "{}", k.name);
+        assert_eq!((f.dot_f16_vec64)(&[], &[]).to_bits(), 0, "{}", k.name);
+    }
+}

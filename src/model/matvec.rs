@@ -10,7 +10,6 @@ use edge_llama_kernels::{
 };
 use half::{bf16, f16};
 use rayon::prelude::*;
-use std::cell::RefCell;
 
 fn blocks<'a, B: Block>(name: &str, bytes: &'a [u8]) -> Result<&'a [B]> {
     cast_blocks::<B>(bytes).ok_or_else(|| Error::BadTensor {
@@ -228,24 +227,24 @@ pub(crate) fn matvec(
         (GgmlType::F16, Prepared::F32(a)) => {
             // llama.cpp's order (the activation is already rounded to f16):
             // a batch goes through tinyBLAS (16 lanes), a single token
-            // through ggml_vec_dot_f16 (64 lanes). Each row is widened to
-            // f32 once (exact) and dotted with every vector of the batch.
+            // through ggml_vec_dot_f16 (64 lanes). The kernels widen the
+            // f16 weights on the fly (exact).
             let wb = blocks::<f16>(name, bytes)?;
-            let dot = if batch == 1 {
-                k.float_ops.dot_vec64
+            let f = &k.float_ops;
+            if batch == 1 {
+                let dot = |r: &[f16], b| (f.dot_f16_vec64)(r, nth(a, batch, b));
+                rows(pool, out, batch, wb, w.cols, dot, each(dot));
             } else {
-                k.float_ops.dot_lanes16
-            };
-            rows_by(pool, out, batch, wb, w.cols, |r: &[f16], o: &mut [f32]| {
-                ROW_F32.with(|buf| {
-                    let mut buf = buf.borrow_mut();
-                    buf.resize(r.len(), 0.0);
-                    widen_f16(r, &mut buf);
-                    for (b, o) in o.iter_mut().enumerate() {
-                        *o = dot(&buf, nth(a, batch, b));
-                    }
-                })
-            });
+                rows(
+                    pool,
+                    out,
+                    batch,
+                    wb,
+                    w.cols,
+                    |r, b| (f.dot_f16_lanes16)(r, nth(a, batch, b)),
+                    |r, b, o| (f.dot4_f16_lanes16)(r, four(a, batch, b), o),
+                );
+            }
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
@@ -301,75 +300,6 @@ fn rows<B: Sync, F, F4>(
             *o = dot(row, done + b);
         }
     });
-}
-
-/// `dst[i] = src[i]` widened from f16 to f32 (exact, so every method gives
-/// the same bits): with F16C when the CPU has it, else [`widen_f16_portable`].
-/// (`half`'s slice conversion dispatches at run time per 8 values, which
-/// costs more than the dot product that follows.)
-///
-/// # Panics
-/// When the lengths differ.
-fn widen_f16(src: &[f16], dst: &mut [f32]) {
-    assert_eq!(src.len(), dst.len(), "widen_f16: lengths differ");
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("f16c") {
-        // SAFETY: AVX and F16C were detected on this CPU.
-        unsafe { widen_f16_f16c(src, dst) };
-        return;
-    }
-    widen_f16_portable(src, dst);
-}
-
-/// [`widen_f16`] with `vcvtph2ps`, 8 values at a time.
-///
-/// # Safety
-/// The CPU must support AVX and F16C; `src.len() == dst.len()`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,f16c")]
-unsafe fn widen_f16_f16c(src: &[f16], dst: &mut [f32]) {
-    use std::arch::x86_64::{__m128i, _mm256_cvtph_ps, _mm256_storeu_ps, _mm_loadu_si128};
-    let n = src.len() / 8 * 8;
-    for (s, d) in src[..n].chunks_exact(8).zip(dst[..n].chunks_exact_mut(8)) {
-        // SAFETY: `s` is 8 f16 values (16 readable bytes) and `d` 8 f32
-        // values (32 writable bytes); both accesses are unaligned ones.
-        unsafe {
-            let v = _mm_loadu_si128(s.as_ptr().cast::<__m128i>());
-            _mm256_storeu_ps(d.as_mut_ptr(), _mm256_cvtph_ps(v));
-        }
-    }
-    widen_f16_portable(&src[n..], &mut dst[n..]);
-}
-
-/// [`widen_f16`] with integer operations and one exact subtraction (for
-/// subnormals), no branches, so the loop vectorizes on any target. NaN
-/// stays NaN (payload kept, not quieted).
-fn widen_f16_portable(src: &[f16], dst: &mut [f32]) {
-    // f16's exponent field at f32's position; 2^-14 (f16's smallest
-    // normal) as an f32.
-    const EXP: u32 = 0x7c00 << 13;
-    let magic = f32::from_bits(113 << 23);
-    for (d, &h) in dst.iter_mut().zip(src) {
-        let h = u32::from(h.to_bits());
-        let mag = (h & 0x7fff) << 13;
-        let exp = mag & EXP;
-        // Rebias the exponent (15 → 127); Inf/NaN get the maximal one.
-        let normal = mag + ((127 - 15) << 23);
-        let normal = if exp == EXP {
-            normal + ((128 - 16) << 23)
-        } else {
-            normal
-        };
-        // A subnormal m·2^-24 becomes (1 + m·2^-10)·2^-14 − 2^-14, exact.
-        let sub = (f32::from_bits(normal + (1 << 23)) - magic).to_bits();
-        let bits = if exp == 0 { sub } else { normal };
-        *d = f32::from_bits(bits | ((h & 0x8000) << 16));
-    }
-}
-
-thread_local! {
-    /// One weight row widened to f32 (F16 weights), reused across calls.
-    static ROW_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// For each row (`per_row` items of `w`), `row_out(row, o)` writes the
@@ -454,33 +384,5 @@ impl BenchActivation {
     /// Scratch for vectors of up to `max_len` elements.
     pub fn new(max_len: usize) -> Self {
         BenchActivation(Activation::new(max_len))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every f16 value (plus a 3-value tail past the 8-wide chunks), on
-    /// the dispatched path and the portable one, against `half`.
-    #[test]
-    fn widen_f16_matches_half_for_every_value() {
-        let all: Vec<f16> = (0..=u16::MAX)
-            .chain([0x3c01, 0x8001, 0xfc00])
-            .map(f16::from_bits)
-            .collect();
-        type Widen = fn(&[f16], &mut [f32]);
-        for f in [widen_f16 as Widen, widen_f16_portable] {
-            let mut got = vec![0f32; all.len()];
-            f(&all, &mut got);
-            for (h, g) in all.iter().zip(&got) {
-                let want = h.to_f32();
-                if want.is_nan() {
-                    assert!(g.is_nan(), "{:#06x}: {g}", h.to_bits());
-                } else {
-                    assert_eq!(g.to_bits(), want.to_bits(), "{:#06x}", h.to_bits());
-                }
-            }
-        }
     }
 }

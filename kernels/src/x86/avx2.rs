@@ -45,6 +45,9 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     dot_lanes16: fma_ops::dot_lanes16,
     dot_vec64: fma_ops::dot_vec64,
     fma_acc: fma_ops::fma_acc,
+    dot_f16_lanes16,
+    dot_f16_vec64,
+    dot4_f16_lanes16,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
@@ -99,6 +102,8 @@ wrappers! {
     dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32;
     dot_f16_f32(w: &[f16], x: &[f32]) -> f32;
     dot_f32_f32(w: &[f32], x: &[f32]) -> f32;
+    dot_f16_lanes16(w: &[f16], x: &[f32]) -> f32;
+    dot_f16_vec64(w: &[f16], x: &[f32]) -> f32;
 }
 
 macro_rules! wrappers4 {
@@ -116,6 +121,7 @@ wrappers4! {
     dot4_q4_1_q8_1(BlockQ4_1, BlockQ8_1);
     dot4_q8_0_q8_0(BlockQ8_0, BlockQ8_0);
     dot4_q6k_q8k(BlockQ6K, BlockQ8K);
+    dot4_f16_lanes16(f16, f32);
 }
 
 #[inline]
@@ -879,5 +885,142 @@ pub(crate) mod imp {
             sum += a * b;
         }
         sum
+    }
+
+    // ----- f16-weight dots in llama.cpp's order (see crate::float_ops) ----
+
+    /// Eight f16 values at `p` as f32 (exact).
+    ///
+    /// # Safety
+    /// `p` must point to 8 readable f16 values (16 bytes; any alignment).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn load_f16x8(p: *const f16) -> __m256 {
+        // SAFETY: the caller guarantees 16 readable bytes at `p`.
+        _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p.cast()) })
+    }
+
+    /// [`crate::float_ops::reduce16`] of the 16 lanes `lo` (lanes 0..8)
+    /// and `hi` (lanes 8..16), in the same order: j + j+8, then j + j+4,
+    /// then (0 + 2) + (1 + 3).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn reduce16_ps(lo: __m256, hi: __m256) -> f32 {
+        let t8 = _mm256_add_ps(hi, lo);
+        let t4 = _mm_add_ps(_mm256_extractf128_ps::<1>(t8), _mm256_castps256_ps128(t8));
+        let t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)))
+    }
+
+    /// F16C + FMA [`crate::float_ops::dot_f16_lanes16`], bit-identical:
+    /// lanes 0..8 and 8..16 in two accumulators, one FMA chain per lane.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) unsafe fn dot_f16_lanes16(w: &[f16], x: &[f32]) -> f32 {
+        assert_eq!(w.len(), x.len(), "dot_f16_lanes16: lengths differ");
+        let n = w.len();
+        if !n.is_multiple_of(16) {
+            // SAFETY: same CPU requirements.
+            return unsafe { dot_f16_vec64(w, x) };
+        }
+        let (wp, xp) = (w.as_ptr(), x.as_ptr());
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 16 ≤ n, the length of both slices.
+            unsafe {
+                lo = _mm256_fmadd_ps(load_f16x8(wp.add(i)), _mm256_loadu_ps(xp.add(i)), lo);
+                hi = _mm256_fmadd_ps(
+                    load_f16x8(wp.add(i + 8)),
+                    _mm256_loadu_ps(xp.add(i + 8)),
+                    hi,
+                );
+            }
+            i += 16;
+        }
+        reduce16_ps(lo, hi)
+    }
+
+    /// F16C + FMA [`crate::float_ops::dot_f16_vec64`], bit-identical: 64
+    /// lanes in eight accumulators (lanes 8k..8k+8 in `acc[k]`), folded as
+    /// [`crate::float_ops::fold64`], reduced as `reduce16`, the tail's f32
+    /// products added in f64.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) unsafe fn dot_f16_vec64(w: &[f16], x: &[f32]) -> f32 {
+        assert_eq!(w.len(), x.len(), "dot_f16_vec64: lengths differ");
+        let np = w.len() / 64 * 64;
+        let (wp, xp) = (w.as_ptr(), x.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 8];
+        let mut i = 0;
+        while i < np {
+            for (k, a) in acc.iter_mut().enumerate() {
+                // SAFETY: i + 8k + 8 ≤ np ≤ the length of both slices.
+                *a = unsafe {
+                    _mm256_fmadd_ps(
+                        load_f16x8(wp.add(i + 8 * k)),
+                        _mm256_loadu_ps(xp.add(i + 8 * k)),
+                        *a,
+                    )
+                };
+            }
+            i += 64;
+        }
+        // fold64: lane l (< 16) = (l + l+32) + (l+16 + l+48).
+        let lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+        let hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+        let mut sum = f64::from(reduce16_ps(lo, hi));
+        for (&a, &b) in w[np..].iter().zip(&x[np..]) {
+            sum += f64::from(f16_to_f32(a) * b);
+        }
+        sum as f32
+    }
+
+    /// F16C + FMA [`crate::float_ops::dot4_f16_lanes16`]: one f16 weight
+    /// row times the 4 activation rows stored back to back in `x`, each
+    /// weight converted once and the 4 rows' FMA chains interleaved;
+    /// `out[v]` is bit-identical to [`dot_f16_lanes16`] on (w, x_v).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(crate) unsafe fn dot4_f16_lanes16(w: &[f16], x: &[f32], out: &mut [f32; 4]) {
+        let n = w.len();
+        assert_eq!(
+            x.len(),
+            4 * n,
+            "dot4_f16_lanes16: activation is not 4 rows of the weight's length"
+        );
+        if !n.is_multiple_of(16) {
+            for (v, o) in out.iter_mut().enumerate() {
+                // SAFETY: same CPU requirements.
+                *o = unsafe { dot_f16_vec64(w, &x[v * n..(v + 1) * n]) };
+            }
+            return;
+        }
+        let (wp, xp) = (w.as_ptr(), x.as_ptr());
+        let mut lo = [_mm256_setzero_ps(); 4];
+        let mut hi = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 16 ≤ n = w.len().
+            let (w0, w1) = unsafe { (load_f16x8(wp.add(i)), load_f16x8(wp.add(i + 8))) };
+            for v in 0..4 {
+                // SAFETY: v·n + i + 16 ≤ 4n = x.len().
+                unsafe {
+                    let xv = xp.add(v * n + i);
+                    lo[v] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xv), lo[v]);
+                    hi[v] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xv.add(8)), hi[v]);
+                }
+            }
+            i += 16;
+        }
+        for (v, o) in out.iter_mut().enumerate() {
+            *o = reduce16_ps(lo[v], hi[v]);
+        }
     }
 }
