@@ -12,6 +12,10 @@ use half::f16;
 use std::fmt;
 use std::sync::OnceLock;
 
+/// An 8-row Q4_0 tile kernel: eight weight rows (back to back) times `V`
+/// Q8_0 activation rows (back to back); `out[v][r]` = Σ w_r·x_v.
+pub type Tile8Q4_0<const V: usize> = fn(&[BlockQ4_0], &[BlockQ8_0], &mut [[f32; 8]; V]);
+
 /// One implementation of every hot operation. Slices passed together must
 /// describe the same number of elements (block counts equal); a mismatch is a
 /// programming error and panics.
@@ -56,6 +60,14 @@ pub struct Kernels {
     /// Four Q6_K·Q8_K dots sharing one weight row (layout and bit-identity
     /// as [`Self::dot4_q4_0_q8_0`], against `dot_q6k_q8k`).
     pub dot4_q6k_q8k: fn(&[BlockQ6K], &[BlockQ8K], &mut [f32; 4]),
+    /// Eight Q4_0 weight rows (back to back in `w`, each `x.len()` blocks)
+    /// times one Q8_0 activation row, as llama.cpp's repacked kernels run
+    /// them: `out[0][r]` is bit-identical to `dot_q4_0_q8_0` on (w_r, x).
+    /// `None` when the path has no such kernel (callers use row dots).
+    pub dot8x1_q4_0_q8_0: Option<Tile8Q4_0<1>>,
+    /// Eight Q4_0 weight rows times four Q8_0 activation rows (back to back
+    /// in `x`): `out[v][r]` bit-identical to `dot_q4_0_q8_0` on (w_r, x_v).
+    pub dot8x4_q4_0_q8_0: Option<Tile8Q4_0<4>>,
     /// The decoder's float operations in llama.cpp's order (same bits on
     /// every path).
     pub float_ops: crate::float_ops::FloatOps,
@@ -119,6 +131,8 @@ pub const SCALAR: Kernels = Kernels {
     dot4_q4_1_q8_1: scalar_dot4_q4_1_q8_1,
     dot4_q8_0_q8_0: scalar_dot4_q8_0_q8_0,
     dot4_q6k_q8k: scalar_dot4_q6k_q8k,
+    dot8x1_q4_0_q8_0: None,
+    dot8x4_q4_0_q8_0: None,
     float_ops: crate::float_ops::PLAIN,
 };
 

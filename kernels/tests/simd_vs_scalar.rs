@@ -866,3 +866,42 @@ fn float_ops_f16_bit_identical() {
         assert_eq!((f.dot_f16_vec64)(&[], &[]).to_bits(), 0, "{}", k.name);
     }
 }
+
+/// The 8-row Q4_0 tiles give, lane by lane, the scalar single-row dot's
+/// bits (they reorder nothing: each row keeps its own FMA chain).
+#[test]
+fn q4_0_tiles_equal_single_row_dots() {
+    let mut r = Rng(0x5EED_0007);
+    for k in paths() {
+        let (Some(t1), Some(t4)) = (k.dot8x1_q4_0_q8_0, k.dot8x4_q4_0_q8_0) else {
+            continue;
+        };
+        for i in 0..400 {
+            let nb = r.blocks(4096 / QK);
+            let q: Vec<QRows> = (0..8).map(|_| qrows(&mut r, nb)).collect();
+            let w: Vec<BlockQ4_0> = q.iter().flat_map(|q| q.w40.clone()).collect();
+            let x: Vec<BlockQ8_0> = q[..4].iter().flat_map(|q| q.x80.clone()).collect();
+            let mut o4 = [[0f32; 8]; 4];
+            t4(&w, &x, &mut o4);
+            let mut o1 = [[0f32; 8]; 1];
+            t1(&w, &q[5].x80, &mut o1);
+            for row in 0..8 {
+                let wr = &q[row].w40;
+                for v in 0..4 {
+                    let want = scalar::dot_q4_0_q8_0(wr, &q[v].x80);
+                    assert!(
+                        same_bits(o4[v][row], want),
+                        "{} tile4 case {i} row {row} vector {v}",
+                        k.name
+                    );
+                }
+                let want = scalar::dot_q4_0_q8_0(wr, &q[5].x80);
+                assert!(
+                    same_bits(o1[0][row], want),
+                    "{} tile1 case {i} row {row}",
+                    k.name
+                );
+            }
+        }
+    }
+}

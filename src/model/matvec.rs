@@ -178,15 +178,35 @@ pub(crate) fn matvec(
     match (w.dtype, x) {
         (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ4_0>(name, bytes)?;
-            rows(
-                pool,
-                out,
-                batch,
-                wb,
-                rb / 18,
-                |r, b| (k.dot_q4_0_q8_0)(r, nth(a, batch, b)),
-                |r, b, o| (k.dot4_q4_0_q8_0)(r, four(a, batch, b), o),
-            );
+            let dot = |r: &[BlockQ4_0], b| (k.dot_q4_0_q8_0)(r, nth(a, batch, b));
+            let dot4 =
+                |r: &[BlockQ4_0], b, o: &mut [f32; 4]| (k.dot4_q4_0_q8_0)(r, four(a, batch, b), o);
+            match (k.dot8x1_q4_0_q8_0, k.dot8x4_q4_0_q8_0) {
+                // A batch: eight rows at a time, as llama.cpp's repacked
+                // kernels (one vector FMA per block for eight rows). A
+                // single token stays row by row: one memory stream is
+                // faster than eight there (measured).
+                (Some(t1), Some(t4)) if batch >= 4 => {
+                    let tile = |w8: &[BlockQ4_0], o: &mut [f32]| {
+                        let mut b = 0;
+                        while b + 4 <= batch {
+                            let mut t = [[0f32; 8]; 4];
+                            t4(w8, four(a, batch, b), &mut t);
+                            scatter(&t, o, batch, b);
+                            b += 4;
+                        }
+                        for b in b..batch {
+                            let mut t = [[0f32; 8]; 1];
+                            t1(w8, nth(a, batch, b), &mut t);
+                            scatter(&t, o, batch, b);
+                        }
+                    };
+                    rows8(pool, out, batch, wb, rb / 18, tile, |r, o| {
+                        row_products(r, o, batch, &dot, &dot4)
+                    });
+                }
+                _ => rows(pool, out, batch, wb, rb / 18, dot, dot4),
+            }
         }
         (GgmlType::Q8_0, Prepared::Q8_0(a)) => {
             let wb = blocks::<BlockQ8_0>(name, bytes)?;
@@ -290,16 +310,87 @@ fn rows<B: Sync, F, F4>(
     F4: Fn(&[B], usize, &mut [f32; 4]) + Sync,
 {
     rows_by(pool, out, batch, w, per_row, |row, o| {
-        let mut quads = o.chunks_exact_mut(4);
-        for (q, o4) in (&mut quads).enumerate() {
-            let o4: &mut [f32; 4] = o4.try_into().unwrap_or_else(|_| unreachable!());
-            dot4(row, 4 * q, o4);
-        }
-        let done = batch / 4 * 4;
-        for (b, o) in quads.into_remainder().iter_mut().enumerate() {
-            *o = dot(row, done + b);
-        }
+        row_products(row, o, batch, &dot, &dot4)
     });
+}
+
+/// One row's products with all `batch` vectors into `o`: 4 vectors at a
+/// time by `dot4`, the rest one by one by `dot`.
+fn row_products<B>(
+    row: &[B],
+    o: &mut [f32],
+    batch: usize,
+    dot: &impl Fn(&[B], usize) -> f32,
+    dot4: &impl Fn(&[B], usize, &mut [f32; 4]),
+) {
+    let mut quads = o.chunks_exact_mut(4);
+    for (q, o4) in (&mut quads).enumerate() {
+        let o4: &mut [f32; 4] = o4.try_into().unwrap_or_else(|_| unreachable!());
+        dot4(row, 4 * q, o4);
+    }
+    let done = batch / 4 * 4;
+    for (b, o) in quads.into_remainder().iter_mut().enumerate() {
+        *o = dot(row, done + b);
+    }
+}
+
+/// Writes an 8-row tile's results (`t[v][r]` for vectors b..b + V) into the
+/// `[row][batch]` output `o` of those eight rows.
+fn scatter<const V: usize>(t: &[[f32; 8]; V], o: &mut [f32], batch: usize, b: usize) {
+    for (v, tv) in t.iter().enumerate() {
+        for (r, &x) in tv.iter().enumerate() {
+            o[r * batch + b + v] = x;
+        }
+    }
+}
+
+/// As [`rows_by`], but rows go eight at a time to `tile(rows8, o)` (eight
+/// rows back to back; `o` is their `[8][batch]` output), and the rows past
+/// the last multiple of 8 one by one to `row_out`. Chunks handed to threads
+/// are multiples of 8 rows, so the grouping, like the result, does not
+/// depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+fn rows8<B: Sync, T, R>(
+    pool: Option<&rayon::ThreadPool>,
+    out: &mut [f32],
+    batch: usize,
+    w: &[B],
+    per_row: usize,
+    tile: T,
+    row_out: R,
+) where
+    T: Fn(&[B], &mut [f32]) + Sync,
+    R: Fn(&[B], &mut [f32]) + Sync,
+{
+    let n_rows = out.len() / batch;
+    let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
+        let first = ci * chunk_rows;
+        let done = first + chunk.len() / (8 * batch) * 8;
+        let mut tiles = chunk.chunks_exact_mut(8 * batch);
+        for (t, o) in (&mut tiles).enumerate() {
+            let r = first + 8 * t;
+            tile(&w[r * per_row..(r + 8) * per_row], o);
+        }
+        for (j, o) in tiles.into_remainder().chunks_exact_mut(batch).enumerate() {
+            let r = done + j;
+            row_out(&w[r * per_row..(r + 1) * per_row], o);
+        }
+    };
+    match pool {
+        Some(pool) if pool.current_num_threads() > 1 && n_rows >= 2 * MIN_ROWS_PER_TASK => {
+            let tasks = pool.current_num_threads() * 4;
+            let chunk_rows = n_rows
+                .div_ceil(tasks)
+                .max(MIN_ROWS_PER_TASK)
+                .next_multiple_of(8);
+            pool.install(|| {
+                out.par_chunks_mut(chunk_rows * batch)
+                    .enumerate()
+                    .for_each(|c| one(c, chunk_rows))
+            });
+        }
+        _ => one((0, out), n_rows),
+    }
 }
 
 /// For each row (`per_row` items of `w`), `row_out(row, o)` writes the

@@ -33,8 +33,20 @@ pub(crate) fn table() -> Option<Kernels> {
         dot4_q4_1_q8_1,
         dot4_q8_0_q8_0,
         dot4_q6k_q8k,
+        dot8x1_q4_0_q8_0: Some(dot8x1_q4_0_q8_0),
+        dot8x4_q4_0_q8_0: Some(dot8x4_q4_0_q8_0),
         float_ops: FMA_FLOAT_OPS,
     })
+}
+
+pub(crate) fn dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
+    // SAFETY: reachable only through tables built after AVX2/FMA/F16C detection.
+    unsafe { imp::dot8_q4_0_q8_0::<1>(w, x, out) }
+}
+
+pub(crate) fn dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
+    // SAFETY: reachable only through tables built after AVX2/FMA/F16C detection.
+    unsafe { imp::dot8_q4_0_q8_0::<4>(w, x, out) }
 }
 
 /// The float operations compiled with FMA (same bits as
@@ -215,6 +227,50 @@ macro_rules! dot_block_sums {
     };
 }
 pub(crate) use dot_block_sums;
+
+/// Generates the 8-row tile companion of a [`dot_block_sums`] kernel: eight
+/// weight rows (back to back in `w`) times `V` activation rows (back to
+/// back in `x`), the way llama.cpp's repacked kernels run: the eight rows'
+/// exact block sums side by side in one register, one vector FMA per block
+/// and activation row. Lane r of `out[v]` is bit-identical to the
+/// single-row kernel on (w_r, x_v). Each row's next blocks are prefetched:
+/// eight interleaved streams defeat the hardware prefetcher otherwise.
+macro_rules! dot8_block_sums {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name<const V: usize>(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; V]) {
+            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, reduce8};
+            let n = x.len() / V;
+            assert_eq!(x.len(), V * n, "dot8: activation is not {V} rows");
+            assert_eq!(w.len(), 8 * n, "dot8: weights are not 8 rows of the activation's length");
+            let mut acc = [_mm256_setzero_ps(); V];
+            for i in 0..n {
+                for r in 0..8 {
+                    if let Some(ahead) = w.get(r * n + i + 16).filter(|_| i + 16 < n) {
+                        _mm_prefetch::<_MM_HINT_T0>((ahead as *const $wt).cast());
+                    }
+                }
+                let p: [_; 8] = std::array::from_fn(|r| $prep(&w[r * n + i]));
+                let wd = f16x8(std::array::from_fn(|r| w[r * n + i].d));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    let xb = &x[v * n + i];
+                    let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|r| $block(p[r], xb))));
+                    let d = _mm256_mul_ps(wd, _mm256_set1_ps(f16_to_f32(xb.d)));
+                    *a = _mm256_fmadd_ps(sums, d, *a);
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                // SAFETY: `o` holds 8 f32.
+                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), a) };
+            }
+        }
+    };
+}
+pub(crate) use dot8_block_sums;
 
 /// Generates the 4-row companion of a [`dot_block_sums`] kernel: each
 /// weight block prepared once by `$prep`, four independent FMA chains
@@ -675,6 +731,10 @@ pub(crate) mod imp {
     dot4_block_sums!(
         /// AVX2 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
+    );
+    dot8_block_sums!(
+        /// AVX2 8-row tile Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
+        dot8_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
     );
     dot4_blocks8!(
         /// AVX2 4-row Q8_0·Q8_0, bit-identical per row to [`dot_q8_0_q8_0`].

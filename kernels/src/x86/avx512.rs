@@ -60,6 +60,8 @@ fn table_with(vnni: bool) -> Kernels {
         dot4_q4_1_q8_1: avx2::dot4_q4_1_q8_1,
         dot4_q8_0_q8_0: avx2::dot4_q8_0_q8_0,
         dot4_q6k_q8k: avx2::dot4_q6k_q8k,
+        dot8x1_q4_0_q8_0: Some(avx2::dot8x1_q4_0_q8_0),
+        dot8x4_q4_0_q8_0: Some(avx2::dot8x4_q4_0_q8_0),
         float_ops: avx2::FMA_FLOAT_OPS,
     };
     if vnni {
@@ -71,6 +73,8 @@ fn table_with(vnni: bool) -> Kernels {
             dot4_q4_0_q8_0: vnni_dot4_q4_0_q8_0,
             dot4_q4_1_q8_1: vnni_dot4_q4_1_q8_1,
             dot4_q8_0_q8_0: vnni_dot4_q8_0_q8_0,
+            dot8x1_q4_0_q8_0: Some(vnni_dot8x1_q4_0_q8_0),
+            dot8x4_q4_0_q8_0: Some(vnni_dot8x4_q4_0_q8_0),
             ..base
         }
     } else {
@@ -111,6 +115,14 @@ fn vnni_dot4_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 4]) {
 fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
     // SAFETY: only in the table built after `detected_vnni()` returned true.
     unsafe { vnni::dot4_q8_0_q8_0(w, x, out) }
+}
+fn vnni_dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot8_q4_0_q8_0::<1>(w, x, out) }
+}
+fn vnni_dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot8_q4_0_q8_0::<4>(w, x, out) }
 }
 
 /// 256-bit VNNI quantized dots: exact i32 block sums, f32 FMA accumulation
@@ -208,6 +220,15 @@ pub(crate) mod vnni {
     crate::x86::avx2::dot4_block_sums!(
         /// VNNI 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_0,
+        BlockQ8_0,
+        prep_q4_0,
+        block4_q4_0
+    );
+    crate::x86::avx2::dot8_block_sums!(
+        /// VNNI 8-row tile Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
+        dot8_q4_0_q8_0,
         "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
         BlockQ4_0,
         BlockQ8_0,
