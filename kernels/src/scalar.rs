@@ -1,8 +1,11 @@
 //! The scalar reference: plain Rust, the definition of "correct" for every
-//! SIMD path. Arithmetic follows llama.cpp's reference (ggml-quants.c and the
-//! generic dot products of ggml-cpu) so results agree with it: same rounding
-//! rules, same f16 conversion (round to nearest even) and the same order of
-//! floating-point operations.
+//! SIMD path, which must give its bits. Weight quantizers follow llama.cpp's
+//! reference quantizers (ggml-quants.c), so files we write are byte for byte
+//! llama-quantize's. Activation quantizers and dot products follow what
+//! llama.cpp's CPU backend runs on x86 (AVX2/AVX-512 build): its activation
+//! rounding, the lane structure of its dot kernels and, for Q4_0 and Q6_K,
+//! the order of its repacked kernels — operation for operation, so results
+//! equal llama.cpp's bit for bit. f16 conversion rounds to nearest even.
 //!
 //! Every function takes a row as a pair of slices; the element counts must
 //! agree (`f32` length = blocks × block size). A mismatch is a programming
