@@ -60,6 +60,11 @@ pub struct Kernels {
     /// Four Q6_K·Q8_K dots sharing one weight row (layout and bit-identity
     /// as [`Self::dot4_q4_0_q8_0`], against `dot_q6k_q8k`).
     pub dot4_q6k_q8k: fn(&[BlockQ6K], &[BlockQ8K], &mut [f32; 4]),
+    /// Two Q4_0 weight rows (back to back in `w`, each `x.len()` blocks)
+    /// times one Q8_0 activation row: `out[r]` is bit-identical to
+    /// `dot_q4_0_q8_0` on (w_r, x); the two FMA chains overlap. `None` when
+    /// the path has no such kernel.
+    pub dot2_q4_0_q8_0: Option<fn(&[BlockQ4_0], &[BlockQ8_0], &mut [f32; 2])>,
     /// Eight Q4_0 weight rows (back to back in `w`, each `x.len()` blocks)
     /// times one Q8_0 activation row, as llama.cpp's repacked kernels run
     /// them: `out[0][r]` is bit-identical to `dot_q4_0_q8_0` on (w_r, x).
@@ -131,6 +136,7 @@ pub const SCALAR: Kernels = Kernels {
     dot4_q4_1_q8_1: scalar_dot4_q4_1_q8_1,
     dot4_q8_0_q8_0: scalar_dot4_q8_0_q8_0,
     dot4_q6k_q8k: scalar_dot4_q6k_q8k,
+    dot2_q4_0_q8_0: None,
     dot8x1_q4_0_q8_0: None,
     dot8x4_q4_0_q8_0: None,
     float_ops: crate::float_ops::PLAIN,

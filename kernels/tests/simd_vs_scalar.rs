@@ -905,3 +905,29 @@ fn q4_0_tiles_equal_single_row_dots() {
         }
     }
 }
+
+/// The two-row Q4_0 kernel gives each row the scalar single-row dot's bits.
+#[test]
+fn q4_0_two_row_dot_equals_single_row_dots() {
+    let mut r = Rng(0x5EED_0008);
+    for k in paths() {
+        let Some(t2) = k.dot2_q4_0_q8_0 else { continue };
+        for i in 0..1000 {
+            let nb = r.blocks(MAX_ELEMS / QK);
+            let q0 = qrows(&mut r, nb);
+            let q1 = qrows(&mut r, nb);
+            let w: Vec<BlockQ4_0> = q0.w40.iter().chain(&q1.w40).copied().collect();
+            let mut o = [0f32; 2];
+            t2(&w, &q0.x80, &mut o);
+            for (row, q) in [&q0, &q1].iter().enumerate() {
+                let want = scalar::dot_q4_0_q8_0(&q.w40, &q0.x80);
+                assert!(
+                    same_bits(o[row], want),
+                    "{} dot2 case {i} ({nb} blocks) row {row}: {} vs {want}",
+                    k.name,
+                    o[row]
+                );
+            }
+        }
+    }
+}

@@ -44,6 +44,7 @@ pub(crate) fn table() -> Option<Kernels> {
         dot4_q4_1_q8_1,
         dot4_q8_0_q8_0,
         dot4_q6k_q8k,
+        dot2_q4_0_q8_0: None,
         dot8x1_q4_0_q8_0: None,
         dot8x4_q4_0_q8_0: None,
         float_ops: crate::float_ops::PLAIN,

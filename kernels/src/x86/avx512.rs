@@ -60,6 +60,7 @@ fn table_with(vnni: bool) -> Kernels {
         dot4_q4_1_q8_1: avx2::dot4_q4_1_q8_1,
         dot4_q8_0_q8_0: avx2::dot4_q8_0_q8_0,
         dot4_q6k_q8k: avx2::dot4_q6k_q8k,
+        dot2_q4_0_q8_0: Some(avx2::dot2_q4_0_q8_0),
         dot8x1_q4_0_q8_0: Some(avx2::dot8x1_q4_0_q8_0),
         dot8x4_q4_0_q8_0: Some(avx2::dot8x4_q4_0_q8_0),
         float_ops: avx2::FMA_FLOAT_OPS,
@@ -73,6 +74,7 @@ fn table_with(vnni: bool) -> Kernels {
             dot4_q4_0_q8_0: vnni_dot4_q4_0_q8_0,
             dot4_q4_1_q8_1: vnni_dot4_q4_1_q8_1,
             dot4_q8_0_q8_0: vnni_dot4_q8_0_q8_0,
+            dot2_q4_0_q8_0: Some(vnni_dot2_q4_0_q8_0),
             dot8x1_q4_0_q8_0: Some(vnni_dot8x1_q4_0_q8_0),
             dot8x4_q4_0_q8_0: Some(vnni_dot8x4_q4_0_q8_0),
             ..base
@@ -115,6 +117,10 @@ fn vnni_dot4_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 4]) {
 fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
     // SAFETY: only in the table built after `detected_vnni()` returned true.
     unsafe { vnni::dot4_q8_0_q8_0(w, x, out) }
+}
+fn vnni_dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
+    // SAFETY: only in the table built after `detected_vnni()` returned true.
+    unsafe { vnni::dot2_q4_0_q8_0(w, x, out) }
 }
 fn vnni_dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
     // SAFETY: only in the table built after `detected_vnni()` returned true.
@@ -171,6 +177,14 @@ pub(crate) mod vnni {
         )
     }
 
+    crate::x86::avx2::dot2_block_sums!(
+        /// VNNI 2-row Q4_0·Q8_0, bit-identical per row to `dot_q4_0_q8_0`.
+        dot2_q4_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_0,
+        BlockQ8_0,
+        block_q4_0
+    );
     crate::x86::avx2::dot_block_sums!(
         /// VNNI Q4_0·Q8_0 in the repacked-weight order (exact block sums, one FMA each).
         dot_q4_0_q8_0,
