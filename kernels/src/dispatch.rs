@@ -16,6 +16,10 @@ use std::sync::OnceLock;
 /// Q8_0 activation rows (back to back); `out[v][r]` = Σ w_r·x_v.
 pub type Tile8Q4_0<const V: usize> = fn(&[BlockQ4_0], &[BlockQ8_0], &mut [[f32; 8]; V]);
 
+/// A two-row Q4_0 kernel: two weight rows (back to back) times one Q8_0
+/// activation row; `out[r]` = Σ w_r·x.
+pub type Rows2Q4_0 = fn(&[BlockQ4_0], &[BlockQ8_0], &mut [f32; 2]);
+
 /// One implementation of every hot operation. Slices passed together must
 /// describe the same number of elements (block counts equal); a mismatch is a
 /// programming error and panics.
@@ -64,7 +68,7 @@ pub struct Kernels {
     /// times one Q8_0 activation row: `out[r]` is bit-identical to
     /// `dot_q4_0_q8_0` on (w_r, x); the two FMA chains overlap. `None` when
     /// the path has no such kernel.
-    pub dot2_q4_0_q8_0: Option<fn(&[BlockQ4_0], &[BlockQ8_0], &mut [f32; 2])>,
+    pub dot2_q4_0_q8_0: Option<Rows2Q4_0>,
     /// Eight Q4_0 weight rows (back to back in `w`, each `x.len()` blocks)
     /// times one Q8_0 activation row, as llama.cpp's repacked kernels run
     /// them: `out[0][r]` is bit-identical to `dot_q4_0_q8_0` on (w_r, x).

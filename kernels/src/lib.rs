@@ -31,8 +31,8 @@ mod x86;
 
 pub use blocks::*;
 pub use dispatch::{
-    active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, Tile8Q4_0, ENV_VAR,
-    SCALAR,
+    active, available, kernels, kernels_for, try_kernels, KernelError, Kernels, Rows2Q4_0,
+    Tile8Q4_0, ENV_VAR, SCALAR,
 };
 pub use float_ops::FloatOps;
 pub use types::GgmlType;
