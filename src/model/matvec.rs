@@ -375,9 +375,7 @@ fn rows8<B: Sync, T, R>(
     T: Fn(&[B], &mut [f32]) + Sync,
     R: Fn(&[B], &mut [f32]) + Sync,
 {
-    let n_rows = out.len() / batch;
-    let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
-        let first = ci * chunk_rows;
+    for_row_chunks(pool, out, batch, 8, |first, chunk| {
         let done = first + chunk.len() / (8 * batch) * 8;
         let mut tiles = chunk.chunks_exact_mut(8 * batch);
         for (t, o) in (&mut tiles).enumerate() {
@@ -388,22 +386,7 @@ fn rows8<B: Sync, T, R>(
             let r = done + j;
             row_out(&w[r * per_row..(r + 1) * per_row], o);
         }
-    };
-    match pool {
-        Some(pool) if pool.current_num_threads() > 1 && n_rows >= 2 * MIN_ROWS_PER_TASK => {
-            let tasks = pool.current_num_threads() * 4;
-            let chunk_rows = n_rows
-                .div_ceil(tasks)
-                .max(MIN_ROWS_PER_TASK)
-                .next_multiple_of(8);
-            pool.install(|| {
-                out.par_chunks_mut(chunk_rows * batch)
-                    .enumerate()
-                    .for_each(|c| one(c, chunk_rows))
-            });
-        }
-        _ => one((0, out), n_rows),
-    }
+    });
 }
 
 /// For each row (`per_row` items of `w`), `row_out(row, o)` writes the
@@ -420,24 +403,42 @@ fn rows_by<B: Sync, F>(
 ) where
     F: Fn(&[B], &mut [f32]) + Sync,
 {
-    let n_rows = out.len() / batch;
-    let one = |(ci, chunk): (usize, &mut [f32]), chunk_rows: usize| {
+    for_row_chunks(pool, out, batch, 1, |first, chunk| {
         for (j, o) in chunk.chunks_exact_mut(batch).enumerate() {
-            let r = ci * chunk_rows + j;
+            let r = first + j;
             row_out(&w[r * per_row..(r + 1) * per_row], o);
         }
-    };
+    });
+}
+
+/// Splits the rows of `out` (`batch` values each) into contiguous chunks of
+/// a multiple of `align` rows and calls `chunk(first_row, values)` for each,
+/// across `pool` when it has several threads and there is enough work, else
+/// once for all rows on this thread.
+fn for_row_chunks<F>(
+    pool: Option<&rayon::ThreadPool>,
+    out: &mut [f32],
+    batch: usize,
+    align: usize,
+    chunk: F,
+) where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let n_rows = out.len() / batch;
     match pool {
         Some(pool) if pool.current_num_threads() > 1 && n_rows >= 2 * MIN_ROWS_PER_TASK => {
             let tasks = pool.current_num_threads() * 4;
-            let chunk_rows = n_rows.div_ceil(tasks).max(MIN_ROWS_PER_TASK);
+            let chunk_rows = n_rows
+                .div_ceil(tasks)
+                .max(MIN_ROWS_PER_TASK)
+                .next_multiple_of(align);
             pool.install(|| {
                 out.par_chunks_mut(chunk_rows * batch)
                     .enumerate()
-                    .for_each(|c| one(c, chunk_rows))
+                    .for_each(|(ci, c)| chunk(ci * chunk_rows, c))
             });
         }
-        _ => one((0, out), n_rows),
+        _ => chunk(0, out),
     }
 }
 
