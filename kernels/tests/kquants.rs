@@ -420,13 +420,32 @@ fn k_dots_match_f64() {
                 .iter()
                 .flat_map(|b| b.qs.iter().map(move |&q| f32::from(q) * b.d))
                 .collect();
-            let got = match t {
-                10 => dot_q2k_q8k(&blocks_of(row), &xq),
-                11 => dot_q3k_q8k(&blocks_of(row), &xq),
-                12 => dot_q4k_q8k(&blocks_of(row), &xq),
-                _ => dot_q5k_q8k(&blocks_of(row), &xq),
+            let (got, got_llamacpp) = match t {
+                10 => (
+                    dot_q2k_q8k(&blocks_of(row), &xq),
+                    dot_q2k_q8k_llamacpp(&blocks_of(row), &xq),
+                ),
+                11 => (
+                    dot_q3k_q8k(&blocks_of(row), &xq),
+                    dot_q3k_q8k_llamacpp(&blocks_of(row), &xq),
+                ),
+                12 => (
+                    dot_q4k_q8k(&blocks_of(row), &xq),
+                    dot_q4k_q8k_llamacpp(&blocks_of(row), &xq),
+                ),
+                _ => (
+                    dot_q5k_q8k(&blocks_of(row), &xq),
+                    dot_q5k_q8k_llamacpp(&blocks_of(row), &xq),
+                ),
             };
             check_dot(&format!("type {t} row {i}"), got, &w, &x, 0.0);
+            check_dot(
+                &format!("type {t} row {i} llama.cpp order"),
+                got_llamacpp,
+                &w,
+                &x,
+                0.0,
+            );
         }
     }
 }
@@ -465,7 +484,8 @@ fn q8_0_and_q8_1_dots_match_f64() {
                     .iter()
                     .flat_map(|b| b.qs.iter().map(move |&q| f32::from(q) * b.d.to_f32()))
                     .collect();
-                (dot_q5_1_q8_1(&wb, &xq), x, extra)
+                let both = (dot_q5_1_q8_1(&wb, &xq), dot_q5_1_q8_1_llamacpp(&wb, &xq));
+                (both, x, extra)
             } else {
                 let mut xq = vec![
                     BlockQ8_0 {
@@ -479,14 +499,26 @@ fn q8_0_and_q8_1_dots_match_f64() {
                     .iter()
                     .flat_map(|b| b.qs.iter().map(move |&q| f32::from(q) * b.d.to_f32()))
                     .collect();
-                let got = if t == 6 {
-                    dot_q5_0_q8_0(&blocks_of(row), &xq)
+                let both = if t == 6 {
+                    let wb: Vec<BlockQ5_0> = blocks_of(row);
+                    (dot_q5_0_q8_0(&wb, &xq), dot_q5_0_q8_0_llamacpp(&wb, &xq))
                 } else {
-                    dot_iq4_nl_q8_0(&blocks_of(row), &xq)
+                    let wb: Vec<BlockIq4Nl> = blocks_of(row);
+                    (
+                        dot_iq4_nl_q8_0(&wb, &xq),
+                        dot_iq4_nl_q8_0_llamacpp(&wb, &xq),
+                    )
                 };
-                (got, x, 0.0)
+                (both, x, 0.0)
             };
-            check_dot(&format!("type {t} row {i}"), got, &w, &x, extra);
+            check_dot(&format!("type {t} row {i}"), got.0, &w, &x, extra);
+            check_dot(
+                &format!("type {t} row {i} llama.cpp order"),
+                got.1,
+                &w,
+                &x,
+                extra,
+            );
         }
     }
 }

@@ -150,3 +150,15 @@ pub fn dot_iq4_nl_q8_0(w: &[BlockIq4Nl], x: &[BlockQ8_0]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over an IQ4_NL row and a Q8_0 row in llama.cpp's order on x86
+/// (its repacked `iq4_nl_8x8` kernels, used when the row count is a
+/// multiple of 8): acc = fma(f32(sumi), d_w·d_x, acc) per block.
+pub fn dot_iq4_nl_q8_0_llamacpp(w: &[BlockIq4Nl], x: &[BlockQ8_0]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        acc = (block_sum_iq4_nl(wb, xb) as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), acc);
+    }
+    acc
+}

@@ -82,3 +82,23 @@ pub(crate) fn group_dot(w: &[i8], x: &[i8]) -> i32 {
         .map(|(&a, &b)| i32::from(a) * i32::from(b))
         .sum()
 }
+
+/// The eight i32 lanes llama.cpp's x86 kernels form for a block of `w` and
+/// `x` (equal lengths, a multiple of 32): lane L collects every element e
+/// with (e mod 32)/4 = L, each product weighted by `scale(e)`. Exact.
+#[inline]
+pub(crate) fn lanes8(w: &[i8], x: &[i8], scale: impl Fn(usize) -> i32) -> [i32; 8] {
+    let mut lanes = [0i32; 8];
+    for (e, (&a, &b)) in w.iter().zip(x).enumerate() {
+        lanes[(e % 32) / 4] += scale(e) * i32::from(a) * i32::from(b);
+    }
+    lanes
+}
+
+/// `acc[L] = fma(d, f32(lanes[L]), acc[L])` for the eight lanes.
+#[inline]
+pub(crate) fn fma_lanes(acc: &mut [f32; 8], d: f32, lanes: [i32; 8]) {
+    for (a, l) in acc.iter_mut().zip(lanes) {
+        *a = d.mul_add(l as f32, *a);
+    }
+}

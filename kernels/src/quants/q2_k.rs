@@ -178,3 +178,18 @@ pub fn dot_q2k_q8k(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q2_K row and a Q8_K row in llama.cpp's order on x86 with
+/// AVX-512 (its repacked `q2_K_8x8` kernels, used when the row count is a
+/// multiple of 8): as [`super::q4_k::dot_q4k_q8k_llamacpp`] with the sums of
+/// [`block_sums_q2k`].
+pub fn dot_q2k_q8k_llamacpp(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let (mut acc, mut acc_m) = (0f32, 0f32);
+    for (wb, xb) in w.iter().zip(x) {
+        let (sumi, summ) = block_sums_q2k(wb, xb);
+        acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d, acc);
+        acc_m = (summ as f32).mul_add(wb.dmin.to_f32() * xb.d, acc_m);
+    }
+    acc - acc_m
+}

@@ -168,3 +168,19 @@ pub fn dot_q3k_q8k(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q3_K row and a Q8_K row in the order of llama.cpp's x86
+/// kernel (`ggml_vec_dot_q3_K_q8_K`, AVX2 code): eight i32 lanes (lane L
+/// takes the elements e with (e mod 32)/4 = L, times their sub-block scale),
+/// acc[L] = fma(d_x·d_w, f32(lane), acc[L]) per super-block, then
+/// [`crate::scalar::hsum8`].
+pub fn dot_q3k_q8k_llamacpp(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    for (wb, xb) in w.iter().zip(x) {
+        let scales: [i32; 16] = std::array::from_fn(|s| i32::from(wb.scale(s)));
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |e| scales[e / 16]);
+        super::fma_lanes(&mut acc, xb.d * wb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc)
+}

@@ -193,3 +193,18 @@ pub fn dot_q4k_q8k(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q4_K row and a Q8_K row in llama.cpp's order on x86
+/// (its repacked `q4_K_8x8` kernels, used when the row count is a multiple
+/// of 8): per super-block acc = fma(f32(sumi), d_w·d_x, acc) and
+/// acc_m = fma(f32(summ), dmin_w·d_x, acc_m), then acc − acc_m.
+pub fn dot_q4k_q8k_llamacpp(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let (mut acc, mut acc_m) = (0f32, 0f32);
+    for (wb, xb) in w.iter().zip(x) {
+        let (sumi, summ) = block_sums_q4k(wb, xb);
+        acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d, acc);
+        acc_m = (summ as f32).mul_add(wb.dmin.to_f32() * xb.d, acc_m);
+    }
+    acc - acc_m
+}

@@ -104,3 +104,18 @@ pub fn dot_q5_0_q8_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q5_0 row and a Q8_0 row in the order of llama.cpp's x86
+/// kernels (`ggml_vec_dot_q5_0_q8_0` for one activation row, its tinyBLAS
+/// kernel for several; both the same): eight i32 lanes of four consecutive
+/// products, acc[L] = fma(d_w·d_x, f32(lane), acc[L]) per block, then
+/// [`crate::scalar::hsum8`].
+pub fn dot_q5_0_q8_0_llamacpp(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    for (wb, xb) in w.iter().zip(x) {
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |_| 1);
+        super::fma_lanes(&mut acc, wb.d.to_f32() * xb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc)
+}

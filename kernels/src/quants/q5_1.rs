@@ -111,3 +111,20 @@ pub fn dot_q5_1_q8_1(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q5_1 row and a Q8_1 row in the order of llama.cpp's x86
+/// kernel (`ggml_vec_dot_q5_1_q8_1`, AVX2 code): lanes as
+/// [`super::q5_0::dot_q5_0_q8_0_llamacpp`] with unsigned levels, and
+/// Σ m_w·s_x accumulated apart with fused multiply-adds and added after
+/// [`crate::scalar::hsum8`].
+pub fn dot_q5_1_q8_1_llamacpp(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    let mut summs = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        summs = wb.m.to_f32().mul_add(xb.s.to_f32(), summs);
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |_| 1);
+        super::fma_lanes(&mut acc, wb.d.to_f32() * xb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc) + summs
+}

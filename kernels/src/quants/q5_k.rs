@@ -127,3 +127,29 @@ pub fn dot_q5k_q8k(w: &[BlockQ5K], x: &[BlockQ8K]) -> f32 {
     }
     acc
 }
+
+/// Σ w·x over a Q5_K row and a Q8_K row in the order of llama.cpp's x86
+/// kernel (`ggml_vec_dot_q5_K_q8_K`, AVX2 code): eight i32 lanes as in
+/// Q3_K (lane L takes the elements e with (e mod 32)/4 = L, times their
+/// sub-block scale) with acc[L] = fma(d_x·d_w, f32(lane), acc[L]); the
+/// minimum term summs = fma(−d_x·dmin_w, f32(summ), summs); result
+/// hsum8(acc) + summs.
+pub fn dot_q5k_q8k_llamacpp(w: &[BlockQ5K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    let mut summs = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let mut sc = [0i32; 8];
+        let mut summ = 0i32;
+        for (j, s) in sc.iter_mut().enumerate() {
+            let (a, m) = scale_min_k4(j, &wb.scales);
+            *s = i32::from(a);
+            summ += i32::from(m) * (i32::from(xb.bsums[2 * j]) + i32::from(xb.bsums[2 * j + 1]));
+        }
+        let dmin = -xb.d * wb.dmin.to_f32();
+        summs = dmin.mul_add(summ as f32, summs);
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |e| sc[e / 32]);
+        super::fma_lanes(&mut acc, xb.d * wb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc) + summs
+}
