@@ -82,11 +82,7 @@ fn choose(
         })
         .collect();
     let types = choose_types(target, false, m, &list).expect("types");
-    tensors
-        .iter()
-        .map(|(n, _)| n.clone())
-        .zip(types)
-        .collect()
+    tensors.iter().map(|(n, _)| n.clone()).zip(types).collect()
 }
 
 fn tiny_gqa(target: QuantTarget) -> BTreeMap<String, GgmlType> {
@@ -125,7 +121,13 @@ const TINY_GQA_TABLE: &[(QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2])] = &[
 ];
 
 const LAYER_TENSORS: [&str; 7] = [
-    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
 ];
 
 #[test]
@@ -175,7 +177,13 @@ fn smollm2_type_counts_match_llama_cpp() {
     };
     assert_eq!(
         counts(&smollm2_shapes(T::Q4KM)),
-        expect(&[("F32", 61), ("Q4_K", 16), ("Q5_0", 166), ("Q6_K", 14), ("Q8_0", 15)])
+        expect(&[
+            ("F32", 61),
+            ("Q4_K", 16),
+            ("Q5_0", 166),
+            ("Q6_K", 14),
+            ("Q8_0", 15)
+        ])
     );
     assert_eq!(
         counts(&smollm2_shapes(T::Q3KM)),
@@ -296,7 +304,10 @@ fn llama_cpp_tensor_order() {
         "blk.1.attn_v.weight",
         "output_norm.weight",
     ];
-    let order: Vec<&str> = llama_cpp_order(&names).into_iter().map(|i| names[i]).collect();
+    let order: Vec<&str> = llama_cpp_order(&names)
+        .into_iter()
+        .map(|i| names[i])
+        .collect();
     assert_eq!(
         order,
         [
@@ -381,7 +392,10 @@ fn smollm2_path() -> Option<std::path::PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        println!("skipped: {} not found; run scripts/fetch-demo-model.sh", p.display());
+        println!(
+            "skipped: {} not found; run scripts/fetch-demo-model.sh",
+            p.display()
+        );
         None
     }
 }
@@ -445,9 +459,7 @@ fn plan_of_smollm2_requantization_equals_llama_cpp_counts() {
         };
         let mut ours = BTreeMap::new();
         for p in plan(&input, &opts).expect("plan") {
-            *ours
-                .entry(p.to.name().to_ascii_uppercase())
-                .or_insert(0u64) += 1;
+            *ours.entry(p.to.name().to_ascii_uppercase()).or_insert(0u64) += 1;
         }
         let json = common::read_json(&dir.join(format!("smollm2/smollm2-{tag}.ref.json")));
         let want: BTreeMap<String, u64> = json["type_counts"]

@@ -301,9 +301,7 @@ impl TensorRole {
 /// llama.cpp's choice of layers that get more bits: the first and last
 /// eighth of the `n_layers` layers and every third one between them.
 pub fn use_more_bits(i_layer: i64, n_layers: i64) -> bool {
-    i_layer < n_layers / 8
-        || i_layer >= 7 * n_layers / 8
-        || (i_layer - n_layers / 8) % 3 == 2
+    i_layer < n_layers / 8 || i_layer >= 7 * n_layers / 8 || (i_layer - n_layers / 8) % 3 == 2
 }
 
 /// The type llama.cpp falls back to when `ty`'s block does not divide a row
@@ -367,7 +365,10 @@ fn layer_of(name: &str) -> Option<i64> {
 pub fn llama_cpp_order(names: &[&str]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..names.len()).collect();
     idx.sort_by(|&a, &b| {
-        let (la, lb) = (layer_of(names[a]).unwrap_or(-1), layer_of(names[b]).unwrap_or(-1));
+        let (la, lb) = (
+            layer_of(names[a]).unwrap_or(-1),
+            layer_of(names[b]).unwrap_or(-1),
+        );
         match la.cmp(&lb) {
             Ordering::Equal => names[a].as_bytes().cmp(names[b].as_bytes()),
             other => other,
@@ -400,7 +401,9 @@ impl MixPlanner {
             target,
             pure,
             model,
-            tied: !names.iter().any(|n| TensorRole::of(n) == TensorRole::Output),
+            tied: !names
+                .iter()
+                .any(|n| TensorRole::of(n) == TensorRole::Output),
             n_attention_wv: names
                 .iter()
                 .filter(|n| TensorRole::of(n) == TensorRole::AttnV)
