@@ -207,7 +207,13 @@ pub(crate) fn matvec(
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
-            let dot = |r: &[f32], b| (k.dot_f32_f32)(r, nth(a, batch, b));
+            // The path's own f32 dot in llama.cpp's numerics (as before);
+            // the 16-lane order, the same bits on every path, by default.
+            let dot_f32 = match k.numerics {
+                Numerics::LlamaCpp => k.dot_f32_f32,
+                Numerics::Default => k.float_ops.dot_lanes16,
+            };
+            let dot = |r: &[f32], b| dot_f32(r, nth(a, batch, b));
             rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (GgmlType::BF16, Prepared::F32(a)) => {
