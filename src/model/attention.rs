@@ -14,14 +14,15 @@ use rayon::prelude::*;
 
 /// One attention head's buffers.
 pub(crate) struct HeadScratch {
-    /// Scores (then weights) over the attended positions, `capacity`.
+    /// Scores (then weights) over the attended positions: `GROUP` rows of
+    /// `capacity`, one per token of a group (row 0 for a lone token).
     scores: Vec<f32>,
     /// One cached value converted to f32, `head_dim`.
     value: Vec<f32>,
     /// The query rounded to f16 (f16 cache), `head_dim`.
     q16: Vec<f32>,
     /// Lane accumulators of the weighted value sum, `VALUE_LANES` rows of
-    /// `head_dim`.
+    /// `head_dim` (a group's tokens use 16 rows each).
     lanes: Vec<f32>,
     /// The f64 part of the weighted value sum (positions past the last
     /// full 64), `head_dim`.
@@ -36,10 +37,10 @@ impl HeadScratch {
     pub fn new(c: &Config, capacity: usize) -> HeadScratch {
         let hd = c.head_dim;
         HeadScratch {
-            scores: vec![0.0; capacity],
+            scores: vec![0.0; GROUP * capacity],
             value: vec![0.0; hd],
             q16: vec![0.0; hd],
-            lanes: vec![0.0; VALUE_LANES * hd],
+            lanes: vec![0.0; VALUE_LANES.max(16 * GROUP) * hd],
             tail: vec![0.0; hd],
             out: vec![0.0; MAX_BATCH * hd],
         }
@@ -50,11 +51,17 @@ impl HeadScratch {
 /// batch (see [`attend_head_f16`]).
 const VALUE_LANES: usize = 64;
 
+/// Tokens of a batch whose attention reads the cached values together
+/// (each value converted to f32 once for all of them).
+const GROUP: usize = 8;
+
 /// llama.cpp pads its key/value window to a multiple of this many cells.
 const KV_PAD: usize = 32;
 
-/// Multiply-adds below which attention stays on the calling thread.
-const PARALLEL_ATTENTION_MIN: usize = 1 << 16;
+/// Query values × attended positions below which attention stays on the
+/// calling thread: about 16 positions of a 576-wide query (SmolLM2), where
+/// one head's share already outweighs a fork-join with a spinning worker.
+const PARALLEL_ATTENTION_MIN: usize = 1 << 13;
 
 /// Attention of the `n` tokens at positions `pos..pos + n` (their keys and
 /// values already in `cache`) in `layer`: `q` holds their queries and `att`
@@ -78,10 +85,22 @@ pub(crate) fn attention(
         layer,
         single: n == 1,
     };
+    // A batch lies within the cache's capacity (no slot written twice), so
+    // each token attends exactly the positions before it and itself.
+    let grouped = n > 1
+        && pos + n <= cache.config().capacity
+        && matches!(cache.key(layer, 0, 0), Row::F16(_));
     // Head h for every token of the batch, into its own `out` rows.
     let one = |(h, hs): (usize, &mut HeadScratch)| {
-        for b in 0..n {
-            attend_head(&at, h, pos + b, &q[b * qdim + h * hd..][..hd], hs, b);
+        if grouped {
+            for b0 in (0..n).step_by(GROUP) {
+                let g = GROUP.min(n - b0);
+                attend_group_f16(&at, h, pos, q, b0, g, hs);
+            }
+        } else {
+            for b in 0..n {
+                attend_head(&at, h, pos + b, &q[b * qdim + h * hd..][..hd], hs, b);
+            }
         }
     };
     let attended = cache.attended(pos + n - 1).count();
@@ -145,9 +164,7 @@ fn attend_head_f16(
     let (cache, layer) = (at.cache, at.layer);
     let hd = q.len();
     let scale = 1.0 / (hd as f32).sqrt();
-    for (r, &v) in hs.q16.iter_mut().zip(q) {
-        *r = f16::from_f32(v).to_f32();
-    }
+    round_f16(q, &mut hs.q16);
     let dot = if at.single {
         f.dot_f16_vec64
     } else {
@@ -168,9 +185,7 @@ fn attend_head_f16(
     }
     let w = &mut hs.scores[..n];
     (f.softmax)(w);
-    for v in w.iter_mut() {
-        *v = f16::from_f32(*v).to_f32();
-    }
+    round_f16_in_place(w);
     let (rows, in_lanes) = if at.single {
         (64, n.div_ceil(KV_PAD) * KV_PAD / 64 * 64)
     } else {
@@ -217,6 +232,101 @@ fn attend_head_f16(
     } else {
         let l0 = sum_lanes16(&mut hs.lanes, hd, true);
         out.copy_from_slice(l0);
+    }
+}
+
+/// [`attend_head_f16`] for the `g` tokens `b0..b0 + g` of a batch at
+/// positions `pos + b0..` (queries in `q`, `[batch][n_heads * head_dim]`),
+/// head `h`, into rows `b0..b0 + g` of `hs.out`. The same operations for
+/// each token, in the same order, so the same bits; only the value pass is
+/// shared: each cached value is converted once and added into the lanes of
+/// every token of the group that attends it. The tokens attend positions
+/// `0..=pos + b` (the batch lies within the capacity).
+fn attend_group_f16(
+    at: &Attend<'_>,
+    h: usize,
+    pos: usize,
+    q: &[f32],
+    b0: usize,
+    g: usize,
+    hs: &mut HeadScratch,
+) {
+    let c = at.ctx.config;
+    let f = &at.ctx.kernels.float_ops;
+    let (cache, layer) = (at.cache, at.layer);
+    let (hd, qdim) = (c.head_dim, c.n_heads * c.head_dim);
+    let kvh = h / (c.n_heads / c.n_kv_heads);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let stride = hs.scores.len() / GROUP;
+    // Scores, then f16-rounded weights, of each token.
+    for j in 0..g {
+        let b = b0 + j;
+        round_f16(&q[b * qdim + h * hd..][..hd], &mut hs.q16);
+        let scores = &mut hs.scores[j * stride..(j + 1) * stride];
+        let n = pos + b + 1;
+        for (s, p) in scores[..n].iter_mut().zip(0..n) {
+            *s = match cache.key(layer, p, kvh) {
+                Row::F16(key) => (f.dot_f16_lanes16)(key, &hs.q16),
+                other => {
+                    row_to_f32(other, &mut hs.value);
+                    (f.dot_lanes16)(&hs.value, &hs.q16)
+                }
+            } * scale;
+        }
+        let w = &mut scores[..n];
+        (f.softmax)(w);
+        round_f16_in_place(w);
+        if n < 16 {
+            // Lanes no position reaches still take part in the reduction.
+            hs.lanes[(16 * j + n) * hd..16 * (j + 1) * hd].fill(0.0);
+        }
+    }
+    // Weighted values: token j's lanes are rows 16j..16j + 16, position i in
+    // lane i mod 16; token j attends positions 0..=pos + b0 + j.
+    let first = pos + b0;
+    for p in 0..first + g {
+        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
+        let from = p.saturating_sub(first);
+        for j in from..g {
+            let w = hs.scores[j * stride + p];
+            let row = 16 * j + p % 16;
+            let lane = &mut hs.lanes[row * hd..(row + 1) * hd];
+            if p < 16 {
+                // As in `attend_head_f16`: exactly fma(w, v, +0).
+                for (l, &v) in lane.iter_mut().zip(&hs.value) {
+                    *l = w * v + 0.0;
+                }
+            } else {
+                (f.fma_acc)(lane, w, &hs.value);
+            }
+        }
+    }
+    for j in 0..g {
+        let lanes = &mut hs.lanes[16 * j * hd..16 * (j + 1) * hd];
+        let sums = sum_lanes16(lanes, hd, true);
+        hs.out[(b0 + j) * hd..(b0 + j + 1) * hd].copy_from_slice(sums);
+    }
+}
+
+/// `out[i]` = `x[i]` rounded to f16 (to nearest even) and back, with the
+/// slice conversions (vector instructions where the CPU has them), through
+/// a buffer on the stack.
+fn round_f16(x: &[f32], out: &mut [f32]) {
+    let mut buf = [f16::ZERO; 64];
+    for (xc, oc) in x.chunks(64).zip(out.chunks_mut(64)) {
+        let b = &mut buf[..xc.len()];
+        b.convert_from_f32_slice(xc);
+        b.convert_to_f32_slice(oc);
+    }
+}
+
+/// [`round_f16`] in place.
+fn round_f16_in_place(x: &mut [f32]) {
+    let mut buf = [f16::ZERO; 64];
+    for c in x.chunks_mut(64) {
+        let b = &mut buf[..c.len()];
+        b.convert_from_f32_slice(c);
+        b.convert_to_f32_slice(c);
     }
 }
 
