@@ -1,9 +1,11 @@
 //! The Llama model: config from metadata, weights bound to the mapped file,
 //! and the forward pass.
 
+mod attention;
 mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
+mod products;
 mod threads;
 pub(crate) mod weights;
 
