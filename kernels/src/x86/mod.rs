@@ -10,3 +10,6 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+// Wired into the kernel tables by the Q4_K `QuantType` impl (kernels v2).
+#[allow(dead_code)]
+pub(crate) mod q4k;
