@@ -119,13 +119,14 @@ impl Gguf {
     }
 }
 
-/// `../shared/fixtures`, or `None` (with a message) when absent.
+/// `../shared/fixtures` with its `kquants/` folder, or `None` after
+/// [`super::skip_missing`] (a failure under `EDGE_LLAMA_REQUIRE_DATA=1`).
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    if dir.join("tiny-gqa-f16.gguf").exists() && dir.join("kquants").is_dir() {
+    let dir = super::fixtures()?;
+    if dir.join("kquants").is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: fixtures not found at {}", dir.display());
+        super::skip_missing(&format!("{} has no kquants/ folder", dir.display()));
         None
     }
 }
