@@ -12,4 +12,12 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 // Wired into the kernel tables by the Q4_K `QuantType` impl (kernels v2).
 #[allow(dead_code)]
+pub(crate) mod iq4_nl;
+#[cfg(test)]
+mod kq_tests;
+#[allow(dead_code)]
 pub(crate) mod q4k;
+#[allow(dead_code)]
+pub(crate) mod q5_0;
+#[allow(dead_code)]
+pub(crate) mod q5_1;
