@@ -95,3 +95,70 @@ fn q5_0_q5_1_iq4_nl_have_the_scalar_bits() {
         );
     }
 }
+
+fn act_q8_k(n: usize, seed: u64) -> Vec<crate::blocks::BlockQ8K> {
+    use crate::blocks::{BlockQ8K, QK_K};
+    let mut r = rng(seed);
+    let x: Vec<f32> = (0..n * QK_K).map(|_| r()).collect();
+    let zero = BlockQ8K {
+        d: 0.0,
+        qs: [0; QK_K],
+        bsums: [0; QK_K / 16],
+    };
+    let mut q = vec![zero; n];
+    crate::scalar::quantize_row_q8_k(&x, &mut q);
+    q
+}
+
+#[test]
+fn k_types_have_the_scalar_bits() {
+    use crate::quants::{q2_k, q3_k, q4_k, q5_k};
+    if !avx2() {
+        return;
+    }
+    for n in [1usize, 3, 16] {
+        let x = act_q8_k(n, 17 + n as u64);
+        let w2 = random_blocks(n, q2_k::BlockQ2K::ZERO, |b, f| {
+            b.d = f16::from_f32(f);
+            b.dmin = f16::from_f32(f * 0.5);
+        });
+        let w3 = random_blocks(n, q3_k::BlockQ3K::ZERO, |b, f| b.d = f16::from_f32(f));
+        let w4 = random_blocks(n, q4_k::BlockQ4K::ZERO, |b, f| {
+            b.d = f16::from_f32(f);
+            b.dmin = f16::from_f32(-f);
+        });
+        let w5 = random_blocks(n, q5_k::BlockQ5K::ZERO, |b, f| {
+            b.d = f16::from_f32(f);
+            b.dmin = f16::from_f32(f * 0.25);
+        });
+        let pairs = [
+            (
+                super::q3k::dot_q2k_q8k(&w2, &x),
+                q2_k::dot_q2k_q8k(&w2, &x),
+                "q2_k",
+            ),
+            (
+                super::q3k::dot_q3k_q8k(&w3, &x),
+                q3_k::dot_q3k_q8k(&w3, &x),
+                "q3_k",
+            ),
+            (
+                super::q4k::dot_q4k_q8k(&w4, &x),
+                q4_k::dot_q4k_q8k(&w4, &x),
+                "q4_k",
+            ),
+            (
+                super::q5k::dot_q5k_q8k(&w5, &x),
+                q5_k::dot_q5k_q8k(&w5, &x),
+                "q5_k",
+            ),
+        ];
+        for (simd, scalar, name) in pairs {
+            assert_eq!(
+                simd.to_bits(),
+                scalar.to_bits(),
+                "{name}, {n} blocks: {simd} vs {scalar}"
+            );
+        }
+    }
+}

@@ -16,8 +16,12 @@ pub(crate) mod iq4_nl;
 #[cfg(test)]
 mod kq_tests;
 #[allow(dead_code)]
+pub(crate) mod q3k;
+#[allow(dead_code)]
 pub(crate) mod q4k;
 #[allow(dead_code)]
 pub(crate) mod q5_0;
 #[allow(dead_code)]
 pub(crate) mod q5_1;
+#[allow(dead_code)]
+pub(crate) mod q5k;
