@@ -75,14 +75,24 @@ fn dot_avx2(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
 fn dot4_avx2(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     let n = w.len();
     assert_eq!(x.len(), 4 * n);
+    let m4 = _mm256_set1_epi8(0xF);
     let mut acc = [0f32; 4];
     for (i, wb) in w.iter().enumerate() {
-        let mut sc = [0i16; 8];
+        let mut sc = [_mm256_setzero_si256(); 8];
         let mut mins = [0i32; 8];
         for j in 0..8 {
             let (a, m) = scale_min_k4(j, &wb.scales);
-            sc[j] = i16::from(a);
+            sc[j] = _mm256_set1_epi16(i16::from(a));
             mins[j] = i32::from(m);
+        }
+        // The 256 levels, unpacked once for the four activation rows:
+        // group 2c holds the low nibbles of qs[32c..], 2c + 1 the high ones.
+        let mut q = [_mm256_setzero_si256(); 8];
+        for c in 0..4 {
+            // SAFETY: qs holds 128 bytes; a 32-byte load at 32c (< 128).
+            let raw = unsafe { _mm256_loadu_si256(wb.qs.as_ptr().add(32 * c).cast()) };
+            q[2 * c] = _mm256_and_si256(raw, m4);
+            q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(raw), m4);
         }
         let (d, dmin) = (wb.d.to_f32(), wb.dmin.to_f32());
         for (v, a) in acc.iter_mut().enumerate() {
@@ -90,7 +100,13 @@ fn dot4_avx2(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
             let summ: i32 = (0..8)
                 .map(|j| mins[j] * (i32::from(xb.bsums[2 * j]) + i32::from(xb.bsums[2 * j + 1])))
                 .sum();
-            let sumi = hsum_i32(block_sumi(wb, &xb.qs, &sc));
+            let mut s = _mm256_setzero_si256();
+            for g in 0..8 {
+                // SAFETY: xb.qs holds 256 bytes; a 32-byte load at 32g (< 256).
+                let xv = unsafe { _mm256_loadu_si256(xb.qs.as_ptr().add(32 * g).cast()) };
+                s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], xv), sc[g]));
+            }
+            let sumi = hsum_i32(s);
             *a += xb.d * d * sumi as f32 - xb.d * dmin * summ as f32;
         }
     }
