@@ -99,8 +99,11 @@ fn tiny_gqa(target: QuantTarget) -> BTreeMap<String, GgmlType> {
 /// (`kquants/tiny-gqa-MIX.ref.json`, `tensor_types`): (token_embd, output,
 /// then per layer 0 and 1: attn_q, attn_k, attn_v, attn_output, ffn_gate,
 /// ffn_up, ffn_down).
+/// One mix's expected types: (mix, [token_embd, output], per-layer rows).
+type TableRow = (QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2]);
+
 #[rustfmt::skip]
-const TINY_GQA_TABLE: &[(QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2])] = &[
+const TINY_GQA_TABLE: &[TableRow] = &[
     (T::Q4KM, [G::Q4K, G::Q6K], [
         [G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K],
         [G::Q4K, G::Q4K, G::Q6K, G::Q4K, G::Q4K, G::Q4K, G::Q6K]]),

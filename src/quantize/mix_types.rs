@@ -54,7 +54,7 @@ fn decode<B: Block>(
         reason,
     };
     let size = std::mem::size_of::<B>();
-    if bytes.len() % size != 0 || bytes.len() / size * B::ELEMS != n {
+    if !bytes.len().is_multiple_of(size) || bytes.len() / size * B::ELEMS != n {
         return Err(bad(format!(
             "{} bytes do not hold {n} elements in blocks of {size} bytes",
             bytes.len()
