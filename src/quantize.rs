@@ -25,15 +25,33 @@ pub mod mix_types;
 pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
 
 use crate::error::{Error, Result};
-use edge_llama_kernels::{
-    block_bytes, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8_0, GgmlType,
-};
+use edge_llama_kernels::{block_bytes, with_quant_type, GgmlType, QuantType, QuantVisitor};
 use half::{bf16, f16};
 
-fn quantize_blocks<B: Block>(values: &[f32], zero: B, f: fn(&[f32], &mut [B])) -> Vec<u8> {
-    let mut blocks = vec![zero; values.len() / B::ELEMS];
-    f(values, &mut blocks);
-    block_bytes(&blocks).to_vec()
+/// Quantizes `values` by the reference quantizer of the type visited.
+struct QuantizeRows<'a> {
+    values: &'a [f32],
+}
+
+impl QuantVisitor for QuantizeRows<'_> {
+    type Output = Vec<u8>;
+    fn visit<T: QuantType>(self) -> Vec<u8> {
+        let mut blocks = vec![T::zeroed(); self.values.len() / T::ELEMS];
+        T::quantize(self.values, &mut blocks);
+        block_bytes(&blocks).to_vec()
+    }
+}
+
+/// "f32, f16, bf16, q4_0, …": every type [`quantize_values`] writes.
+fn target_type_names() -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let all = edge_llama_kernels::quant::matmul_types().chain(mix_types::MIX_TYPES);
+    for t in all {
+        if !names.contains(&t.name()) {
+            names.push(t.name());
+        }
+    }
+    names.join(", ")
 }
 
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
@@ -60,7 +78,6 @@ pub fn quantize_values(
             ),
         });
     }
-    let zero_h = f16::ZERO;
     Ok(match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         GgmlType::F16 => values
@@ -71,50 +88,18 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        GgmlType::Q4_0 => quantize_blocks(
-            values,
-            BlockQ4_0 {
-                d: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_0,
-        ),
-        GgmlType::Q4_1 => quantize_blocks(
-            values,
-            BlockQ4_1 {
-                d: zero_h,
-                m: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_1,
-        ),
-        GgmlType::Q8_0 => quantize_blocks(
-            values,
-            BlockQ8_0 {
-                d: zero_h,
-                qs: [0; 32],
-            },
-            scalar::quantize_row_q8_0,
-        ),
-        GgmlType::Q6K => quantize_blocks(
-            values,
-            BlockQ6K {
-                ql: [0; 128],
-                qh: [0; 64],
-                scales: [0; 16],
-                d: zero_h,
-            },
-            scalar::quantize_row_q6k,
-        ),
-        other => match mix_types::quantize(other, values) {
+        other => match with_quant_type(other, QuantizeRows { values })
+            .or_else(|| mix_types::quantize(other, values))
+        {
             Some(bytes) => bytes,
             None => {
                 return Err(Error::UnsupportedTensorType {
                     name: name.to_string(),
                     ty: other.to_string(),
-                    context: "as a quantization target (supported: f32, f16, bf16, q4_0, \
-                              q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl)"
-                        .into(),
+                    context: format!(
+                        "as a quantization target (supported: {})",
+                        target_type_names()
+                    ),
                 })
             }
         },
@@ -304,8 +289,9 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input (those with a reference `dequantize_row_*` in the kernels).
-pub const REQUANTIZABLE: [GgmlType; 11] = [
+/// as input: those with a reference dequantizer (the kernels' quantized
+/// types and [`mix_types::MIX_TYPES`]).
+pub const REQUANTIZABLE: &[GgmlType] = &[
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q8_0,
@@ -321,7 +307,8 @@ pub const REQUANTIZABLE: [GgmlType; 11] = [
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
 /// for the [`REQUANTIZABLE`] types the reference dequantization
-/// (`edge_llama_kernels::scalar::dequantize_row_*`, the values the quantized
+/// ([`edge_llama_kernels::QuantType::dequantize`] and
+/// [`mix_types::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
     let n = usize::try_from(t.n_elements()).map_err(|_| Error::BadTensor {
