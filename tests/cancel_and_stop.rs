@@ -227,3 +227,20 @@ fn chat_reply_stops_at_a_stop_string() {
     // The conversation goes on after a stopped reply.
     chat.send("More", |_| {}).expect("second turn");
 }
+
+#[test]
+fn a_cancelled_chat_turn_is_dropped_and_the_chat_goes_on() {
+    let Some(model) = model("q8_0") else { return };
+    let sampler = SamplerConfig::greedy();
+    let mut fresh = Chat::new(&model, SessionOptions::default(), sampler.clone(), None).expect("c");
+    fresh.max_reply_tokens = 8;
+    let expected = fresh.send("Hi", |_| {}).expect("send").text;
+
+    let mut chat = Chat::new(&model, SessionOptions::default(), sampler, None).expect("chat");
+    chat.max_reply_tokens = 8;
+    chat.cancel_handle().cancel();
+    assert!(matches!(chat.send("Hi", |_| {}), Err(Error::Cancelled)));
+    assert!(chat.history().is_empty());
+    assert_eq!(chat.session().position(), 0);
+    assert_eq!(chat.send("Hi", |_| {}).expect("send").text, expected);
+}
