@@ -3,7 +3,9 @@
 //! (2) saving that state, (3) `Model::restore_session`, (4)
 //! `Session::restore` into an existing session. The restored logits are
 //! checked bit for bit against the evaluated ones. `new_session` alone (the
-//! allocation `restore_session` includes) is timed too. The state file is read
+//! allocation `restore_session` includes) is timed too. Then, `--reps`
+//! times, the prompt's evaluation is cancelled from another thread and the
+//! time from `cancel()` to `eval` returning is printed. The state file is read
 //! from the page cache (written just before).
 //!
 //! `cargo run --release --example session_bench -- --model M.gguf [-p 1000] [--reps 3] [--threads T] [--write-synthetic q4_0|q8_0]`
@@ -16,8 +18,8 @@ mod common;
 use common::{die, fail, threads_line, Args};
 use edge_llama::kernels::GgmlType;
 use edge_llama::synthetic::SyntheticSpec;
-use edge_llama::{Model, ModelOptions, SessionOptions};
-use std::time::Instant;
+use edge_llama::{Error, Model, ModelOptions, SessionOptions};
+use std::time::{Duration, Instant};
 
 const USAGE: &str = "session_bench --model M.gguf [-p PROMPT_TOKENS] [--reps R] [--threads T] [--state FILE] [--write-synthetic q4_0|q8_0]";
 
@@ -140,4 +142,48 @@ fn main() {
         e / i
     );
     std::fs::remove_file(&state).ok();
+
+    // Cancellation latency: cancel the prompt's evaluation from another
+    // thread after a while; time from cancel() to eval returning.
+    let mut latency = vec![];
+    for rep in 0..reps {
+        let mut s = model.new_session(options).unwrap_or_else(|e| die(e));
+        let handle = s.cancel_handle();
+        let delay = Duration::from_millis(500 + 300 * rep as u64);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            handle.cancel();
+            Instant::now()
+        });
+        let result = s.eval(&prompt).map(|_| ());
+        let returned = Instant::now();
+        let cancelled_at = canceller.join().unwrap_or_else(|_| die("canceller thread"));
+        match result {
+            Err(Error::Cancelled) => {
+                let l = returned
+                    .saturating_duration_since(cancelled_at)
+                    .as_secs_f64();
+                eprintln!(
+                    "cancel {}: returned {:.1} ms after cancel(), {} tokens kept",
+                    rep + 1,
+                    l * 1e3,
+                    s.position()
+                );
+                latency.push(l);
+            }
+            Ok(()) => eprintln!("cancel {}: the prompt finished first", rep + 1),
+            Err(e) => die(e),
+        }
+    }
+    if !latency.is_empty() {
+        println!(
+            "cancel latency (ms): {}; median {:.1} ms",
+            latency
+                .iter()
+                .map(|l| format!("{:.1}", l * 1e3))
+                .collect::<Vec<_>>()
+                .join(" "),
+            median(&mut latency) * 1e3
+        );
+    }
 }
