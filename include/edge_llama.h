@@ -167,7 +167,7 @@ typedef struct edge_llama_sampler_params {
 typedef void (*edge_llama_text_callback)(const char *text, size_t text_len, void *user_data);
 
 /**
- * Facts about an opened model, filled by `edge_llama_model_info`.
+ * Facts about an opened model, filled by `edge_llama_model_get_info`.
  */
 typedef struct edge_llama_model_info {
   /**
@@ -388,8 +388,8 @@ edge_llama_status edge_llama_model_free(struct edge_llama_model *model);
  * # Safety
  * `model` is NULL or a live model handle; `out` is NULL or writable.
  */
-edge_llama_status edge_llama_model_info(const struct edge_llama_model *model,
-                                        struct edge_llama_model_info *out);
+edge_llama_status edge_llama_model_get_info(const struct edge_llama_model *model,
+                                            struct edge_llama_model_info *out);
 
 /**
  * Tokenizes the UTF-8 `text` with the model's tokenizer, with a leading BOS

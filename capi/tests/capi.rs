@@ -148,7 +148,7 @@ fn null_arguments_are_errors_naming_the_argument() {
         assert!(last_error().contains("out is NULL"), "{}", last_error());
         let mut info = std::mem::MaybeUninit::uninit();
         assert_eq!(
-            edge_llama_model_info(null(), info.as_mut_ptr()),
+            edge_llama_model_get_info(null(), info.as_mut_ptr()),
             EDGE_LLAMA_ERR_INVALID_ARGUMENT
         );
         assert!(last_error().contains("model is NULL"));
@@ -230,7 +230,7 @@ fn model_info_describes_the_model() {
     let mut info = std::mem::MaybeUninit::uninit();
     // SAFETY: live handle, writable out.
     assert_eq!(
-        unsafe { edge_llama_model_info(model, info.as_mut_ptr()) },
+        unsafe { edge_llama_model_get_info(model, info.as_mut_ptr()) },
         EDGE_LLAMA_OK
     );
     // SAFETY: written by the call above.
