@@ -96,6 +96,8 @@ for cpu in $CPUS; do
     else
         unset EDGE_LLAMA_EXPECT_DOTPROD
     fi
+    # Paths kernels/tests/required_paths.rs must find and run on this CPU.
+    export EDGE_LLAMA_REQUIRE_PATHS=$([ "$expect" = 1 ] && echo neon,dotprod || echo neon)
     # Which path did run-time detection choose on this CPU? (The test also
     # asserts the EDGE_LLAMA_EXPECT_DOTPROD expectation.)
     if ! out=$(cargo test --release --target "$TARGET" -p edge-llama-kernels --lib \
