@@ -3,6 +3,7 @@
  * then prints prompt and generation tokens/s (like examples/generate.rs).
  *
  *   generate --model M.gguf --prompt TEXT [-n TOKENS] [--temp T] [--seed S] [--threads N]
+ *            [--stop TEXT]...
  *
  * Build: scripts/build-c-examples.sh (links the static library).
  */
@@ -14,7 +15,10 @@
 #include <time.h>
 
 static const char *USAGE =
-    "generate --model M.gguf --prompt TEXT [-n TOKENS] [--temp T] [--seed S] [--threads N]";
+    "generate --model M.gguf --prompt TEXT [-n TOKENS] [--temp T] [--seed S] [--threads N] "
+    "[--stop TEXT]...";
+
+#define MAX_STOPS 16
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -55,6 +59,8 @@ int main(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL;
     long long n = 64, seed = -1, threads = 0;
     double temp = -1.0;
+    const char *stops[MAX_STOPS];
+    size_t n_stops = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -67,6 +73,9 @@ int main(int argc, char **argv) {
             model_path = v;
         } else if (!strcmp(a, "--prompt")) {
             prompt = v;
+        } else if (!strcmp(a, "--stop")) {
+            if (n_stops == MAX_STOPS) return usage_error("too many --stop strings", NULL);
+            stops[n_stops++] = v;
         } else if (!strcmp(a, "-n")) {
             if (!parse_long(v, 0, UINT32_MAX, &n)) return usage_error("invalid value for -n: ", v);
         } else if (!strcmp(a, "--seed")) {
@@ -148,7 +157,8 @@ int main(int argc, char **argv) {
 
     size_t produced = 0;
     double t1 = now_seconds();
-    st = edge_llama_session_generate(session, sampler, NULL, (uint32_t)n, on_token, NULL, &produced);
+    st = edge_llama_session_generate(session, sampler, NULL, (uint32_t)n, stops, n_stops,
+                                     on_token, NULL, &produced);
     double t_gen = now_seconds() - t1;
     printf("\n");
     if (st != EDGE_LLAMA_OK) {
