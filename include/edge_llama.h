@@ -21,6 +21,9 @@
  *   - A handle written to an `out` parameter by edge_llama_*_new or
  *     edge_llama_model_open belongs to the caller, who frees it exactly once
  *     with the matching edge_llama_*_free (free(NULL)-like: NULL is a no-op).
+ *   - edge_llama_session_restore and the *_cancel_handle functions also
+ *     hand out handles the caller frees (edge_llama_session_free,
+ *     edge_llama_cancel_free). A cancel handle may outlive its session.
  *   - Sessions, samplers and chats keep their own reference to the model:
  *     the model handle may be freed before them; the file stays mapped until
  *     the last of them is freed.
@@ -36,6 +39,8 @@
  *   - A session, sampler or chat is owned by one thread at a time: calls on
  *     the same one must not overlap (move it between threads freely).
  *     Different sessions of one model run in parallel.
+ *   - A cancel handle may be used by any number of threads at once, also
+ *     while its session runs on another thread: that is what it is for.
  *   - Callbacks run on the calling thread, during the call.
  */
 
