@@ -463,3 +463,75 @@ fn default_threads_is_at_least_one() {
     assert!(n >= 1);
     assert_eq!(n as usize, edge_llama::model::default_threads().threads);
 }
+
+/// A cancel handle pointer that may cross threads (the header allows it).
+#[derive(Clone, Copy)]
+struct SharedCancel(*const EdgeLlamaCancel);
+// SAFETY: a cancel handle may be used by any number of threads at once; it
+// wraps an Arc<AtomicBool>.
+unsafe impl Send for SharedCancel {}
+
+#[test]
+fn another_thread_cancels_a_long_prompt() {
+    let model = open_model(1);
+    let (s, sampler) = session_and_sampler(model);
+    let mut cancel = null_mut();
+    // SAFETY: live handle, writable out.
+    assert_eq!(
+        unsafe { edge_llama_session_cancel_handle(s, &mut cancel) },
+        EDGE_LLAMA_OK
+    );
+    let shared = SharedCancel(cancel);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let canceller = {
+        let (done, started) = (done.clone(), started.clone());
+        std::thread::spawn(move || {
+            let shared = shared;
+            started.wait();
+            // Keep asking until the evaluation has answered.
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: the handle lives until after this thread is joined.
+                unsafe { edge_llama_cancel_request(shared.0) };
+                std::thread::yield_now();
+            }
+        })
+    };
+    let tokens: Vec<u32> = (0..600).map(|i| 1 + (i * 7919) % 200).collect();
+    started.wait();
+    let t0 = std::time::Instant::now();
+    // SAFETY: live handle; `tokens` readable.
+    let status = unsafe { edge_llama_session_eval(s, tokens.as_ptr(), tokens.len()) };
+    let latency = t0.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    canceller.join().expect("canceller");
+    assert_eq!(status, EDGE_LLAMA_ERR_CANCELLED, "{}", last_error());
+    let kept = position(s);
+    assert!(
+        kept < tokens.len(),
+        "kept {kept} of {} positions",
+        tokens.len()
+    );
+    println!("cancelled after {latency:?} with {kept} positions kept");
+    // The session keeps working: withdraw a request the canceller may have
+    // left, then evaluate the rest.
+    // SAFETY: live handles.
+    unsafe {
+        edge_llama_cancel_clear(cancel);
+        let rest = &tokens[kept..];
+        assert_eq!(
+            edge_llama_session_eval(s, rest.as_ptr(), rest.len()),
+            EDGE_LLAMA_OK,
+            "{}",
+            last_error()
+        );
+    }
+    assert_eq!(position(s), tokens.len());
+    // SAFETY: handles from above, freed once; no thread uses them any more.
+    unsafe {
+        edge_llama_cancel_free(cancel);
+        edge_llama_session_free(s);
+        edge_llama_sampler_free(sampler);
+        edge_llama_model_free(model);
+    }
+}
