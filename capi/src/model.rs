@@ -15,7 +15,7 @@ pub struct EdgeLlamaModel {
     pub(crate) model: Model,
 }
 
-/// Facts about an opened model, filled by `edge_llama_model_info`.
+/// Facts about an opened model, filled by `edge_llama_model_get_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeLlamaModelInfo {
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn edge_llama_model_free(model: *mut EdgeLlamaModel) -> Ed
 /// # Safety
 /// `model` is NULL or a live model handle; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn edge_llama_model_info(
+pub unsafe extern "C" fn edge_llama_model_get_info(
     model: *const EdgeLlamaModel,
     out: *mut EdgeLlamaModelInfo,
 ) -> EdgeLlamaStatus {
