@@ -47,9 +47,18 @@ fn specs(t: GgmlType) -> Vec<SyntheticSpec> {
 
 #[test]
 fn one_three_and_five_threads_give_the_same_bits() {
-    for t in [GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::F16] {
+    for t in [
+        GgmlType::Q4_0,
+        GgmlType::Q8_0,
+        GgmlType::Q4_1,
+        GgmlType::F16,
+    ] {
         for spec in specs(t) {
-            assert_eq!(spec.n_vocab % 8, 4, "the vocabulary leaves a tile remainder");
+            assert_eq!(
+                spec.n_vocab % 8,
+                4,
+                "the vocabulary leaves a tile remainder"
+            );
             let one = logits(&spec, 1);
             assert_eq!(one.len(), 14 * spec.n_vocab);
             assert!(one.iter().all(|v| v.is_finite()));
