@@ -223,7 +223,10 @@ fn top_k_limits_choices() {
     let p0 = e0 / (e0 + e2);
     let sd = (p0 * (1.0 - p0) / n as f64).sqrt();
     let f0 = c[0] as f64 / n as f64;
-    assert!((f0 - p0).abs() < 5.0 * sd, "{c:?}: id 0 {f0:.4}, expected {p0:.4}");
+    assert!(
+        (f0 - p0).abs() < 5.0 * sd,
+        "{c:?}: id 0 {f0:.4}, expected {p0:.4}"
+    );
 }
 
 #[test]
