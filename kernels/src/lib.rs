@@ -24,6 +24,7 @@ mod arm;
 pub mod blocks;
 mod dispatch;
 pub mod float_ops;
+pub mod quants;
 pub mod scalar;
 pub mod types;
 #[cfg(target_arch = "x86_64")]
@@ -35,4 +36,5 @@ pub use dispatch::{
     Tile8Q4_0, ENV_VAR, SCALAR,
 };
 pub use float_ops::FloatOps;
+pub use quants::{BlockIq4Nl, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ5_0, BlockQ5_1};
 pub use types::GgmlType;

@@ -4,6 +4,8 @@
 //! `tests/common/mod.rs`.
 #![allow(dead_code)]
 
+pub mod gguf;
+
 use std::io::Write;
 use std::path::PathBuf;
 
