@@ -381,23 +381,9 @@ fn missing_layer_count_is_an_error_for_k_mixes() {
 // ---------------------------------------------------------------------------
 
 /// The demo model (`$EDGE_LLAMA_SMOLLM2` or `models/…Q4_1.gguf`), or `None`
-/// with a printed note.
+/// after `common::skip_missing` (a failure under `EDGE_LLAMA_REQUIRE_DATA=1`).
 fn smollm2_path() -> Option<std::path::PathBuf> {
-    let p = std::env::var_os("EDGE_LLAMA_SMOLLM2")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: {} not found; run scripts/fetch-demo-model.sh",
-            p.display()
-        );
-        None
-    }
+    common::smollm2_model()
 }
 
 const KQUANT_FIXTURES: [(QuantTarget, &str); 6] = [
