@@ -39,6 +39,7 @@ fn main() {
     let show_tokens = args.flag("--show-tokens");
 
     let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    common::report_realigned(&model);
     let mut chat =
         Chat::new(&model, session, sampler, args.opt("--system")).unwrap_or_else(|e| die(e));
     chat.max_reply_tokens = args.get(USAGE, "-n", 512);

@@ -45,6 +45,7 @@ fn main() {
     session_options.kv.capacity = args.get(USAGE, "--ctx", session_options.kv.capacity);
 
     let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    common::report_realigned(&model);
     eprintln!(
         "model {path}: {} layers, dim {}, vocab {}; kernels {}, {} threads",
         model.config().n_layers,
