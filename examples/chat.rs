@@ -47,6 +47,7 @@ fn main() {
         },
     )
     .unwrap_or_else(|e| die(e));
+    common::report_realigned(&model);
     let mut chat =
         Chat::new(&model, session, sampler, args.opt("--system")).unwrap_or_else(|e| die(e));
     chat.max_reply_tokens = args.get(USAGE, "-n", 512);

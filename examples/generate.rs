@@ -64,6 +64,7 @@ fn main() {
         },
     )
     .unwrap_or_else(|e| die(e));
+    common::report_realigned(&model);
     eprintln!(
         "model {path}: {} layers, dim {}, vocab {}; kernels {}, {}",
         model.config().n_layers,

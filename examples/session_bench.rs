@@ -66,7 +66,14 @@ fn main() {
     let state = args
         .opt("--state")
         .unwrap_or_else(|| format!("{path}.session-bench.elss"));
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     eprintln!(
         "model {path}: {} layers, dim {}, vocab {}; kernels {}, {}",
         model.config().n_layers,

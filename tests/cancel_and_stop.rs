@@ -13,7 +13,10 @@ fn model(variant: &str) -> Option<Model> {
     Some(
         Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
-            ModelOptions { threads: 2 },
+            ModelOptions {
+                threads: 2,
+                ..Default::default()
+            },
         )
         .expect("open fixture"),
     )

@@ -111,3 +111,18 @@ pub fn threads_line(model: &edge_llama::Model, requested: usize) -> String {
         format!("{} threads (--threads)", model.threads())
     }
 }
+
+/// Prints one line to stderr when the model file did not align some weight
+/// tensors (GGUF `general.alignment` 1 or 2) and they were copied into
+/// memory; prints nothing for a normally aligned file.
+pub fn report_realigned(model: &edge_llama::Model) {
+    let copied = model.realigned_tensors();
+    if !copied.is_empty() {
+        let bytes: usize = copied.iter().map(|(_, b)| b).sum();
+        eprintln!(
+            "note: {} weight tensors are not aligned in the file (general.alignment {}); copied into memory ({bytes} bytes)",
+            copied.len(),
+            model.gguf().alignment()
+        );
+    }
+}
