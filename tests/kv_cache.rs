@@ -172,6 +172,7 @@ fn sliding_window_attends_to_sinks_and_recent_positions() {
                 capacity,
                 n_sink,
                 dtype: KvType::F32,
+                ..KvCacheConfig::default()
             },
         })
         .expect("session");
@@ -329,6 +330,7 @@ fn truncate_and_reset() {
             capacity: 8,
             n_sink: 2,
             dtype: KvType::F16,
+            ..KvCacheConfig::default()
         },
     };
     let mut s = model.new_session(opts).expect("session");
