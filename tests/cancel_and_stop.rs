@@ -38,6 +38,7 @@ fn cancel_from_another_thread_in_the_middle_of_a_long_prompt() {
             capacity: 2048,
             n_sink: 4,
             dtype: KvType::F16,
+            ..KvCacheConfig::default()
         },
     };
     let p = prompt(2000);

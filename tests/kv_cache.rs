@@ -397,6 +397,7 @@ fn batches_crossing_the_capacity_match_token_by_token_and_reference() {
             capacity,
             n_sink,
             dtype: KvType::F32,
+            ..KvCacheConfig::default()
         },
     };
     let n_vocab = spec.n_vocab;

@@ -68,6 +68,7 @@ impl EdgeLlamaSessionParams {
                 capacity: self.kv_capacity as usize,
                 n_sink: self.kv_sinks as usize,
                 dtype,
+                ..KvCacheConfig::default()
             },
         })
     }
