@@ -157,6 +157,10 @@ pub enum Error {
     /// Any other invalid argument.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A kernel path that is unknown or that this CPU cannot run (from
+    /// `EDGE_LLAMA_KERNELS` or `ModelOptions::kernel_path`).
+    #[error("kernels: {0}")]
+    Kernel(#[from] edge_llama_kernels::KernelError),
 }
 
 /// Result with the crate's [`Error`].
