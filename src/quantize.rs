@@ -17,21 +17,32 @@
 //! # Ok::<(), edge_llama::Error>(())
 //! ```
 
+pub mod mix;
+
+pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
+
 use crate::error::{Error, Result};
-use edge_llama_kernels::{
-    block_bytes, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8_0, GgmlType,
-};
+use edge_llama_kernels::{block_bytes, with_quant_type, GgmlType, QuantType, QuantVisitor};
 use half::{bf16, f16};
 
-fn quantize_blocks<B: Block>(values: &[f32], zero: B, f: fn(&[f32], &mut [B])) -> Vec<u8> {
-    let mut blocks = vec![zero; values.len() / B::ELEMS];
-    f(values, &mut blocks);
-    block_bytes(&blocks).to_vec()
+/// Quantizes `values` by the reference quantizer of the type visited.
+struct QuantizeRows<'a> {
+    values: &'a [f32],
+}
+
+impl QuantVisitor for QuantizeRows<'_> {
+    type Output = Vec<u8>;
+    fn visit<T: QuantType>(self) -> Vec<u8> {
+        let mut blocks = vec![T::zeroed(); self.values.len() / T::ELEMS];
+        T::quantize(self.values, &mut blocks);
+        block_bytes(&blocks).to_vec()
+    }
 }
 
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
-/// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K; the row
-/// length must be a multiple of the type's block size.
+/// type `dtype`. Supported: f32, f16, bf16 and every quantized type of
+/// [`edge_llama_kernels::QUANT_TYPES`]; the row length must be a multiple
+/// of the type's block size.
 pub fn quantize_values(
     name: &str,
     values: &[f32],
@@ -51,7 +62,6 @@ pub fn quantize_values(
             ),
         });
     }
-    let zero_h = f16::ZERO;
     Ok(match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         GgmlType::F16 => values
@@ -62,50 +72,19 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        GgmlType::Q4_0 => quantize_blocks(
-            values,
-            BlockQ4_0 {
-                d: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_0,
-        ),
-        GgmlType::Q4_1 => quantize_blocks(
-            values,
-            BlockQ4_1 {
-                d: zero_h,
-                m: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_1,
-        ),
-        GgmlType::Q8_0 => quantize_blocks(
-            values,
-            BlockQ8_0 {
-                d: zero_h,
-                qs: [0; 32],
-            },
-            scalar::quantize_row_q8_0,
-        ),
-        GgmlType::Q6K => quantize_blocks(
-            values,
-            BlockQ6K {
-                ql: [0; 128],
-                qh: [0; 64],
-                scales: [0; 16],
-                d: zero_h,
-            },
-            scalar::quantize_row_q6k,
-        ),
-        other => {
-            return Err(Error::UnsupportedTensorType {
-                name: name.to_string(),
-                ty: other.to_string(),
-                context:
-                    "as a quantization target (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
-                        .into(),
-            })
-        }
+        other => match with_quant_type(other, QuantizeRows { values }) {
+            Some(bytes) => bytes,
+            None => {
+                return Err(Error::UnsupportedTensorType {
+                    name: name.to_string(),
+                    ty: other.to_string(),
+                    context: format!(
+                        "as a quantization target (supported: {})",
+                        edge_llama_kernels::quant::matmul_type_names()
+                    ),
+                })
+            }
+        },
     })
 }
 
@@ -121,83 +100,6 @@ use std::path::Path;
 /// `general.quantization_version` written into every output (ggml's
 /// `GGML_QNT_VERSION`, the block layout version of Q4_0/Q8_0/K-quants).
 pub const QUANTIZATION_VERSION: u32 = 2;
-
-/// What a whole file is converted to: the type of its 2-D weights (llama.cpp's
-/// `llama_ftype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuantTarget {
-    /// Every weight f32 (`LLAMA_FTYPE_ALL_F32` = 0).
-    F32,
-    /// 2-D weights f16 (`LLAMA_FTYPE_MOSTLY_F16` = 1).
-    F16,
-    /// 2-D weights Q8_0 (`LLAMA_FTYPE_MOSTLY_Q8_0` = 7).
-    Q8_0,
-    /// 2-D weights Q4_0, output head Q6_K/Q8_0 unless pure
-    /// (`LLAMA_FTYPE_MOSTLY_Q4_0` = 2).
-    Q4_0,
-}
-
-impl QuantTarget {
-    /// Every target, in order of decreasing size.
-    pub const ALL: [QuantTarget; 4] = [
-        QuantTarget::F32,
-        QuantTarget::F16,
-        QuantTarget::Q8_0,
-        QuantTarget::Q4_0,
-    ];
-
-    /// The tensor type of the ordinary 2-D weights.
-    pub fn dtype(self) -> GgmlType {
-        match self {
-            QuantTarget::F32 => GgmlType::F32,
-            QuantTarget::F16 => GgmlType::F16,
-            QuantTarget::Q8_0 => GgmlType::Q8_0,
-            QuantTarget::Q4_0 => GgmlType::Q4_0,
-        }
-    }
-
-    /// The value of `general.file_type` (llama.cpp's `LLAMA_FTYPE_*` number).
-    pub fn file_type(self) -> u32 {
-        match self {
-            QuantTarget::F32 => 0,
-            QuantTarget::F16 => 1,
-            QuantTarget::Q4_0 => 2,
-            QuantTarget::Q8_0 => 7,
-        }
-    }
-
-    /// Lower-case name as llama.cpp spells it (`"q4_0"`, `"f16"`, …).
-    pub fn name(self) -> &'static str {
-        self.dtype().name()
-    }
-
-    fn is_quantized(self) -> bool {
-        matches!(self, QuantTarget::Q8_0 | QuantTarget::Q4_0)
-    }
-}
-
-impl std::fmt::Display for QuantTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for QuantTarget {
-    type Err = Error;
-
-    /// Parses `f32`, `f16`, `q8_0`, `q4_0` (case-insensitive).
-    fn from_str(s: &str) -> Result<Self> {
-        let lower = s.to_ascii_lowercase();
-        QuantTarget::ALL
-            .into_iter()
-            .find(|t| t.name() == lower)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "unknown quantization type {s:?} (known: f32, f16, q8_0, q4_0)"
-                ))
-            })
-    }
-}
 
 /// Settings of [`quantize_file`].
 #[derive(Clone, Debug)]
@@ -256,7 +158,7 @@ pub struct TensorPlan {
 /// Summary of a quantization.
 #[derive(Clone, Debug)]
 pub struct QuantizeReport {
-    /// Every tensor in file order.
+    /// Every tensor in output order (see [`plan`]).
     pub tensors: Vec<TensorPlan>,
     /// Total tensor-data bytes of the input.
     pub bytes_in: u64,
@@ -289,36 +191,31 @@ pub struct Progress<'a> {
     pub tensor: Option<&'a TensorPlan>,
 }
 
-/// Whether llama.cpp's quantizer would quantize this tensor at all (its
-/// `llama_model_quantize_impl` rules, for the names a Llama file can hold).
-fn is_quantizable(name: &str, n_dims: usize) -> bool {
-    name.ends_with("weight")
-        && n_dims >= 2
-        && !name.contains("_norm.weight")
-        && !name.contains("ffn_gate_inp.weight")
-        && name != "position_embd.weight"
-        && name != "token_types.weight"
-}
-
-/// The output type of each tensor of `input` under `opts`, following
-/// llama.cpp's `llama_tensor_get_type` for Q4_0 and Q8_0: every quantizable
-/// 2-D weight gets the target type, except (unless `pure`) the output head,
-/// which gets Q6_K when its row length is a multiple of 256 and Q8_0 otherwise
-/// (Q8_0 stays Q8_0). 1-D tensors are stored as f32. Errors: a quantizable
-/// tensor whose type is not f32/f16/bf16 (`UnsupportedTensorType`; with
-/// `allow_requantize`, Q4_0, Q4_1, Q8_0 and Q6_K are accepted too), or whose
-/// row length is not a multiple of the chosen type's block (`BadTensor`).
+/// The output type of each tensor of `input` under `opts`, in the order the
+/// output file holds them (llama.cpp's, [`mix::llama_cpp_order`]: tensors
+/// outside the layers first, then layer by layer, by name within each).
+/// Quantizable 2-D weights get the type [`MixPlanner`] chooses (the mix's
+/// rules unless `pure`, then the fallback for row lengths its types cannot
+/// hold); other tensors keep their type, except 1-D f16/bf16 tensors, which
+/// are stored as f32. Errors: a quantizable tensor whose type is not
+/// f32/f16/bf16 (`UnsupportedTensorType`; with `allow_requantize`, the
+/// [`REQUANTIZABLE`] types are accepted too); a row length no type can hold
+/// (`BadTensor`); a mix that needs `{arch}.block_count` on a file without it
+/// (`BadConfig`).
 pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>> {
-    let has_output = input.tensor("output.weight").is_some();
-    input
-        .tensors()
-        .map(|t| {
+    let tensors: Vec<TensorView<'_>> = input.tensors().collect();
+    let names: Vec<&str> = tensors.iter().map(|t| t.name).collect();
+    let mut planner = MixPlanner::new(opts.target, opts.pure, MixModel::from_gguf(input)?, &names);
+    mix::llama_cpp_order(&names)
+        .into_iter()
+        .map(|i| {
+            let t = &tensors[i];
             let row = t.row_len() as u64;
-            let to = if is_quantizable(t.name, t.shape.len()) {
+            let quantizable = mix::allows_quantization(t.name, t.shape);
+            if quantizable {
                 let float = matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
                 let requantizable = REQUANTIZABLE.contains(&t.dtype);
-                let accepted = float || (requantizable && opts.allow_requantize);
-                if !accepted {
+                if !(float || (requantizable && opts.allow_requantize)) {
                     let context = if requantizable {
                         "as quantizer input (the input file must be f32, f16 or bf16; \
                          this tensor is already quantized: allow requantization \
@@ -334,20 +231,15 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
                         context: context.into(),
                     });
                 }
-                let is_head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
-                if is_head && !opts.pure && opts.target.is_quantized() && opts.target != QuantTarget::Q8_0 {
-                    if row.is_multiple_of(GgmlType::Q6K.block_elems() as u64) {
-                        GgmlType::Q6K
-                    } else {
-                        GgmlType::Q8_0
-                    }
-                } else {
-                    opts.target.dtype()
-                }
-            } else if t.shape.len() == 1 && matches!(t.dtype, GgmlType::F16 | GgmlType::BF16) {
+            }
+            let chosen = planner.choose(t.name, t.shape, t.dtype)?;
+            let to = if !quantizable
+                && t.shape.len() == 1
+                && matches!(t.dtype, GgmlType::F16 | GgmlType::BF16)
+            {
                 GgmlType::F32
             } else {
-                t.dtype
+                chosen
             };
             if !row.is_multiple_of(to.block_elems() as u64) {
                 return Err(Error::BadTensor {
@@ -378,17 +270,13 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input (those with a reference `dequantize_row_*` in the kernels).
-pub const REQUANTIZABLE: [GgmlType; 4] = [
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q8_0,
-    GgmlType::Q6K,
-];
+/// as input: every quantized type of the kernels (each has a reference
+/// dequantizer).
+pub const REQUANTIZABLE: &[GgmlType] = edge_llama_kernels::QUANT_TYPES;
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
-/// for Q4_0, Q4_1, Q8_0 and Q6_K the reference dequantization
-/// (`edge_llama_kernels::scalar::dequantize_row_*`, the values the quantized
+/// for quantized types the reference dequantization
+/// ([`edge_llama_kernels::QuantType::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
     t.to_f32_vec()
@@ -427,14 +315,18 @@ pub fn quantize_to_writer<W: Write>(
     for (key, value) in input.metadata() {
         w.add_metadata(key, value.to_owned_value())?;
     }
-    w.set_metadata(
-        "general.file_type",
-        OwnedValue::U32(opts.target.file_type()),
-    );
-    w.set_metadata(
+    // llama.cpp replaces a key by removing it and appending the new value:
+    // these two end the metadata, in this order.
+    w.remove_metadata("general.quantization_version");
+    w.add_metadata(
         "general.quantization_version",
         OwnedValue::U32(QUANTIZATION_VERSION),
-    );
+    )?;
+    w.remove_metadata("general.file_type");
+    w.add_metadata(
+        "general.file_type",
+        OwnedValue::U32(opts.target.file_type()),
+    )?;
 
     let pool = if opts.threads > 0 {
         Some(
@@ -450,7 +342,11 @@ pub fn quantize_to_writer<W: Write>(
     };
     let total = plans.len();
     let (mut bytes_in, mut bytes_out, mut n_elements) = (0u64, 0u64, 0u64);
-    for (i, (t, p)) in input.tensors().zip(&plans).enumerate() {
+    for (i, p) in plans.iter().enumerate() {
+        let t = input.tensor(&p.name).ok_or_else(|| Error::BadTensor {
+            name: p.name.clone(),
+            reason: "planned but not found in the input".into(),
+        })?;
         progress(Progress {
             done: i,
             total,

@@ -7,6 +7,8 @@
 //! can use any `fn(Vec<u8>) -> Result<()>`, e.g. one that also builds a model
 //! config) and a predicate on the error (write it with `matches!`).
 
+mod common;
+
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue, ValueType};
 use edge_llama::kernels::GgmlType;
 use edge_llama::{Error, Result};
@@ -652,11 +654,11 @@ fn corrupted_files_are_rejected_with_the_right_error() {
     let mut ran = 0;
     for c in cases() {
         let Some(mut bytes) = (c.base)() else {
-            println!(
-                "skipped: {:?}: fixtures not found at {}",
+            common::skip_missing(&format!(
+                "{:?}: fixtures not found at {}",
                 c.name,
                 fixture_path("").display()
-            );
+            ));
             continue;
         };
         (c.mutate)(&mut bytes);

@@ -97,6 +97,8 @@ pub(crate) struct Ctx<'a> {
     pub map: &'a [u8],
     pub kernels: &'a Kernels,
     pub pool: Option<&'a rayon::ThreadPool>,
+    /// Set from another thread to stop the pass between layers.
+    pub cancel: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Which logits a forward pass computes.
@@ -132,6 +134,12 @@ pub(crate) fn forward(
         rope_angles(c, pos + b, &mut s.cos[angles.clone()], &mut s.sin[angles]);
     }
     for (l, w) in ctx.weights.layers.iter().enumerate() {
+        if ctx
+            .cancel
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(crate::error::Error::Cancelled);
+        }
         // Attention block.
         rms_norm(
             &mut s.xb[..n * dim],

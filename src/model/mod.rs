@@ -6,13 +6,14 @@ mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
 mod products;
+mod threads;
 pub(crate) mod weights;
 
 pub use config::Config;
+pub use threads::{default_threads, ThreadChoice};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
-use crate::session::{Session, SessionOptions};
 use crate::tokenizer::Tokenizer;
 use edge_llama_kernels::Kernels;
 use std::path::Path;
@@ -22,7 +23,8 @@ use weights::Weights;
 /// Options for opening a model.
 #[derive(Clone, Debug, Default)]
 pub struct ModelOptions {
-    /// Threads for matrix-vector products; 0 means the number of physical cores.
+    /// Threads for matrix-vector products; 0 means [`default_threads`]: the
+    /// physical cores, or the performance cores of a big.LITTLE ARM board.
     pub threads: usize,
 }
 
@@ -51,6 +53,7 @@ impl ModelInner {
             map: self.file.as_bytes(),
             kernels: self.kernels,
             pool: self.pool.as_ref(),
+            cancel: None,
         }
     }
 }
@@ -84,7 +87,7 @@ impl Model {
         let kernels =
             edge_llama_kernels::try_kernels().map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let threads = if options.threads == 0 {
-            num_cpus::get_physical().max(1)
+            default_threads().threads
         } else {
             options.threads
         };
@@ -137,11 +140,6 @@ impl Model {
     /// Name of the kernel path in use ("scalar", "avx2", "avx512", "neon", "dotprod").
     pub fn kernel_path(&self) -> &'static str {
         self.inner.kernels.name
-    }
-
-    /// Starts a conversation with its own KV cache.
-    pub fn new_session(&self, options: SessionOptions) -> Result<Session> {
-        Session::new(self.inner.clone(), options)
     }
 }
 

@@ -18,38 +18,8 @@
 
 use super::neon;
 use crate::blocks::*;
-use crate::Kernels;
 use core::arch::aarch64::*;
 use core::arch::asm;
-
-/// The dotprod kernel table, or `None` when the CPU lacks NEON or dotprod.
-pub(crate) fn table() -> Option<Kernels> {
-    if !(std::arch::is_aarch64_feature_detected!("neon")
-        && std::arch::is_aarch64_feature_detected!("dotprod"))
-    {
-        return None;
-    }
-    Some(Kernels {
-        name: "dotprod",
-        quantize_q8_0: neon::quantize_q8_0,
-        quantize_q8_1: neon::quantize_q8_1,
-        quantize_q8_k: neon::quantize_q8_k,
-        dot_q4_0_q8_0,
-        dot_q4_1_q8_1,
-        dot_q8_0_q8_0,
-        dot_q6k_q8k: neon::dot_q6k_q8k,
-        dot_f16_f32: neon::dot_f16_f32,
-        dot_f32_f32: neon::dot_f32_f32,
-        dot4_q4_0_q8_0,
-        dot4_q4_1_q8_1,
-        dot4_q8_0_q8_0,
-        dot4_q6k_q8k: neon::dot4_q6k_q8k,
-        dot2_q4_0_q8_0: None,
-        dot8x1_q4_0_q8_0: None,
-        dot8x4_q4_0_q8_0: None,
-        float_ops: crate::float_ops::PLAIN,
-    })
-}
 
 /// `acc + sdot(a, b)`: lane k of the result adds Σ_{j<4} a[4k+j]·b[4k+j].
 /// Only usable inside a `#[target_feature(enable = "dotprod")]` function

@@ -19,36 +19,24 @@
 //! was detected at run time.
 
 use crate::blocks::*;
+use crate::cpu::{Cpu, Neon};
 use crate::Kernels;
 use core::arch::aarch64::*;
 use core::arch::asm;
 use half::f16;
 
-/// The NEON kernel table, or `None` when the CPU lacks NEON.
-pub(crate) fn table() -> Option<Kernels> {
-    if !std::arch::is_aarch64_feature_detected!("neon") {
-        return None;
-    }
-    Some(Kernels {
-        name: "neon",
+/// The NEON path-wide table (quantized types: `arm::<type>`); the dotprod
+/// path shares it. `name` is "neon" or "dotprod".
+pub(crate) fn table(_proof: Neon, cpu: Cpu, name: &'static str) -> Kernels {
+    Kernels {
+        name,
+        cpu,
         quantize_q8_0,
-        quantize_q8_1,
-        quantize_q8_k,
-        dot_q4_0_q8_0,
-        dot_q4_1_q8_1,
-        dot_q8_0_q8_0,
-        dot_q6k_q8k,
         dot_f16_f32,
         dot_f32_f32,
-        dot4_q4_0_q8_0,
-        dot4_q4_1_q8_1,
-        dot4_q8_0_q8_0,
-        dot4_q6k_q8k,
-        dot2_q4_0_q8_0: None,
-        dot8x1_q4_0_q8_0: None,
-        dot8x4_q4_0_q8_0: None,
         float_ops: crate::float_ops::PLAIN,
-    })
+        numerics: crate::quant::Numerics::Default,
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -10,3 +10,8 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+mod block_macros;
+pub(crate) mod q4_0;
+pub(crate) mod q4_1;
+pub(crate) mod q6k;
+pub(crate) mod q8_0;
