@@ -33,7 +33,7 @@ fn memread(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTim
 fn bench(c: &mut Criterion) {
     let w = row(1);
     let x = row(2);
-    let s = k::SCALAR;
+    let s = k::testing::FlatTable::new(&k::SCALAR);
     let mut w40 = vec![
         BlockQ4_0 {
             d: f16::ZERO,
@@ -97,9 +97,10 @@ fn bench(c: &mut Criterion) {
     ];
     (s.quantize_q8_k)(&x, &mut x8k);
 
-    let paths: Vec<k::Kernels> = k::available()
+    let paths: Vec<k::testing::FlatTable> = k::available()
         .iter()
         .filter_map(|n| k::kernels_for(n).ok())
+        .map(|t| k::testing::FlatTable::new(&t))
         .collect();
     macro_rules! group {
         ($name:literal, $f:ident, $w:expr, $x:expr) => {{

@@ -38,7 +38,14 @@ fn main() {
     session.kv.capacity = args.get(USAGE, "--ctx", session.kv.capacity);
     let show_tokens = args.flag("--show-tokens");
 
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let mut chat =
         Chat::new(&model, session, sampler, args.opt("--system")).unwrap_or_else(|e| die(e));
     chat.max_reply_tokens = args.get(USAGE, "-n", 512);

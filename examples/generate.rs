@@ -44,7 +44,14 @@ fn main() {
     let mut session_options = SessionOptions::default();
     session_options.kv.capacity = args.get(USAGE, "--ctx", session_options.kv.capacity);
 
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     eprintln!(
         "model {path}: {} layers, dim {}, vocab {}; kernels {}, {} threads",
         model.config().n_layers,

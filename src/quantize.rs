@@ -22,20 +22,27 @@ pub mod mix;
 pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
 
 use crate::error::{Error, Result};
-use edge_llama_kernels::{
-    block_bytes, scalar, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8_0, GgmlType,
-};
+use edge_llama_kernels::{block_bytes, with_quant_type, GgmlType, QuantType, QuantVisitor};
 use half::{bf16, f16};
 
-fn quantize_blocks<B: Block>(values: &[f32], zero: B, f: fn(&[f32], &mut [B])) -> Vec<u8> {
-    let mut blocks = vec![zero; values.len() / B::ELEMS];
-    f(values, &mut blocks);
-    block_bytes(&blocks).to_vec()
+/// Quantizes `values` by the reference quantizer of the type visited.
+struct QuantizeRows<'a> {
+    values: &'a [f32],
+}
+
+impl QuantVisitor for QuantizeRows<'_> {
+    type Output = Vec<u8>;
+    fn visit<T: QuantType>(self) -> Vec<u8> {
+        let mut blocks = vec![T::zeroed(); self.values.len() / T::ELEMS];
+        T::quantize(self.values, &mut blocks);
+        block_bytes(&blocks).to_vec()
+    }
 }
 
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
-/// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K; the row
-/// length must be a multiple of the type's block size.
+/// type `dtype`. Supported: f32, f16, bf16 and every quantized type of
+/// [`edge_llama_kernels::QUANT_TYPES`]; the row length must be a multiple
+/// of the type's block size.
 pub fn quantize_values(
     name: &str,
     values: &[f32],
@@ -55,7 +62,6 @@ pub fn quantize_values(
             ),
         });
     }
-    let zero_h = f16::ZERO;
     Ok(match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         GgmlType::F16 => values
@@ -66,50 +72,19 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        GgmlType::Q4_0 => quantize_blocks(
-            values,
-            BlockQ4_0 {
-                d: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_0,
-        ),
-        GgmlType::Q4_1 => quantize_blocks(
-            values,
-            BlockQ4_1 {
-                d: zero_h,
-                m: zero_h,
-                qs: [0; 16],
-            },
-            scalar::quantize_row_q4_1,
-        ),
-        GgmlType::Q8_0 => quantize_blocks(
-            values,
-            BlockQ8_0 {
-                d: zero_h,
-                qs: [0; 32],
-            },
-            scalar::quantize_row_q8_0,
-        ),
-        GgmlType::Q6K => quantize_blocks(
-            values,
-            BlockQ6K {
-                ql: [0; 128],
-                qh: [0; 64],
-                scales: [0; 16],
-                d: zero_h,
-            },
-            scalar::quantize_row_q6k,
-        ),
-        other => {
-            return Err(Error::UnsupportedTensorType {
-                name: name.to_string(),
-                ty: other.to_string(),
-                context:
-                    "as a quantization target (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
-                        .into(),
-            })
-        }
+        other => match with_quant_type(other, QuantizeRows { values }) {
+            Some(bytes) => bytes,
+            None => {
+                return Err(Error::UnsupportedTensorType {
+                    name: name.to_string(),
+                    ty: other.to_string(),
+                    context: format!(
+                        "as a quantization target (supported: {})",
+                        edge_llama_kernels::quant::matmul_type_names()
+                    ),
+                })
+            }
+        },
     })
 }
 
@@ -295,17 +270,13 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input (those with a reference `dequantize_row_*` in the kernels).
-pub const REQUANTIZABLE: [GgmlType; 4] = [
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q8_0,
-    GgmlType::Q6K,
-];
+/// as input: every quantized type of the kernels (each has a reference
+/// dequantizer).
+pub const REQUANTIZABLE: &[GgmlType] = edge_llama_kernels::QUANT_TYPES;
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
-/// for Q4_0, Q4_1, Q8_0 and Q6_K the reference dequantization
-/// (`edge_llama_kernels::scalar::dequantize_row_*`, the values the quantized
+/// for quantized types the reference dequantization
+/// ([`edge_llama_kernels::QuantType::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
     t.to_f32_vec()

@@ -1,7 +1,7 @@
 //! A typed, borrowed view of one tensor in a mapped GGUF file.
 
 use crate::error::{Error, Result};
-use edge_llama_kernels::{cast_blocks, scalar, Block, GgmlType};
+use edge_llama_kernels::{cast_blocks, with_quant_type, Block, GgmlType, QuantType, QuantVisitor};
 use half::{bf16, f16};
 
 /// One tensor of a GGUF file: its type, shape and bytes, borrowed from the map.
@@ -60,6 +60,21 @@ impl<'a> TensorView<'a> {
         })
     }
 
+    /// Row `row` (of [`Self::row_len`] elements) converted to f32 into
+    /// `out` (`out.len()` = row length); an error when the row is out of
+    /// range or the type cannot be dequantized.
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) -> Result<()> {
+        let rb = self.row_bytes();
+        let bytes = self
+            .data
+            .get(row * rb..(row + 1) * rb)
+            .ok_or_else(|| Error::BadTensor {
+                name: self.name.to_string(),
+                reason: format!("row {row} out of range"),
+            })?;
+        dequantize(self.name, self.dtype, bytes, out)
+    }
+
     /// All elements converted to f32 (see [`dequantize`]).
     pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
         let n = usize::try_from(self.n_elements()).map_err(|_| Error::BadTensor {
@@ -73,8 +88,9 @@ impl<'a> TensorView<'a> {
 }
 
 /// Dequantizes `bytes` (holding exactly `out.len()` elements of `dtype`)
-/// into `out`, for f32, f16, bf16, q4_0, q4_1, q8_0 and q6_K. `name` names
-/// the tensor in errors. Block data need not be aligned.
+/// into `out`, for f32, f16, bf16 and every quantized type of
+/// [`edge_llama_kernels::QUANT_TYPES`] (by its reference dequantizer).
+/// `name` names the tensor in errors. Block data need not be aligned.
 pub fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
     let expected = dtype.row_bytes(out.len() as u64);
     if expected != Some(bytes.len() as u64) {
@@ -103,19 +119,32 @@ pub fn dequantize(name: &str, dtype: GgmlType, bytes: &[u8], out: &mut [f32]) ->
                 *o = bf16::from_le_bytes([c[0], c[1]]).to_f32();
             }
         }
-        GgmlType::Q4_0 => with_blocks(bytes, out, scalar::dequantize_row_q4_0),
-        GgmlType::Q4_1 => with_blocks(bytes, out, scalar::dequantize_row_q4_1),
-        GgmlType::Q8_0 => with_blocks(bytes, out, scalar::dequantize_row_q8_0),
-        GgmlType::Q6K => with_blocks(bytes, out, scalar::dequantize_row_q6k),
         other => {
-            return Err(Error::UnsupportedTensorType {
-                name: name.to_string(),
-                ty: other.to_string(),
-                context: "for dequantization".into(),
-            })
+            let job = Dequantize { bytes, out };
+            if with_quant_type(other, job).is_none() {
+                return Err(Error::UnsupportedTensorType {
+                    name: name.to_string(),
+                    ty: other.to_string(),
+                    context: "for dequantization".into(),
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// Dequantizes `bytes` (length already checked) into `out` by the
+/// reference dequantizer of the type visited.
+struct Dequantize<'a> {
+    bytes: &'a [u8],
+    out: &'a mut [f32],
+}
+
+impl QuantVisitor for Dequantize<'_> {
+    type Output = ();
+    fn visit<T: QuantType>(self) {
+        with_blocks::<T>(self.bytes, self.out, T::dequantize)
+    }
 }
 
 /// Runs `f` over `bytes` viewed as blocks of `B`; copies the blocks first

@@ -7,7 +7,14 @@ use edge_llama::{Model, ModelOptions, SessionOptions};
 use std::path::Path;
 
 fn open(dir: &Path, name: &str) -> Model {
-    Model::open_with(dir.join(name), ModelOptions { threads: 1 }).expect("fixture model")
+    Model::open_with(
+        dir.join(name),
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("fixture model")
 }
 
 fn prompt_tokens(dir: &Path, model: &Model) -> Vec<u32> {

@@ -155,7 +155,14 @@ impl RefRun<'_> {
 fn sliding_window_attends_to_sinks_and_recent_positions() {
     let spec = SyntheticSpec::tiny(GgmlType::F32);
     let path = temp_model("ring", &spec);
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let reference = RefModel::load(&path);
     let _ = std::fs::remove_file(&path);
     let (capacity, n_sink) = (16, 4);
@@ -222,8 +229,14 @@ fn large_capacity_gives_identical_logits() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q4_0.gguf"), ModelOptions { threads: 1 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q4_0.gguf"),
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let tokens: Vec<u32> = (0..40).map(|i| 100 + i * 7).collect();
     let run = |capacity| {
         let mut s = model
@@ -252,7 +265,10 @@ fn cache_types_match_llama_cpp_and_q8_0_is_small() {
         let llama = common::read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
         let model = Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
-            ModelOptions { threads: 1 },
+            ModelOptions {
+                threads: 1,
+                ..Default::default()
+            },
         )
         .expect("open");
         let mut bytes = Vec::new();
@@ -299,7 +315,14 @@ fn cache_types_match_llama_cpp_and_q8_0_is_small() {
 fn truncate_and_reset() {
     let spec = SyntheticSpec::tiny(GgmlType::Q8_0);
     let path = temp_model("trunc", &spec);
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let _ = std::fs::remove_file(&path);
     let opts = SessionOptions {
         kv: KvCacheConfig {

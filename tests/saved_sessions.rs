@@ -17,7 +17,10 @@ fn temp(name: &str) -> PathBuf {
 fn open(dir: &Path, variant: &str) -> Model {
     Model::open_with(
         dir.join(format!("tiny-gqa-{variant}.gguf")),
-        ModelOptions { threads: 2 },
+        ModelOptions {
+            threads: 2,
+            ..Default::default()
+        },
     )
     .expect("open fixture")
 }

@@ -18,8 +18,14 @@ fn sessions_on_threads_agree_with_a_lone_session() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q8_0.gguf"), ModelOptions { threads: 2 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q8_0.gguf"),
+        ModelOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let prompts: Vec<Vec<u32>> = (0..4)
         .map(|k| (0..12).map(|i| 100 + 31 * i + 7 * k).collect())
         .collect();
@@ -76,7 +82,10 @@ fn batched_prompt_equals_token_by_token() {
     ] {
         let model = Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
-            ModelOptions { threads: 2 },
+            ModelOptions {
+                threads: 2,
+                ..Default::default()
+            },
         )
         .expect("open");
         let options = SessionOptions {

@@ -15,7 +15,14 @@ fn logits(t: GgmlType, output: Option<GgmlType>) -> Vec<f32> {
     let path =
         std::env::temp_dir().join(format!("edge-llama-types-{}-{t}.gguf", std::process::id()));
     spec.write(&path).expect("write");
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let _ = std::fs::remove_file(&path);
     let mut s = model
         .new_session(SessionOptions::default())

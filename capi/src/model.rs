@@ -83,7 +83,13 @@ pub unsafe extern "C" fn edge_llama_model_open(
         // SAFETY: the caller guarantees `path` is NULL or a C string.
         let path = unsafe { arg_str(path, "path") }?;
         let threads = usize::try_from(threads).map_err(|_| CError::invalid("threads"))?;
-        let model = Model::open_with(path, ModelOptions { threads })?;
+        let model = Model::open_with(
+            path,
+            ModelOptions {
+                threads,
+                ..Default::default()
+            },
+        )?;
         let handle = Box::into_raw(Box::new(EdgeLlamaModel { model }));
         // SAFETY: as above.
         unsafe { write_out(out, handle, "out") }

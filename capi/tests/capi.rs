@@ -299,8 +299,14 @@ fn generate_streams_tokens_to_the_callback_with_user_data() {
     assert!(!got.tokens.is_empty() && got.tokens.len() <= 8);
 
     // The same tokens as the Rust API with the same settings.
-    let m = edge_llama::Model::open_with(model_path(), edge_llama::ModelOptions { threads: 1 })
-        .expect("open");
+    let m = edge_llama::Model::open_with(
+        model_path(),
+        edge_llama::ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let prompt = m
         .tokenizer()
         .encode("Once upon a time", m.tokenizer().add_bos());
@@ -593,8 +599,14 @@ fn chat_streams_the_reply() {
     }
     // The random model rarely ends by itself within 6 tokens; either way
     // the text streamed must be what the Rust chat gives.
-    let m = edge_llama::Model::open_with(model_path(), edge_llama::ModelOptions { threads: 1 })
-        .expect("open");
+    let m = edge_llama::Model::open_with(
+        model_path(),
+        edge_llama::ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let mut c = edge_llama::Chat::new(
         &m,
         Default::default(),

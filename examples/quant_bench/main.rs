@@ -196,8 +196,14 @@ fn measure_one(s: &Settings, ty: &str) {
         let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
         s.quantized_path(target)
     };
-    let model =
-        Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: s.threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let windows = s.windows(&model);
     let bos = model.tokenizer().bos_id().unwrap_or(windows.windows[0][0]);
     let capacity = s.ctx.max(s.gen + 1).max(8);
@@ -574,8 +580,14 @@ fn main() {
     }
 
     // 1. The baseline's log-probs on the scored positions.
-    let base =
-        Model::open_with(&s.model, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let base = Model::open_with(
+        &s.model,
+        ModelOptions {
+            threads: s.threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let windows = s.windows(&base);
     eprintln!(
         "text {}: {} windows of {} tokens, {} scored positions; kernels {}, {} threads",

@@ -16,6 +16,13 @@ pub const QK_K: usize = 256;
 pub unsafe trait Block: Copy + 'static {
     /// Number of f32 elements one block encodes.
     const ELEMS: usize;
+
+    /// The all-zero block (a valid value: every bit pattern is).
+    fn zeroed() -> Self {
+        // SAFETY: implementors accept every bit pattern (the trait's
+        // contract), so all-zero bytes are a valid value.
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 /// Q8_0: 32 signed bytes with one f16 scale. value = d · q.
@@ -150,6 +157,21 @@ pub fn cast_blocks<B: Block>(bytes: &[u8]) -> Option<&[B]> {
     // every bit pattern is valid and there is no padding; the lifetime is tied
     // to `bytes`.
     Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<B>(), bytes.len() / size) })
+}
+
+/// Views `bytes` as a mutable slice of blocks; `None` as [`cast_blocks`].
+pub fn cast_blocks_mut<B: Block>(bytes: &mut [u8]) -> Option<&mut [B]> {
+    let size = std::mem::size_of::<B>();
+    if !bytes.len().is_multiple_of(size)
+        || !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<B>())
+    {
+        return None;
+    }
+    // SAFETY: as in `cast_blocks`; the exclusive borrow of `bytes` is moved
+    // into the result, and any bytes written through it are a valid `u8`.
+    Some(unsafe {
+        std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<B>(), bytes.len() / size)
+    })
 }
 
 /// Views a slice of blocks as its raw bytes.

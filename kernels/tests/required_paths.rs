@@ -78,58 +78,79 @@ impl Rng {
     }
 }
 
-/// Runs `k`'s Q4_0 row, 2-row and 8-row tile kernels (those it has) against
-/// the scalar row dot, bit for bit; returns the names of the kernels run.
-fn check_q4_0_kernels(k: &Kernels) -> Vec<&'static str> {
-    let mut ran = vec!["dot_q4_0_q8_0"];
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    for nb in [1usize, 3, 8] {
-        let w = rng.q4_0(8 * nb);
-        let x = rng.q8_0(4 * nb);
-        let row = |r: usize| &w[r * nb..(r + 1) * nb];
-        let act = |v: usize| &x[v * nb..(v + 1) * nb];
-        let want = |r: usize, v: usize| scalar::dot_q4_0_q8_0(row(r), act(v));
-        for r in 0..8 {
-            let got = (k.dot_q4_0_q8_0)(row(r), act(0));
-            assert_eq!(got.to_bits(), want(r, 0).to_bits(), "{}: row {r}", k.name);
-        }
-        if let Some(dot2) = k.dot2_q4_0_q8_0 {
-            let mut out = [0.0f32; 2];
-            dot2(&w[..2 * nb], act(1), &mut out);
-            for (r, o) in out.iter().enumerate() {
-                assert_eq!(o.to_bits(), want(r, 1).to_bits(), "{}: dot2 {r}", k.name);
+/// Runs the Q4_0 row, 2-row and 8-row tile kernels that path `cpu` has,
+/// under both numerics, against the scalar reference of the same numerics,
+/// bit for bit; returns the names of the kernels run (with llama.cpp's
+/// numerics, the path's full set).
+fn check_q4_0_kernels(cpu: Cpu) -> Vec<&'static str> {
+    let mut ran = Vec::new();
+    for numerics in [Numerics::Default, Numerics::LlamaCpp] {
+        let k = <BlockQ4_0 as QuantType>::kernels(cpu, numerics);
+        let reference = <BlockQ4_0 as QuantType>::reference(numerics);
+        let name = cpu.path().name();
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for nb in [1usize, 3, 8] {
+            let w = rng.q4_0(8 * nb);
+            let x = rng.q8_0(4 * nb);
+            let row = |r: usize| &w[r * nb..(r + 1) * nb];
+            let act = |v: usize| &x[v * nb..(v + 1) * nb];
+            let want = |r: usize, v: usize| (reference.dot)(row(r), act(v));
+            for r in 0..8 {
+                let got = (k.dot)(row(r), act(0));
+                assert_eq!(
+                    got.to_bits(),
+                    want(r, 0).to_bits(),
+                    "{name} {numerics:?}: row {r}"
+                );
             }
-        }
-        if let Some(tile) = k.dot8x1_q4_0_q8_0 {
-            let mut out = [[0.0f32; 8]; 1];
-            tile(&w, act(2), &mut out);
-            for (r, o) in out[0].iter().enumerate() {
-                assert_eq!(o.to_bits(), want(r, 2).to_bits(), "{}: 8x1 {r}", k.name);
-            }
-        }
-        if let Some(tile) = k.dot8x4_q4_0_q8_0 {
-            let mut out = [[0.0f32; 8]; 4];
-            tile(&w, &x, &mut out);
-            for (v, row_out) in out.iter().enumerate() {
-                for (r, o) in row_out.iter().enumerate() {
+            if let Some(dot2) = k.rows2 {
+                let mut out = [0.0f32; 2];
+                dot2(&w[..2 * nb], act(1), &mut out);
+                for (r, o) in out.iter().enumerate() {
                     assert_eq!(
                         o.to_bits(),
-                        want(r, v).to_bits(),
-                        "{}: 8x4 [{v}][{r}]",
-                        k.name
+                        want(r, 1).to_bits(),
+                        "{name} {numerics:?}: rows2 {r}"
                     );
                 }
             }
+            if let Some(tile) = k.tile8x1 {
+                let mut out = [[0.0f32; 8]; 1];
+                tile(&w, act(2), &mut out);
+                for (r, o) in out[0].iter().enumerate() {
+                    assert_eq!(
+                        o.to_bits(),
+                        want(r, 2).to_bits(),
+                        "{name} {numerics:?}: 8x1 {r}"
+                    );
+                }
+            }
+            if let Some(tile) = k.tile8x4 {
+                let mut out = [[0.0f32; 8]; 4];
+                tile(&w, &x, &mut out);
+                for (v, row_out) in out.iter().enumerate() {
+                    for (r, o) in row_out.iter().enumerate() {
+                        assert_eq!(
+                            o.to_bits(),
+                            want(r, v).to_bits(),
+                            "{name} {numerics:?}: 8x4 [{v}][{r}]"
+                        );
+                    }
+                }
+            }
         }
-    }
-    if k.dot2_q4_0_q8_0.is_some() {
-        ran.push("dot2_q4_0_q8_0");
-    }
-    if k.dot8x1_q4_0_q8_0.is_some() {
-        ran.push("dot8x1_q4_0_q8_0");
-    }
-    if k.dot8x4_q4_0_q8_0.is_some() {
-        ran.push("dot8x4_q4_0_q8_0");
+        if numerics == Numerics::LlamaCpp {
+            ran.push("dot");
+            if k.rows2.is_some() {
+                ran.push("rows2");
+            }
+            if k.tile8x1.is_some() {
+                ran.push("tile8x1");
+            }
+            if k.tile8x4.is_some() {
+                ran.push("tile8x4");
+            }
+        }
     }
     ran
 }
@@ -149,8 +170,9 @@ fn required_kernel_paths_are_detected_and_run() {
          (`avx512` means the AVX-512 VNNI build)"
     );
     for name in &required {
-        let k = kernels_for(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let ran = check_q4_0_kernels(&k);
+        let path = KernelPath::from_name(name).unwrap_or_else(|| panic!("{name}: unknown path"));
+        let cpu = Cpu::detect(path).unwrap_or_else(|| panic!("{name}: not detected"));
+        let ran = check_q4_0_kernels(cpu);
         let _ = writeln!(std::io::stderr().lock(), "{name}: ran {ran:?}");
         // The x86 SIMD paths all have 2-row and 8-row Q4_0 kernels; a
         // required one must really run them (the VNNI tiles for `avx512`).

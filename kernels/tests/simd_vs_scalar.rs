@@ -14,8 +14,14 @@
 //! sum exactly: `quantized_dots_exact_integers` checks that on rows whose
 //! scales are 1, where any summation order gives the exact integer total.
 
+use edge_llama_kernels::testing::FlatTable;
 use edge_llama_kernels::*;
 use half::f16;
+
+/// The scalar reference in llama.cpp's numerics, flattened.
+fn scalar_table() -> FlatTable {
+    FlatTable::new(&SCALAR.with_numerics(Numerics::LlamaCpp))
+}
 
 /// xorshift64* — small, seeded, no dependency.
 struct Rng(u64);
@@ -105,7 +111,7 @@ impl Rng {
 
 const MAX_ELEMS: usize = 16384;
 
-fn paths() -> Vec<Kernels> {
+fn paths() -> Vec<FlatTable> {
     let names = available();
     println!("available kernel paths: {names:?}");
     assert_eq!(names.last(), Some(&"scalar"));
@@ -113,6 +119,7 @@ fn paths() -> Vec<Kernels> {
         .iter()
         .filter(|&&n| n != "scalar")
         .map(|n| kernels_for(n).expect("listed path"))
+        .map(|k| FlatTable::new(&k.with_numerics(Numerics::LlamaCpp)))
         .collect()
 }
 
@@ -621,7 +628,7 @@ fn empty_rows() {
 #[test]
 #[should_panic]
 fn mismatched_lengths_panic_on_best_path() {
-    let k = kernels();
+    let k = FlatTable::new(kernels());
     let w = vec![
         BlockQ4_0 {
             d: f16::ZERO,
@@ -667,7 +674,7 @@ fn same_bits(a: f32, b: f32) -> bool {
 #[test]
 fn dot4_equals_single_row_dots() {
     let mut all = paths();
-    all.push(SCALAR);
+    all.push(scalar_table());
     let mut r = Rng(0x5EED_0004);
     let iters = if cfg!(target_arch = "x86_64") {
         3000
@@ -725,7 +732,7 @@ fn dot4_equals_single_row_dots() {
 #[test]
 fn dot4_empty_rows() {
     let mut all = paths();
-    all.push(SCALAR);
+    all.push(scalar_table());
     for k in all {
         let mut o = [1f32; 4];
         (k.dot4_q4_0_q8_0)(&[], &[], &mut o);
@@ -742,7 +749,7 @@ fn dot4_empty_rows() {
 #[test]
 #[should_panic]
 fn dot4_wrong_activation_length_panics_on_best_path() {
-    let k = kernels();
+    let k = FlatTable::new(kernels());
     let w = vec![
         BlockQ4_0 {
             d: f16::ZERO,
@@ -758,7 +765,7 @@ fn dot4_wrong_activation_length_panics_on_best_path() {
 #[test]
 fn float_ops_bit_identical() {
     let paths = paths();
-    let f0 = SCALAR.float_ops;
+    let f0 = scalar_table().float_ops;
     let mut r = Rng(0x5EED_0005);
     for i in 0..2_000 {
         let n = 1 + r.below(600);
@@ -809,8 +816,8 @@ fn float_ops_bit_identical() {
 #[test]
 fn float_ops_f16_bit_identical() {
     let mut all = paths();
-    all.push(SCALAR);
-    let f0 = SCALAR.float_ops;
+    all.push(scalar_table());
+    let f0 = scalar_table().float_ops;
     let mut r = Rng(0x5EED_0006);
     for i in 0..2_000 {
         let n = if i % 4 == 0 {

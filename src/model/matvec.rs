@@ -1,12 +1,12 @@
-//! Matrix-vector products over quantized weights in the map, and the
-//! activation formats each weight type pairs with.
+//! Matrix-vector products over weights in the map (one generic driver for
+//! every quantized type, selected by one `match` on the tensor type), and
+//! the activation formats each weight type pairs with.
 
 use super::weights::Weight;
 use crate::error::{Error, Result};
-use crate::tensor::{dequantize, TensorView};
 use edge_llama_kernels::{
-    cast_blocks, Block, BlockQ4_0, BlockQ4_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1, GgmlType,
-    Kernels, QK, QK_K,
+    cast_blocks, cast_blocks_mut, with_quant_type, Block, GgmlType, Kernels, Numerics, QuantType,
+    QuantVisitor, QUANT_TYPES,
 };
 use half::{bf16, f16};
 use rayon::prelude::*;
@@ -18,17 +18,38 @@ fn blocks<'a, B: Block>(name: &str, bytes: &'a [u8]) -> Result<&'a [B]> {
     })
 }
 
-/// Dequantizes row `row` of tensor `t` into `out` (`out.len()` = row length).
-pub(crate) fn dequantize_row(t: &TensorView<'_>, row: usize, out: &mut [f32]) -> Result<()> {
-    let rb = t.row_bytes();
-    let bytes = t
-        .data
-        .get(row * rb..(row + 1) * rb)
-        .ok_or_else(|| Error::BadTensor {
-            name: t.name.to_string(),
-            reason: format!("row {row} out of range"),
-        })?;
-    dequantize(t.name, t.dtype, bytes, out)
+/// The GGUF type of `T`'s activation blocks.
+struct ActTypeOf;
+impl QuantVisitor for ActTypeOf {
+    type Output = GgmlType;
+    fn visit<T: QuantType>(self) -> GgmlType {
+        T::ACT_TYPE
+    }
+}
+
+/// Bytes of activation blocks per element, for `T`.
+struct ActBytesPerElem;
+impl QuantVisitor for ActBytesPerElem {
+    type Output = usize;
+    fn visit<T: QuantType>(self) -> usize {
+        std::mem::size_of::<T::Act>().div_ceil(<T::Act as Block>::ELEMS)
+    }
+}
+
+/// Quantizes `x` into the activation blocks of `T` held in `bytes`.
+struct QuantizeAct<'a> {
+    k: &'a Kernels,
+    x: &'a [f32],
+    bytes: &'a mut [u8],
+}
+impl QuantVisitor for QuantizeAct<'_> {
+    type Output = ();
+    fn visit<T: QuantType>(self) {
+        let n = self.x.len() / <T::Act as Block>::ELEMS * std::mem::size_of::<T::Act>();
+        if let Some(y) = cast_blocks_mut::<T::Act>(&mut self.bytes[..n]) {
+            (self.k.quant::<T>().quantize_act)(self.x, y);
+        }
+    }
 }
 
 /// Scratch space for activation vectors in every format a weight may want.
@@ -38,72 +59,66 @@ pub(crate) fn dequantize_row(t: &TensorView<'_>, row: usize, out: &mut [f32]) ->
 pub(crate) struct Activation {
     /// The vector rounded through f16 or bf16 (for F16/BF16 weights).
     rounded: Vec<f32>,
-    q8_0: Vec<BlockQ8_0>,
-    q8_1: Vec<BlockQ8_1>,
-    q8k: Vec<BlockQ8K>,
+    /// Quantized activation blocks of the format last filled (u64 words so
+    /// that every block type is aligned).
+    quant: Vec<u64>,
 }
 
 /// An activation vector prepared for one weight type.
 #[derive(Clone, Copy)]
 pub(crate) enum Prepared<'a> {
+    /// Plain (or rounded) floats.
     F32(&'a [f32]),
-    Q8_0(&'a [BlockQ8_0]),
-    Q8_1(&'a [BlockQ8_1]),
-    Q8K(&'a [BlockQ8K]),
+    /// Quantized blocks of activation type `fmt`, as bytes.
+    Quant { fmt: GgmlType, bytes: &'a [u8] },
 }
 
 impl Activation {
     /// Scratch for vectors of up to `max_len` elements.
     pub fn new(max_len: usize) -> Self {
+        let per_elem = QUANT_TYPES
+            .iter()
+            .filter_map(|&t| with_quant_type(t, ActBytesPerElem))
+            .max()
+            .unwrap_or(0);
         Activation {
             rounded: vec![0.0; max_len],
-            q8_0: vec![
-                BlockQ8_0 {
-                    d: f16::ZERO,
-                    qs: [0; QK]
-                };
-                max_len.div_ceil(QK)
-            ],
-            q8_1: vec![
-                BlockQ8_1 {
-                    d: f16::ZERO,
-                    s: f16::ZERO,
-                    qs: [0; QK]
-                };
-                max_len.div_ceil(QK)
-            ],
-            q8k: vec![
-                BlockQ8K {
-                    d: 0.0,
-                    qs: [0; QK_K],
-                    bsums: [0; QK_K / 16]
-                };
-                max_len.div_ceil(QK_K)
-            ],
+            quant: vec![0; (max_len * per_elem).div_ceil(8) + 64],
+        }
+    }
+
+    fn quant_bytes(&self) -> &[u8] {
+        // SAFETY: a u64 slice is valid as bytes (no padding, alignment 1
+        // for u8); the length is its size in bytes.
+        unsafe { std::slice::from_raw_parts(self.quant.as_ptr().cast(), self.quant.len() * 8) }
+    }
+
+    fn quant_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as `quant_bytes`; every byte pattern is a valid u64, and
+        // the exclusive borrow of `self.quant` is held by the result.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.quant.as_mut_ptr().cast(), self.quant.len() * 8)
         }
     }
 
     /// The activation format `dtype` weights multiply with, as llama.cpp
-    /// does: Q8_0 for Q4_0/Q8_0, Q8_1 for Q4_1, Q8_K for Q6_K, the value
-    /// rounded to f16 (bf16) for F16 (BF16), plain f32 for F32.
+    /// does: the type's [`QuantType::ACT_TYPE`] (Q8_0 for Q4_0/Q8_0, Q8_1
+    /// for Q4_1, Q8_K for K-quants), the value rounded to f16 (bf16) for
+    /// F16 (BF16), plain f32 for F32.
     pub fn format_of(dtype: GgmlType) -> GgmlType {
         match dtype {
-            GgmlType::Q4_0 | GgmlType::Q8_0 => GgmlType::Q8_0,
-            GgmlType::Q4_1 => GgmlType::Q8_1,
-            GgmlType::Q6K => GgmlType::Q8K,
             GgmlType::F16 => GgmlType::F16,
             GgmlType::BF16 => GgmlType::BF16,
-            _ => GgmlType::F32,
+            t => with_quant_type(t, ActTypeOf).unwrap_or(GgmlType::F32),
         }
     }
 
     /// Converts `x` into activation format `fmt` (see [`Self::format_of`]).
+    /// Weight types with the same activation format quantize activations
+    /// the same way, so the first such type's quantizer serves all.
     pub fn fill(&mut self, k: &Kernels, fmt: GgmlType, x: &[f32]) {
         let n = x.len();
         match fmt {
-            GgmlType::Q8_0 => (k.quantize_q8_0)(x, &mut self.q8_0[..n / QK]),
-            GgmlType::Q8_1 => (k.quantize_q8_1)(x, &mut self.q8_1[..n / QK]),
-            GgmlType::Q8K => (k.quantize_q8_k)(x, &mut self.q8k[..n / QK_K]),
             GgmlType::F16 => {
                 for (o, &v) in self.rounded[..n].iter_mut().zip(x) {
                     *o = f16::from_f32(v).to_f32();
@@ -114,19 +129,27 @@ impl Activation {
                     *o = bf16::from_f32(v).to_f32();
                 }
             }
-            _ => {}
+            fmt => {
+                let owner = QUANT_TYPES
+                    .iter()
+                    .find(|&&t| with_quant_type(t, ActTypeOf) == Some(fmt));
+                if let Some(&t) = owner {
+                    let bytes = self.quant_bytes_mut();
+                    with_quant_type(t, QuantizeAct { k, x, bytes });
+                }
+            }
         }
     }
 
     /// The activation last filled for format `fmt` from `x`.
     pub fn view<'a>(&'a self, fmt: GgmlType, x: &'a [f32]) -> Prepared<'a> {
-        let n = x.len();
         match fmt {
-            GgmlType::Q8_0 => Prepared::Q8_0(&self.q8_0[..n / QK]),
-            GgmlType::Q8_1 => Prepared::Q8_1(&self.q8_1[..n / QK]),
-            GgmlType::Q8K => Prepared::Q8K(&self.q8k[..n / QK_K]),
-            GgmlType::F16 | GgmlType::BF16 => Prepared::F32(&self.rounded[..n]),
-            _ => Prepared::F32(x),
+            GgmlType::F16 | GgmlType::BF16 => Prepared::F32(&self.rounded[..x.len()]),
+            GgmlType::F32 => Prepared::F32(x),
+            fmt => Prepared::Quant {
+                fmt,
+                bytes: self.quant_bytes(),
+            },
         }
     }
 }
@@ -140,8 +163,8 @@ const MIN_ROWS_PER_TASK: usize = 32;
 /// Rows are split across `pool`; each row is computed by exactly one thread
 /// with the same code, so the result does not depend on the thread count.
 /// Nor, for quantized and F32/BF16 weights, on the batch size; F16 weights
-/// follow llama.cpp, whose batched and single-token f16 products sum in
-/// different orders (`batch == 1` vs `batch > 1` may differ by rounding).
+/// under [`Numerics::LlamaCpp`] follow llama.cpp, whose batched and
+/// single-token f16 products sum in different orders.
 pub(crate) fn matvec(
     k: &Kernels,
     pool: Option<&rayon::ThreadPool>,
@@ -153,118 +176,21 @@ pub(crate) fn matvec(
 ) -> Result<()> {
     debug_assert_eq!(out.len(), w.rows * batch);
     let bytes = w.bytes(map);
-    let rb = w.row_bytes();
     let name = w.name.as_str();
-    // The b-th activation vector of a batch.
-    fn nth<T>(a: &[T], batch: usize, b: usize) -> &[T] {
-        let n = a.len() / batch;
-        &a[b * n..(b + 1) * n]
-    }
-    // Vectors b..b + 4 of a batch, back to back.
-    fn four<T>(a: &[T], batch: usize, b: usize) -> &[T] {
-        let n = a.len() / batch;
-        &a[b * n..(b + 4) * n]
-    }
-    // A 4-vector dot made of four single ones (types without a fused kernel).
-    fn each<B>(
-        dot: impl Fn(&[B], usize) -> f32 + Sync,
-    ) -> impl Fn(&[B], usize, &mut [f32; 4]) + Sync {
-        move |r, b, o| {
-            for (i, o) in o.iter_mut().enumerate() {
-                *o = dot(r, b + i);
-            }
-        }
-    }
+    let unsupported = |t: GgmlType| Error::UnsupportedTensorType {
+        name: name.to_string(),
+        ty: t.to_string(),
+        context: "with this activation format".into(),
+    };
     match (w.dtype, x) {
-        (GgmlType::Q4_0, Prepared::Q8_0(a)) => {
-            let wb = blocks::<BlockQ4_0>(name, bytes)?;
-            let dot = |r: &[BlockQ4_0], b| (k.dot_q4_0_q8_0)(r, nth(a, batch, b));
-            let dot4 =
-                |r: &[BlockQ4_0], b, o: &mut [f32; 4]| (k.dot4_q4_0_q8_0)(r, four(a, batch, b), o);
-            match (k.dot2_q4_0_q8_0, k.dot8x1_q4_0_q8_0, k.dot8x4_q4_0_q8_0) {
-                // A batch: eight rows at a time, as llama.cpp's repacked
-                // kernels (one vector FMA per block for eight rows). A
-                // single token: two rows at a time (eight interleaved row
-                // streams measured slower than one; two, prefetched, 8%
-                // faster).
-                (_, Some(t1), Some(t4)) if batch >= 4 => {
-                    let tile = |w8: &[BlockQ4_0], o: &mut [f32]| {
-                        let mut b = 0;
-                        while b + 4 <= batch {
-                            let mut t = [[0f32; 8]; 4];
-                            t4(w8, four(a, batch, b), &mut t);
-                            scatter(&t, o, batch, b);
-                            b += 4;
-                        }
-                        for b in b..batch {
-                            let mut t = [[0f32; 8]; 1];
-                            t1(w8, nth(a, batch, b), &mut t);
-                            scatter(&t, o, batch, b);
-                        }
-                    };
-                    rows8(pool, out, batch, wb, rb / 18, tile, |r, o| {
-                        row_products(r, o, batch, &dot, &dot4)
-                    });
-                }
-                (Some(t2), _, _) if batch == 1 => {
-                    let pairs = |w8: &[BlockQ4_0], o: &mut [f32]| {
-                        for (w2, o2) in w8.chunks_exact(w8.len() / 4).zip(o.chunks_exact_mut(2)) {
-                            let o2: &mut [f32; 2] =
-                                o2.try_into().unwrap_or_else(|_| unreachable!());
-                            t2(w2, a, o2);
-                        }
-                    };
-                    rows8(pool, out, batch, wb, rb / 18, pairs, |r, o| {
-                        row_products(r, o, batch, &dot, &dot4)
-                    });
-                }
-                _ => rows(pool, out, batch, wb, rb / 18, dot, dot4),
-            }
-        }
-        (GgmlType::Q8_0, Prepared::Q8_0(a)) => {
-            let wb = blocks::<BlockQ8_0>(name, bytes)?;
-            rows(
-                pool,
-                out,
-                batch,
-                wb,
-                rb / 34,
-                |r, b| (k.dot_q8_0_q8_0)(r, nth(a, batch, b)),
-                |r, b, o| (k.dot4_q8_0_q8_0)(r, four(a, batch, b), o),
-            );
-        }
-        (GgmlType::Q4_1, Prepared::Q8_1(a)) => {
-            let wb = blocks::<BlockQ4_1>(name, bytes)?;
-            rows(
-                pool,
-                out,
-                batch,
-                wb,
-                rb / 20,
-                |r, b| (k.dot_q4_1_q8_1)(r, nth(a, batch, b)),
-                |r, b, o| (k.dot4_q4_1_q8_1)(r, four(a, batch, b), o),
-            );
-        }
-        (GgmlType::Q6K, Prepared::Q8K(a)) => {
-            let wb = blocks::<BlockQ6K>(name, bytes)?;
-            rows(
-                pool,
-                out,
-                batch,
-                wb,
-                rb / 210,
-                |r, b| (k.dot_q6k_q8k)(r, nth(a, batch, b)),
-                |r, b, o| (k.dot4_q6k_q8k)(r, four(a, batch, b), o),
-            );
-        }
         (GgmlType::F16, Prepared::F32(a)) => {
-            // llama.cpp's order (the activation is already rounded to f16):
-            // a batch goes through tinyBLAS (16 lanes), a single token
-            // through ggml_vec_dot_f16 (64 lanes). The kernels widen the
-            // f16 weights on the fly (exact).
             let wb = blocks::<f16>(name, bytes)?;
             let f = &k.float_ops;
-            if batch == 1 {
+            // llama.cpp's order (the activation is already rounded to f16):
+            // a batch goes through tinyBLAS (16 lanes), a single token
+            // through ggml_vec_dot_f16 (64 lanes). The default numerics
+            // take the 16-lane order for every batch size.
+            if batch == 1 && k.numerics == Numerics::LlamaCpp {
                 let dot = |r: &[f16], b| (f.dot_f16_vec64)(r, nth(a, batch, b));
                 rows(pool, out, batch, wb, w.cols, dot, each(dot));
             } else {
@@ -281,7 +207,13 @@ pub(crate) fn matvec(
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
-            let dot = |r: &[f32], b| (k.dot_f32_f32)(r, nth(a, batch, b));
+            // The path's own f32 dot in llama.cpp's numerics (as before);
+            // the 16-lane order, the same bits on every path, by default.
+            let dot_f32 = match k.numerics {
+                Numerics::LlamaCpp => k.dot_f32_f32,
+                Numerics::Default => k.float_ops.dot_lanes16,
+            };
+            let dot = |r: &[f32], b| dot_f32(r, nth(a, batch, b));
             rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (GgmlType::BF16, Prepared::F32(a)) => {
@@ -294,13 +226,134 @@ pub(crate) fn matvec(
             };
             rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
-        (t, _) => {
-            return Err(Error::UnsupportedTensorType {
-                name: name.to_string(),
-                ty: t.to_string(),
-                context: "with this activation format".into(),
-            })
+        (t, Prepared::Quant { fmt, bytes: act }) => {
+            let job = QuantProduct {
+                k,
+                pool,
+                w,
+                bytes,
+                fmt,
+                act,
+                batch,
+                out,
+            };
+            with_quant_type(t, job).unwrap_or_else(|| Err(unsupported(t)))?
         }
+        (t, _) => return Err(unsupported(t)),
+    }
+    Ok(())
+}
+
+/// The b-th activation vector of a batch.
+fn nth<T>(a: &[T], batch: usize, b: usize) -> &[T] {
+    let n = a.len() / batch;
+    &a[b * n..(b + 1) * n]
+}
+
+/// Vectors b..b + 4 of a batch, back to back.
+fn four<T>(a: &[T], batch: usize, b: usize) -> &[T] {
+    let n = a.len() / batch;
+    &a[b * n..(b + 4) * n]
+}
+
+/// A 4-vector dot made of four single ones (float types).
+fn each<B>(dot: impl Fn(&[B], usize) -> f32 + Sync) -> impl Fn(&[B], usize, &mut [f32; 4]) + Sync {
+    move |r, b, o| {
+        for (i, o) in o.iter_mut().enumerate() {
+            *o = dot(r, b + i);
+        }
+    }
+}
+
+/// One quantized product, run by [`matvec_quant`] for the weight's type.
+struct QuantProduct<'a, 'o> {
+    k: &'a Kernels,
+    pool: Option<&'a rayon::ThreadPool>,
+    w: &'a Weight,
+    bytes: &'a [u8],
+    fmt: GgmlType,
+    act: &'a [u8],
+    batch: usize,
+    out: &'o mut [f32],
+}
+
+impl QuantVisitor for QuantProduct<'_, '_> {
+    type Output = Result<()>;
+    fn visit<T: QuantType>(self) -> Result<()> {
+        matvec_quant::<T>(self)
+    }
+}
+
+/// The generic quantized driver: `out = W · x` for weights of type `T`.
+///
+/// A batch of 4 or more goes eight weight rows at a time through the
+/// path's tile kernels when it has them (each weight block unpacked once
+/// for four activation rows); a single token two rows at a time when the
+/// path has a two-row kernel (two FMA chains overlap; both rows
+/// prefetched); otherwise one row at a time, four activation rows per call.
+/// All give each (row, vector) pair the bits of the single dot.
+fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
+    let QuantProduct {
+        k,
+        pool,
+        w,
+        bytes,
+        fmt,
+        act,
+        batch,
+        out,
+    } = p;
+    let name = w.name.as_str();
+    if fmt != T::ACT_TYPE {
+        return Err(Error::UnsupportedTensorType {
+            name: name.to_string(),
+            ty: T::TYPE.to_string(),
+            context: format!("with {fmt} activations"),
+        });
+    }
+    let rk = k.quant_for_batch::<T>(batch);
+    let wb = blocks::<T>(name, bytes)?;
+    let per_row = w.cols / T::ELEMS;
+    let n_act = batch * per_row * std::mem::size_of::<T::Act>();
+    let a = act
+        .get(..n_act)
+        .and_then(cast_blocks::<T::Act>)
+        .ok_or_else(|| Error::BadTensor {
+            name: name.to_string(),
+            reason: "activation scratch too small or misaligned".into(),
+        })?;
+    let dot = |r: &[T], b| (rk.dot)(r, nth(a, batch, b));
+    let dot4 = |r: &[T], b, o: &mut [f32; 4]| rk.dot4(r, four(a, batch, b), o);
+    if batch >= 4 && rk.has_tiles() {
+        let tile = |w8: &[T], o: &mut [f32]| {
+            let mut b = 0;
+            while b + 4 <= batch {
+                let mut t = [[0f32; 8]; 4];
+                rk.tile8::<4>(w8, four(a, batch, b), &mut t);
+                scatter(&t, o, batch, b);
+                b += 4;
+            }
+            for b in b..batch {
+                let mut t = [[0f32; 8]; 1];
+                rk.tile8::<1>(w8, nth(a, batch, b), &mut t);
+                scatter(&t, o, batch, b);
+            }
+        };
+        rows8(pool, out, batch, wb, per_row, tile, |r, o| {
+            row_products(r, o, batch, &dot, &dot4)
+        });
+    } else if let (Some(t2), 1) = (rk.rows2, batch) {
+        let pairs = |w8: &[T], o: &mut [f32]| {
+            for (w2, o2) in w8.chunks_exact(w8.len() / 4).zip(o.chunks_exact_mut(2)) {
+                let o2: &mut [f32; 2] = o2.try_into().unwrap_or_else(|_| unreachable!());
+                t2(w2, a, o2);
+            }
+        };
+        rows8(pool, out, batch, wb, per_row, pairs, |r, o| {
+            row_products(r, o, batch, &dot, &dot4)
+        });
+    } else {
+        rows(pool, out, batch, wb, per_row, dot, dot4);
     }
     Ok(())
 }

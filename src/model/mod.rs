@@ -13,7 +13,7 @@ pub use threads::{default_threads, ThreadChoice};
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use crate::tokenizer::Tokenizer;
-use edge_llama_kernels::Kernels;
+use edge_llama_kernels::{KernelPath, Kernels, Numerics};
 use std::path::Path;
 use std::sync::Arc;
 use weights::Weights;
@@ -24,6 +24,29 @@ pub struct ModelOptions {
     /// Threads for matrix-vector products; 0 means [`default_threads`]: the
     /// physical cores, or the performance cores of a big.LITTLE ARM board.
     pub threads: usize,
+    /// Summation order of the kernels. `None`: the `EDGE_LLAMA_NUMERICS`
+    /// variable (`default` or `llamacpp`; any other value is an error at
+    /// open), else [`Numerics::Default`].
+    pub numerics: Option<Numerics>,
+    /// Kernel path. `None`: the `EDGE_LLAMA_KERNELS` variable, else the best
+    /// this CPU runs. A path this CPU cannot run is an error at open.
+    pub kernel_path: Option<KernelPath>,
+}
+
+/// The numerics `options` ask for, else `EDGE_LLAMA_NUMERICS`, else the default.
+fn numerics_of(options: &ModelOptions) -> Result<Numerics> {
+    if let Some(n) = options.numerics {
+        return Ok(n);
+    }
+    match std::env::var(Numerics::ENV_VAR) {
+        Ok(v) if !v.trim().is_empty() => Numerics::from_name(v.trim()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}={v:?}: expected \"default\" or \"llamacpp\"",
+                Numerics::ENV_VAR
+            ))
+        }),
+        _ => Ok(Numerics::Default),
+    }
 }
 
 /// A mapped GGUF model, ready to run. Cheap to clone (shared); `Send + Sync`,
@@ -38,7 +61,7 @@ pub(crate) struct ModelInner {
     pub config: Config,
     pub weights: Weights,
     pub tokenizer: Tokenizer,
-    pub kernels: &'static Kernels,
+    pub kernels: Kernels,
     pub pool: Option<rayon::ThreadPool>,
     pub threads: usize,
 }
@@ -49,7 +72,7 @@ impl ModelInner {
             config: &self.config,
             weights: &self.weights,
             map: self.file.as_bytes(),
-            kernels: self.kernels,
+            kernels: &self.kernels,
             pool: self.pool.as_ref(),
             cancel: None,
         }
@@ -82,8 +105,12 @@ impl Model {
         }
         // An EDGE_LLAMA_KERNELS naming an unknown path, or one this CPU
         // cannot run, is an error rather than a silent fallback.
-        let kernels =
-            edge_llama_kernels::try_kernels().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let kernels = match options.kernel_path {
+            Some(path) => edge_llama_kernels::kernels_for(path.name()),
+            None => edge_llama_kernels::try_kernels().copied(),
+        }
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        .with_numerics(numerics_of(&options)?);
         let threads = if options.threads == 0 {
             default_threads().threads
         } else {
@@ -138,6 +165,11 @@ impl Model {
     /// Name of the kernel path in use ("scalar", "avx2", "avx512", "neon", "dotprod").
     pub fn kernel_path(&self) -> &'static str {
         self.inner.kernels.name
+    }
+
+    /// The summation order the kernels follow.
+    pub fn numerics(&self) -> Numerics {
+        self.inner.kernels.numerics
     }
 }
 

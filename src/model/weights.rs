@@ -54,18 +54,10 @@ pub(crate) struct Weights {
     pub output: Weight,
 }
 
-/// Types a matrix-vector product supports.
+/// Types a matrix-vector product supports: the float types and every
+/// quantized type the kernels implement.
 fn matvec_type_supported(t: GgmlType) -> bool {
-    matches!(
-        t,
-        GgmlType::F32
-            | GgmlType::F16
-            | GgmlType::BF16
-            | GgmlType::Q4_0
-            | GgmlType::Q4_1
-            | GgmlType::Q8_0
-            | GgmlType::Q6K
-    )
+    edge_llama_kernels::quant::matmul_types().any(|s| s == t)
 }
 
 fn tensor<'a>(file: &'a GgufFile, name: &str) -> Result<TensorView<'a>> {
@@ -92,15 +84,16 @@ fn matrix(file: &GgufFile, name: &str, cols: usize, rows: usize) -> Result<Weigh
         return Err(Error::UnsupportedTensorType {
             name: name.to_string(),
             ty: t.dtype.to_string(),
-            context:
-                "for matrix-vector products (supported: f32, f16, bf16, q4_0, q4_1, q8_0, q6_K)"
-                    .into(),
+            context: format!(
+                "for matrix-vector products (supported: {})",
+                edge_llama_kernels::quant::matmul_type_names()
+            ),
         });
     }
     let base = file.as_bytes().as_ptr() as usize;
     let offset = t.data.as_ptr() as usize - base;
-    // Blocks of every supported type have 2-byte alignment at most, f32 4.
-    let align = if t.dtype == GgmlType::F32 { 4 } else { 2 };
+    // The alignment the type's blocks need (f32: 4; f16 and most blocks: 2).
+    let align = edge_llama_kernels::quant::block_align(t.dtype);
     if !(t.data.as_ptr() as usize).is_multiple_of(align) {
         return Err(Error::BadTensor {
             name: name.to_string(),
@@ -122,7 +115,7 @@ fn vector(file: &GgufFile, name: &str, n: usize) -> Result<Vec<f32>> {
     let t = tensor(file, name)?;
     check_shape(&t, &[n as u64])?;
     let mut out = vec![0.0f32; n];
-    super::matvec::dequantize_row(&t, 0, &mut out)?;
+    t.dequantize_row(0, &mut out)?;
     Ok(out)
 }
 

@@ -18,38 +18,8 @@
 
 use super::neon;
 use crate::blocks::*;
-use crate::Kernels;
 use core::arch::aarch64::*;
 use core::arch::asm;
-
-/// The dotprod kernel table, or `None` when the CPU lacks NEON or dotprod.
-pub(crate) fn table() -> Option<Kernels> {
-    if !(std::arch::is_aarch64_feature_detected!("neon")
-        && std::arch::is_aarch64_feature_detected!("dotprod"))
-    {
-        return None;
-    }
-    Some(Kernels {
-        name: "dotprod",
-        quantize_q8_0: neon::quantize_q8_0,
-        quantize_q8_1: neon::quantize_q8_1,
-        quantize_q8_k: neon::quantize_q8_k,
-        dot_q4_0_q8_0,
-        dot_q4_1_q8_1,
-        dot_q8_0_q8_0,
-        dot_q6k_q8k: neon::dot_q6k_q8k,
-        dot_f16_f32: neon::dot_f16_f32,
-        dot_f32_f32: neon::dot_f32_f32,
-        dot4_q4_0_q8_0,
-        dot4_q4_1_q8_1,
-        dot4_q8_0_q8_0,
-        dot4_q6k_q8k: neon::dot4_q6k_q8k,
-        dot2_q4_0_q8_0: None,
-        dot8x1_q4_0_q8_0: None,
-        dot8x4_q4_0_q8_0: None,
-        float_ops: crate::float_ops::PLAIN,
-    })
-}
 
 /// `acc + sdot(a, b)`: lane k of the result adds Σ_{j<4} a[4k+j]·b[4k+j].
 /// Only usable inside a `#[target_feature(enable = "dotprod")]` function
@@ -100,6 +70,12 @@ unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
     vaddvq_s32(sdot!(sdot!(vdupq_n_s32(0), p.0, y0), p.1, y1))
 }
 
+neon::dot_blocks_lanes!(
+    /// Q4_0·Q8_0 with `sdot` in the default order, bit-identical to
+    /// [`crate::scalar::dot_q4_0_q8_0_default`].
+    dot_q4_0_q8_0_default, dot4_q4_0_q8_0_default, "neon,dotprod", BlockQ4_0, BlockQ8_0,
+    neon::prep_q4_0, isum_sdot
+);
 neon::dot_blocks_chain!(
     /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
     /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].

@@ -15,6 +15,10 @@
 
 pub(crate) mod dotprod;
 pub(crate) mod neon;
+pub(crate) mod q4_0;
+pub(crate) mod q4_1;
+pub(crate) mod q6k;
+pub(crate) mod q8_0;
 
 #[cfg(test)]
 mod tests {
@@ -23,7 +27,8 @@ mod tests {
 
     use crate::blocks::*;
     use crate::scalar;
-    use crate::Kernels;
+    use crate::testing::FlatTable;
+    use crate::{Cpu, KernelPath, Numerics};
     use half::f16;
 
     /// Small deterministic xorshift generator (no dev-dependency needed).
@@ -111,11 +116,12 @@ mod tests {
             .collect()
     }
 
-    fn paths() -> Vec<Kernels> {
-        let mut v = Vec::new();
-        v.extend(super::neon::table());
-        v.extend(super::dotprod::table());
-        v
+    fn paths() -> Vec<FlatTable> {
+        [KernelPath::Neon, KernelPath::Dotprod]
+            .into_iter()
+            .filter_map(Cpu::detect)
+            .map(|cpu| FlatTable::new(&crate::table_for(cpu).with_numerics(Numerics::LlamaCpp)))
+            .collect()
     }
 
     /// Prints which aarch64 paths this CPU offers and, when the

@@ -2,56 +2,36 @@
 //! exactness contract.
 
 use crate::blocks::*;
+use crate::cpu::{Avx2, Cpu};
 use crate::{FloatOps, Kernels};
 use core::arch::x86_64::*;
 use half::f16;
 
-/// True when this CPU can run the AVX2 path.
-pub(crate) fn detected() -> bool {
-    is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-}
-
-/// The AVX2 table, or `None` when the CPU lacks AVX2, FMA or F16C.
-pub(crate) fn table() -> Option<Kernels> {
-    if !detected() {
-        return None;
-    }
-    Some(Kernels {
+/// The AVX2 path-wide table (quantized types: `x86::<type>::avx2`).
+pub(crate) fn table(_proof: Avx2, cpu: Cpu) -> Kernels {
+    Kernels {
         name: "avx2",
+        cpu,
         quantize_q8_0,
-        quantize_q8_1,
-        quantize_q8_k,
-        dot_q4_0_q8_0,
-        dot_q4_1_q8_1,
-        dot_q8_0_q8_0,
-        dot_q6k_q8k,
         dot_f16_f32,
         dot_f32_f32,
-        dot4_q4_0_q8_0,
-        dot4_q4_1_q8_1,
-        dot4_q8_0_q8_0,
-        dot4_q6k_q8k,
-        dot2_q4_0_q8_0: Some(dot2_q4_0_q8_0),
-        dot8x1_q4_0_q8_0: Some(dot8x1_q4_0_q8_0),
-        dot8x4_q4_0_q8_0: Some(dot8x4_q4_0_q8_0),
         float_ops: FMA_FLOAT_OPS,
-    })
+        numerics: crate::quant::Numerics::Default,
+    }
 }
 
-pub(crate) fn dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
-    // SAFETY: reachable only through tables built after AVX2/FMA/F16C detection.
+pub(super) fn dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
+    // SAFETY: handed out only by constructors taking an `Avx2` token.
     unsafe { imp::dot2_q4_0_q8_0(w, x, out) }
 }
 
-pub(crate) fn dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
-    // SAFETY: reachable only through tables built after AVX2/FMA/F16C detection.
+pub(super) fn dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
+    // SAFETY: handed out only by constructors taking an `Avx2` token.
     unsafe { imp::dot8_q4_0_q8_0::<1>(w, x, out) }
 }
 
-pub(crate) fn dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
-    // SAFETY: reachable only through tables built after AVX2/FMA/F16C detection.
+pub(super) fn dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx2` token.
     unsafe { imp::dot8_q4_0_q8_0::<4>(w, x, out) }
 }
 
@@ -69,7 +49,7 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
-/// Reachable only through tables built after `detected()`.
+/// Reachable only through tables built with an `Avx2` token.
 mod fma_ops {
     use crate::float_ops as f;
 
@@ -81,7 +61,7 @@ mod fma_ops {
                     f::$name($($a),*)
                 }
                 // SAFETY: the table holding this function is built only
-                // when AVX2 and FMA were detected.
+                // with an `Avx2` token (AVX2 and FMA detected).
                 unsafe { inner($($a),*) }
             }
         )*};
@@ -97,14 +77,14 @@ mod fma_ops {
 }
 
 // ---------------------------------------------------------------------------
-// Safe wrappers. They are only reachable through a table built by `table()`
-// (or by the AVX-512 table, whose detection implies AVX2+FMA+F16C).
+// Safe wrappers, visible only inside `x86`: they are handed out only by
+// constructors that take an `Avx2` token (or a token implying it).
 
 macro_rules! wrappers {
     ($( $name:ident ( $a:ident : $ta:ty, $b:ident : $tb:ty ) $(-> $r:ty)? ; )*) => {$(
-        pub(crate) fn $name($a: $ta, $b: $tb) $(-> $r)? {
+        pub(super) fn $name($a: $ta, $b: $tb) $(-> $r)? {
             // SAFETY: these wrappers are placed only in tables built after
-            // `detected()` returned true (AVX2, FMA and F16C present).
+            // an `Avx2` token proved AVX2, FMA and F16C present.
             unsafe { imp::$name($a, $b) }
         }
     )*};
@@ -115,6 +95,7 @@ wrappers! {
     quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]);
     quantize_q8_k(x: &[f32], y: &mut [BlockQ8K]);
     dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32;
+    dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32;
     dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32;
     dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32;
     dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32;
@@ -126,9 +107,9 @@ wrappers! {
 
 macro_rules! wrappers4 {
     ($( $name:ident ( $wt:ty, $xt:ty ); )*) => {$(
-        pub(crate) fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+        pub(super) fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
             // SAFETY: these wrappers are placed only in tables built after
-            // `detected()` returned true (AVX2, FMA and F16C present).
+            // an `Avx2` token proved AVX2, FMA and F16C present.
             unsafe { imp::$name(w, x, out) }
         }
     )*};
@@ -136,6 +117,7 @@ macro_rules! wrappers4 {
 
 wrappers4! {
     dot4_q4_0_q8_0(BlockQ4_0, BlockQ8_0);
+    dot4_q4_0_q8_0_default(BlockQ4_0, BlockQ8_0);
     dot4_q4_1_q8_1(BlockQ4_1, BlockQ8_1);
     dot4_q8_0_q8_0(BlockQ8_0, BlockQ8_0);
     dot4_q6k_q8k(BlockQ6K, BlockQ8K);
@@ -151,294 +133,11 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
     );
 }
 
-/// Generates a quantized dot over 32-element blocks from `$block` (which
-/// returns a block's eight partial integer sums, lane j = elements
-/// 4j..4j+3), in llama.cpp's x86 order: per block, the lanes are converted
-/// to f32 (exact) and added into eight f32 lanes by one FMA with d_w·d_x;
-/// the optional `$m`, `$s` fields accumulate Σ m_w·s_x (Q4_1) in a scalar
-/// FMA chain added after the horizontal sum. Bit-identical to the scalar
-/// reference.
-macro_rules! dot_blocks8 {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
-            #[allow(unused_imports)]
-            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
-            #[allow(unused_imports)]
-            use core::mem::offset_of;
-            assert_eq!(w.len(), x.len());
-            let mut acc = _mm256_setzero_ps();
-            // Lane 1 carries Σ m_w·s_x (Q4_1); the other lanes are unused.
-            #[allow(unused_mut, unused_variables)]
-            let mut summs = _mm_setzero_ps();
-            for (wb, xb) in w.iter().zip(x) {
-                let (ws, xs) = (head_f16x2(wb), head_f16x2(xb));
-                let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs));
-                $( summs = _mm_fmadd_ps(ws, xs, summs); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
-                acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc);
-            }
-            #[allow(unused_mut)]
-            let mut sum = hsum_ps(acc);
-            $( sum += lane1(summs); const { assert!(offset_of!($wt, $m) == 2) }; )?
-            sum
-        }
-    };
-}
-pub(crate) use dot_blocks8;
-
-/// Generates a quantized dot in the order llama.cpp uses for repacked
-/// (Q4_0) weights: each block's exact integer sum (the lanes of `$block`
-/// reduced, eight blocks at a time), converted to f32 (exact: |sum| < 2^24)
-/// and added with one scalar FMA by d_w·d_x, in block order.
-/// Bit-identical to the scalar reference.
-macro_rules! dot_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
-            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
-            assert_eq!(w.len(), x.len());
-            let mut acc = 0f32;
-            let mut wc = w.chunks_exact(8);
-            let mut xc = x.chunks_exact(8);
-            for (w8, x8) in (&mut wc).zip(&mut xc) {
-                let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(&w8[k], &x8[k]))));
-                let d = _mm256_mul_ps(
-                    f16x8(std::array::from_fn(|k| w8[k].d)),
-                    f16x8(std::array::from_fn(|k| x8[k].d)),
-                );
-                let (mut sv, mut dv) = ([0f32; 8], [0f32; 8]);
-                // SAFETY: both arrays hold 8 f32.
-                unsafe {
-                    _mm256_storeu_ps(sv.as_mut_ptr(), sums);
-                    _mm256_storeu_ps(dv.as_mut_ptr(), d);
-                }
-                for (s, d) in sv.iter().zip(&dv) {
-                    acc = s.mul_add(*d, acc);
-                }
-            }
-            for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
-                let sumi = hsum_epi32($block(wb, xb)) as f32;
-                acc = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), acc);
-            }
-            acc
-        }
-    };
-}
-pub(crate) use dot_block_sums;
-
-/// How far ahead (in blocks) the two-row kernels prefetch each row. Two
-/// interleaved row streams defeat the hardware prefetcher; 160 Q4_0 blocks
-/// (2.8 KiB) ahead measured best on a TinyLlama-shaped model (48: no gain
-/// over one row, 96: +2%, 160: +8%, 256: +4%).
-pub(crate) const PREFETCH_BLOCKS: usize = 160;
-
-/// Generates the 2-row companion of a [`dot_block_sums`] kernel: two weight
-/// rows (back to back in `w`) times one activation row, for single-token
-/// products. Each row's FMA chain is exactly the single-row kernel's, so
-/// `out[r]` is bit-identical to it; two chains at once halve the time
-/// their latency costs. Both rows are prefetched [`PREFETCH_BLOCKS`] ahead.
-macro_rules! dot2_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
-            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
-            use $crate::x86::avx2::PREFETCH_BLOCKS;
-            let n = x.len();
-            assert_eq!(w.len(), 2 * n, "dot2: weights are not 2 rows of the activation's length");
-            let (w0, w1) = w.split_at(n);
-            let (mut a0, mut a1) = (0f32, 0f32);
-            let full = n / 8 * 8;
-            for i in (0..full).step_by(8) {
-                for row in [w0, w1] {
-                    // Eight blocks span three cache lines. A prefetch never
-                    // faults, so an address past the row is harmless.
-                    let p = row.as_ptr().wrapping_add(i + PREFETCH_BLOCKS).cast::<i8>();
-                    for line in 0..3 {
-                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * line));
-                    }
-                }
-                let x8 = &x[i..i + 8];
-                let (r0, r1) = (&w0[i..i + 8], &w1[i..i + 8]);
-                let xd = f16x8(std::array::from_fn(|k| x8[k].d));
-                let s0 = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(&r0[k], &x8[k]))));
-                let s1 = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(&r1[k], &x8[k]))));
-                let d0 = _mm256_mul_ps(f16x8(std::array::from_fn(|k| r0[k].d)), xd);
-                let d1 = _mm256_mul_ps(f16x8(std::array::from_fn(|k| r1[k].d)), xd);
-                let mut v = [[0f32; 8]; 4];
-                // SAFETY: each row of `v` holds 8 f32.
-                unsafe {
-                    _mm256_storeu_ps(v[0].as_mut_ptr(), s0);
-                    _mm256_storeu_ps(v[1].as_mut_ptr(), d0);
-                    _mm256_storeu_ps(v[2].as_mut_ptr(), s1);
-                    _mm256_storeu_ps(v[3].as_mut_ptr(), d1);
-                }
-                for k in 0..8 {
-                    a0 = v[0][k].mul_add(v[1][k], a0);
-                    a1 = v[2][k].mul_add(v[3][k], a1);
-                }
-            }
-            for ((b0, b1), xb) in w0[full..].iter().zip(&w1[full..]).zip(&x[full..]) {
-                let xd = f16_to_f32(xb.d);
-                a0 = (hsum_epi32($block(b0, xb)) as f32).mul_add(f16_to_f32(b0.d) * xd, a0);
-                a1 = (hsum_epi32($block(b1, xb)) as f32).mul_add(f16_to_f32(b1.d) * xd, a1);
-            }
-            *out = [a0, a1];
-        }
-    };
-}
-pub(crate) use dot2_block_sums;
-
-/// Generates the 8-row tile companion of a [`dot_block_sums`] kernel: eight
-/// weight rows (back to back in `w`) times `V` activation rows (back to
-/// back in `x`), the way llama.cpp's repacked kernels run: the eight rows'
-/// exact block sums side by side in one register, one vector FMA per block
-/// and activation row. Lane r of `out[v]` is bit-identical to the
-/// single-row kernel on (w_r, x_v). Each row's next blocks are prefetched:
-/// eight interleaved streams defeat the hardware prefetcher otherwise.
-macro_rules! dot8_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name<const V: usize>(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; V]) {
-            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, reduce8};
-            let n = x.len() / V;
-            assert_eq!(x.len(), V * n, "dot8: activation is not {V} rows");
-            assert_eq!(w.len(), 8 * n, "dot8: weights are not 8 rows of the activation's length");
-            let mut acc = [_mm256_setzero_ps(); V];
-            for i in 0..n {
-                for r in 0..8 {
-                    if let Some(ahead) = w.get(r * n + i + 16).filter(|_| i + 16 < n) {
-                        _mm_prefetch::<_MM_HINT_T0>((ahead as *const $wt).cast());
-                    }
-                }
-                let p: [_; 8] = std::array::from_fn(|r| $prep(&w[r * n + i]));
-                let wd = f16x8(std::array::from_fn(|r| w[r * n + i].d));
-                for (v, a) in acc.iter_mut().enumerate() {
-                    let xb = &x[v * n + i];
-                    let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|r| $block(p[r], xb))));
-                    let d = _mm256_mul_ps(wd, _mm256_set1_ps(f16_to_f32(xb.d)));
-                    *a = _mm256_fmadd_ps(sums, d, *a);
-                }
-            }
-            for (o, a) in out.iter_mut().zip(acc) {
-                // SAFETY: `o` holds 8 f32.
-                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), a) };
-            }
-        }
-    };
-}
-pub(crate) use dot8_block_sums;
-
-/// Generates the 4-row companion of a [`dot_block_sums`] kernel: each
-/// weight block prepared once by `$prep`, four independent FMA chains
-/// (one per activation row), each bit-identical to the single-row kernel.
-macro_rules! dot4_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
-            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
-            let n = w.len();
-            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
-            let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
-            let mut acc = [0f32; 4];
-            let full = n / 8 * 8;
-            for (i, w8) in w[..full].chunks_exact(8).enumerate() {
-                let p: [_; 8] = std::array::from_fn(|k| $prep(&w8[k]));
-                let wd = f16x8(std::array::from_fn(|k| w8[k].d));
-                let (mut sv, mut dv) = ([[0f32; 8]; 4], [[0f32; 8]; 4]);
-                for v in 0..4 {
-                    let x8 = &xs[v][8 * i..8 * i + 8];
-                    let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(p[k], &x8[k]))));
-                    let d = _mm256_mul_ps(wd, f16x8(std::array::from_fn(|k| x8[k].d)));
-                    // SAFETY: both rows hold 8 f32.
-                    unsafe {
-                        _mm256_storeu_ps(sv[v].as_mut_ptr(), sums);
-                        _mm256_storeu_ps(dv[v].as_mut_ptr(), d);
-                    }
-                }
-                for k in 0..8 {
-                    for v in 0..4 {
-                        acc[v] = sv[v][k].mul_add(dv[v][k], acc[v]);
-                    }
-                }
-            }
-            for (v, a) in acc.iter_mut().enumerate() {
-                for (wb, xb) in w[full..].iter().zip(&xs[v][full..]) {
-                    let sumi = hsum_epi32($block($prep(wb), xb)) as f32;
-                    *a = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), *a);
-                }
-            }
-            *out = acc;
-        }
-    };
-}
-pub(crate) use dot4_block_sums;
-
-/// Generates the 4-row companion of a [`dot_blocks8`] kernel: one weight
-/// row times 4 activation rows stored back to back in `x`. Each weight
-/// block is prepared once by `$prep` (nibbles unpacked, signs split) and
-/// multiplied with the 4 activation blocks by `$block`; every activation
-/// row gets its own accumulators, updated with exactly the operations and
-/// order of the single-row kernel, so `out[v]` is bit-identical to the
-/// single-row kernel on (w, x_v).
-macro_rules! dot4_blocks8 {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident $(, $m:ident, $s:ident)?) => {
-        $(#[$doc])*
-        ///
-        /// # Safety
-        #[doc = concat!("The CPU must support ", $feat, ".")]
-        #[target_feature(enable = $feat)]
-        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
-            #[allow(unused_imports)]
-            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
-            #[allow(unused_imports)]
-            use core::mem::offset_of;
-            let n = w.len();
-            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
-            let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
-            let mut acc = [_mm256_setzero_ps(); 4];
-            #[allow(unused_mut, unused_variables)]
-            let mut summs = [_mm_setzero_ps(); 4];
-            for (i, wb) in w.iter().enumerate() {
-                let p = $prep(wb);
-                let ws = head_f16x2(wb);
-                for v in 0..4 {
-                    let xb = &xs[v][i];
-                    let xs2 = head_f16x2(xb);
-                    let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs2));
-                    $( summs[v] = _mm_fmadd_ps(ws, xs2, summs[v]); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
-                    acc[v] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(p, xb)), acc[v]);
-                }
-            }
-            for v in 0..4 {
-                #[allow(unused_mut)]
-                let mut sum = hsum_ps(acc[v]);
-                $( sum += lane1(summs[v]); const { assert!(offset_of!($wt, $m) == 2) }; )?
-                out[v] = sum;
-            }
-        }
-    };
-}
-pub(crate) use dot4_blocks8;
+pub(crate) use super::block_macros::PREFETCH_BLOCKS;
+pub(crate) use super::block_macros::{
+    dot2_block_sums, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_lanes,
+    dot_block_sums, dot_blocks8,
+};
 
 pub(crate) mod imp {
     use super::*;
@@ -807,6 +506,11 @@ pub(crate) mod imp {
     dot4_block_sums!(
         /// AVX2 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
+    );
+    dot_block_lanes!(
+        /// AVX2 Q4_0·Q8_0 in the default order (eight lanes of blocks).
+        dot_q4_0_q8_0_default, dot4_q4_0_q8_0_default, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0,
+        prep_q4_0, block4_q4_0
     );
     dot8_block_sums!(
         /// AVX2 8-row tile Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].

@@ -12,122 +12,79 @@
 //! dots use 512-bit FMA.
 
 use crate::blocks::*;
+use crate::cpu::{Avx512, Cpu};
 use crate::x86::avx2;
 use crate::Kernels;
 use core::arch::x86_64::*;
 use half::f16;
 
-/// True when this CPU can run the AVX-512 path (F + BW, plus the AVX2 set).
-pub(crate) fn detected() -> bool {
-    avx2::detected() && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
-}
-
-/// True when the AVX-512 VNNI build can run (256-bit VNNI needs VL too).
-pub(crate) fn detected_vnni() -> bool {
-    detected() && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512vnni")
-}
-
-/// The best AVX-512 table: VNNI when available, else plain F+BW; `None`
-/// without AVX-512 F+BW.
-pub(crate) fn table() -> Option<Kernels> {
-    if detected_vnni() {
-        Some(table_with(true))
-    } else if detected() {
-        Some(table_with(false))
-    } else {
-        None
-    }
-}
-
-/// The AVX-512 table without VNNI (`"avx512-novnni"`).
-pub(crate) fn table_novnni() -> Option<Kernels> {
-    detected().then(|| table_with(false))
-}
-
-fn table_with(vnni: bool) -> Kernels {
-    let base = Kernels {
-        name: "avx512-novnni",
-        quantize_q8_0: avx2::quantize_q8_0,
-        quantize_q8_1: avx2::quantize_q8_1,
-        quantize_q8_k: avx2::quantize_q8_k,
-        dot_q4_0_q8_0: avx2::dot_q4_0_q8_0,
-        dot_q4_1_q8_1: avx2::dot_q4_1_q8_1,
-        dot_q8_0_q8_0: avx2::dot_q8_0_q8_0,
-        dot_q6k_q8k: avx2::dot_q6k_q8k,
+/// The AVX-512 path-wide table (quantized types: `x86::<type>`); `name`
+/// is "avx512" or "avx512-novnni".
+pub(crate) fn table(proof: Avx512, cpu: Cpu, name: &'static str) -> Kernels {
+    Kernels {
+        name,
+        cpu,
+        quantize_q8_0: avx2::table(proof.avx2(), cpu).quantize_q8_0,
         dot_f16_f32,
         dot_f32_f32,
-        dot4_q4_0_q8_0: avx2::dot4_q4_0_q8_0,
-        dot4_q4_1_q8_1: avx2::dot4_q4_1_q8_1,
-        dot4_q8_0_q8_0: avx2::dot4_q8_0_q8_0,
-        dot4_q6k_q8k: avx2::dot4_q6k_q8k,
-        dot2_q4_0_q8_0: Some(avx2::dot2_q4_0_q8_0),
-        dot8x1_q4_0_q8_0: Some(avx2::dot8x1_q4_0_q8_0),
-        dot8x4_q4_0_q8_0: Some(avx2::dot8x4_q4_0_q8_0),
         float_ops: avx2::FMA_FLOAT_OPS,
-    };
-    if vnni {
-        Kernels {
-            name: "avx512",
-            dot_q4_0_q8_0: vnni_dot_q4_0_q8_0,
-            dot_q4_1_q8_1: vnni_dot_q4_1_q8_1,
-            dot_q8_0_q8_0: vnni_dot_q8_0_q8_0,
-            dot4_q4_0_q8_0: vnni_dot4_q4_0_q8_0,
-            dot4_q4_1_q8_1: vnni_dot4_q4_1_q8_1,
-            dot4_q8_0_q8_0: vnni_dot4_q8_0_q8_0,
-            dot2_q4_0_q8_0: Some(vnni_dot2_q4_0_q8_0),
-            dot8x1_q4_0_q8_0: Some(vnni_dot8x1_q4_0_q8_0),
-            dot8x4_q4_0_q8_0: Some(vnni_dot8x4_q4_0_q8_0),
-            ..base
-        }
-    } else {
-        base
+        numerics: crate::quant::Numerics::Default,
     }
 }
 
-// Safe wrappers: placed in a table only after the detection they name.
+// Safe wrappers, visible only inside `x86`: placed in a table only by a
+// constructor holding the token they name.
 
 fn dot_f16_f32(w: &[f16], x: &[f32]) -> f32 {
-    // SAFETY: only in tables built after `detected()` returned true.
+    // SAFETY: handed out only by `table`, which takes an `Avx512` token.
     unsafe { imp::dot_f16_f32(w, x) }
 }
 fn dot_f32_f32(w: &[f32], x: &[f32]) -> f32 {
-    // SAFETY: only in tables built after `detected()` returned true.
+    // SAFETY: handed out only by `table`, which takes an `Avx512` token.
     unsafe { imp::dot_f32_f32(w, x) }
 }
-fn vnni_dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot_q4_0_q8_0(w, x) }
 }
-fn vnni_dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot_q4_1_q8_1(w, x) }
 }
-fn vnni_dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot_q8_0_q8_0(w, x) }
 }
-fn vnni_dot4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+    unsafe { vnni::dot_q4_0_q8_0_default(w, x) }
+}
+pub(super) fn vnni_dot4_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+    unsafe { vnni::dot4_q4_0_q8_0_default(w, x, out) }
+}
+pub(super) fn vnni_dot4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot4_q4_0_q8_0(w, x, out) }
 }
-fn vnni_dot4_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 4]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot4_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot4_q4_1_q8_1(w, x, out) }
 }
-fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot4_q8_0_q8_0(w, x, out) }
 }
-fn vnni_dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot2_q4_0_q8_0(w, x, out) }
 }
-fn vnni_dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot8x1_q4_0_q8_0(w, x, out) }
 }
-fn vnni_dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
-    // SAFETY: only in the table built after `detected_vnni()` returned true.
+pub(super) fn vnni_dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
+    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot8_q4_0_q8_0::<4>(w, x, out) }
 }
 
@@ -276,6 +233,16 @@ pub(crate) mod vnni {
     crate::x86::avx2::dot4_block_sums!(
         /// VNNI 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0,
+        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+        BlockQ4_0,
+        BlockQ8_0,
+        prep_q4_0,
+        block4_q4_0
+    );
+    crate::x86::avx2::dot_block_lanes!(
+        /// VNNI Q4_0·Q8_0 in the default order (eight lanes of blocks).
+        dot_q4_0_q8_0_default,
+        dot4_q4_0_q8_0_default,
         "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
         BlockQ4_0,
         BlockQ8_0,

@@ -1,0 +1,312 @@
+//! One definition per quantized weight type: the [`QuantType`] trait.
+//!
+//! A weight type is its block struct (in [`crate::blocks`]), the block type
+//! its activations are quantized to, the scalar reference (weight quantizer,
+//! dequantizer, activation quantizer and dot product, all in
+//! [`crate::scalar`]) and, optionally, SIMD kernels per architecture
+//! (`x86/<type>.rs`, `arm/<type>.rs`) returned by [`QuantType::kernels`].
+//! Everything else — multi-row products, tiles, the matrix-vector driver,
+//! dequantization, the list of supported types — is derived from it.
+//!
+//! Adding a type: the block struct, its scalar reference, one
+//! `impl QuantType`, one line in [`with_quant_type`] and [`QUANT_TYPES`]
+//! (the SIMD files are optional; without them every path runs the
+//! reference, which is then trivially bit-identical).
+
+mod q4_0;
+mod q4_1;
+mod q6k;
+mod q8_0;
+
+use crate::blocks::Block;
+use crate::cpu::Cpu;
+use crate::types::GgmlType;
+
+/// Which summation order the kernels follow.
+///
+/// Both orders give the same bits on every kernel path and every thread
+/// count; they differ from each other in the last bits of some products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Numerics {
+    /// The fastest order this crate implements (the same bits on every
+    /// path). Single-token products (one activation row) use each type's
+    /// default order (for Q4_0: eight lanes of blocks, no dependent chain);
+    /// batched products use llama.cpp's order, whose 8-row tiles are the
+    /// fastest batched kernels here (see [`Numerics::for_batch`]).
+    #[default]
+    Default,
+    /// llama.cpp's order for its x86 CPU backend (AVX2/AVX-512 build), so
+    /// logits equal llama.cpp's bit for bit on the reference fixtures.
+    LlamaCpp,
+}
+
+impl Numerics {
+    /// Name of the environment variable that selects the numerics
+    /// (`default` or `llamacpp`).
+    pub const ENV_VAR: &'static str = "EDGE_LLAMA_NUMERICS";
+
+    /// The numerics called `name` (`"default"` or `"llamacpp"`).
+    pub fn from_name(name: &str) -> Option<Numerics> {
+        match name {
+            "default" => Some(Numerics::Default),
+            "llamacpp" => Some(Numerics::LlamaCpp),
+            _ => None,
+        }
+    }
+
+    /// The order products of `batch` activation rows follow: `self` for a
+    /// single row; llama.cpp's for a batch (both numerics).
+    pub fn for_batch(self, batch: usize) -> Numerics {
+        if batch > 1 {
+            Numerics::LlamaCpp
+        } else {
+            self
+        }
+    }
+
+    /// The name `from_name` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Numerics::Default => "default",
+            Numerics::LlamaCpp => "llamacpp",
+        }
+    }
+}
+
+/// Σ w·x of one weight row and one activation row (equal block counts).
+pub type DotFn<W, X> = fn(&[W], &[X]) -> f32;
+/// One weight row times 4 activation rows stored back to back in `x`:
+/// `out[v]` = Σ w·x_v.
+pub type Dot4Fn<W, X> = fn(&[W], &[X], &mut [f32; 4]);
+/// Two weight rows back to back in `w` times one activation row.
+pub type Rows2Fn<W, X> = fn(&[W], &[X], &mut [f32; 2]);
+/// Eight weight rows back to back in `w` times `V` activation rows back to
+/// back in `x`: `out[v][r]` = Σ w_r·x_v.
+pub type Tile8Fn<W, X, const V: usize> = fn(&[W], &[X], &mut [[f32; 8]; V]);
+/// Quantizes an f32 row into activation blocks.
+pub type QuantizeFn<X> = fn(&[f32], &mut [X]);
+
+/// The row kernels of one weight type on one path, for one [`Numerics`].
+///
+/// Contract: every kernel here gives, for each (weight row, activation row)
+/// pair, exactly the bits of `dot` on that pair, and `dot` gives the bits of
+/// the scalar reference of the same numerics. The optional multi-row
+/// kernels are speed-ups; [`RowKernels::dot4`] and [`RowKernels::tile8`]
+/// fall back on `dot`.
+pub struct RowKernels<W, X> {
+    /// The activation quantizer.
+    pub quantize_act: QuantizeFn<X>,
+    /// Single dot.
+    pub dot: DotFn<W, X>,
+    /// One weight row × 4 activation rows, if the path has a fused kernel.
+    pub dot4: Option<Dot4Fn<W, X>>,
+    /// Two weight rows × one activation row (single-token products).
+    pub rows2: Option<Rows2Fn<W, X>>,
+    /// Eight weight rows × one activation row.
+    pub tile8x1: Option<Tile8Fn<W, X, 1>>,
+    /// Eight weight rows × four activation rows.
+    pub tile8x4: Option<Tile8Fn<W, X, 4>>,
+}
+
+impl<W, X> Clone for RowKernels<W, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<W, X> Copy for RowKernels<W, X> {}
+
+impl<W, X> RowKernels<W, X> {
+    /// Kernels made of a quantizer and a single dot only (all multi-row
+    /// products derived from `dot`).
+    pub const fn from_dot(quantize_act: QuantizeFn<X>, dot: DotFn<W, X>) -> Self {
+        RowKernels {
+            quantize_act,
+            dot,
+            dot4: None,
+            rows2: None,
+            tile8x1: None,
+            tile8x4: None,
+        }
+    }
+
+    /// `out[v]` = Σ w·x_v for the 4 activation rows back to back in `x`.
+    ///
+    /// # Panics
+    /// When `x.len() != 4 * w.len()`.
+    #[inline]
+    pub fn dot4(&self, w: &[W], x: &[X], out: &mut [f32; 4]) {
+        let n = w.len();
+        assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows");
+        match self.dot4 {
+            Some(f) => f(w, x, out),
+            None => {
+                for (v, o) in out.iter_mut().enumerate() {
+                    *o = (self.dot)(w, &x[v * n..(v + 1) * n]);
+                }
+            }
+        }
+    }
+
+    /// `out[v][r]` = Σ w_r·x_v for 8 weight rows back to back in `w` and
+    /// `V` activation rows back to back in `x`, by the fused tile when the
+    /// path has one for this `V` (1 or 4), else by [`Self::dot4`] / `dot`.
+    ///
+    /// # Panics
+    /// When `w.len() != 8 * n` or `x.len() != V * n` for some `n`.
+    #[inline]
+    pub fn tile8<const V: usize>(&self, w: &[W], x: &[X], out: &mut [[f32; 8]; V]) {
+        let n = w.len() / 8;
+        assert!(w.len() == 8 * n && x.len() == V * n, "tile8: bad shapes");
+        if let (1, Some(f)) = (V, self.tile8x1) {
+            let o: &mut [[f32; 8]; 1] = out
+                .as_mut_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!());
+            return f(w, x, o);
+        }
+        if let (4, Some(f)) = (V, self.tile8x4) {
+            let o: &mut [[f32; 8]; 4] = out
+                .as_mut_slice()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!());
+            return f(w, x, o);
+        }
+        for r in 0..8 {
+            let row = &w[r * n..(r + 1) * n];
+            let mut v = 0;
+            while v + 4 <= V {
+                let mut o4 = [0f32; 4];
+                self.dot4(row, &x[v * n..(v + 4) * n], &mut o4);
+                for (j, o) in o4.into_iter().enumerate() {
+                    out[v + j][r] = o;
+                }
+                v += 4;
+            }
+            for v in v..V {
+                out[v][r] = (self.dot)(row, &x[v * n..(v + 1) * n]);
+            }
+        }
+    }
+
+    /// True when the path has fused 8-row tiles (worth grouping rows by 8).
+    pub fn has_tiles(&self) -> bool {
+        self.tile8x1.is_some() && self.tile8x4.is_some()
+    }
+}
+
+/// A quantized weight type, implemented on its block struct (as candle's
+/// `GgmlType` and llama.cpp's `type_traits_cpu`).
+pub trait QuantType: Block + Sync + Send {
+    /// The type's id in GGUF files.
+    const TYPE: GgmlType;
+    /// The GGUF type of [`Self::Act`]. Weight types with the same
+    /// `ACT_TYPE` must quantize activations identically (the activation is
+    /// then prepared once for all of them).
+    const ACT_TYPE: GgmlType;
+    /// The block activations are quantized to before a product with it.
+    type Act: Block + Sync + Send;
+
+    /// Reference weight quantizer (the bytes llama-quantize writes).
+    /// `x.len()` = `y.len()` × elements per block.
+    fn quantize(x: &[f32], y: &mut [Self]);
+    /// Reference dequantizer. `y.len()` = `x.len()` × elements per block.
+    fn dequantize(x: &[Self], y: &mut [f32]);
+    /// Reference activation quantizer (the order of `numerics`).
+    fn quantize_act(x: &[f32], y: &mut [Self::Act]);
+    /// Reference dot product in the order of `numerics`.
+    fn dot(numerics: Numerics, w: &[Self], x: &[Self::Act]) -> f32;
+
+    /// The scalar reference kernels for `numerics` (provided).
+    fn reference(numerics: Numerics) -> RowKernels<Self, Self::Act> {
+        match numerics {
+            Numerics::Default => {
+                RowKernels::from_dot(Self::quantize_act, reference_dot_default::<Self>)
+            }
+            Numerics::LlamaCpp => {
+                RowKernels::from_dot(Self::quantize_act, reference_dot_llamacpp::<Self>)
+            }
+        }
+    }
+
+    /// The row kernels for `cpu` and `numerics`. Default: the reference.
+    /// A type with SIMD kernels matches on `cpu.isa()` and calls its
+    /// per-arch constructors with the detection token.
+    fn kernels(cpu: Cpu, numerics: Numerics) -> RowKernels<Self, Self::Act> {
+        let _ = cpu;
+        Self::reference(numerics)
+    }
+}
+
+/// [`QuantType::dot`] in the default order, as a plain `fn`.
+fn reference_dot_default<T: QuantType>(w: &[T], x: &[T::Act]) -> f32 {
+    T::dot(Numerics::Default, w, x)
+}
+
+/// [`QuantType::dot`] in llama.cpp's order, as a plain `fn`.
+fn reference_dot_llamacpp<T: QuantType>(w: &[T], x: &[T::Act]) -> f32 {
+    T::dot(Numerics::LlamaCpp, w, x)
+}
+
+/// Something to do with a quantized weight type chosen at run time (see
+/// [`with_quant_type`]).
+pub trait QuantVisitor {
+    /// The result.
+    type Output;
+    /// Runs with the type `T`.
+    fn visit<T: QuantType>(self) -> Self::Output;
+}
+
+/// Runs `v` with the [`QuantType`] whose GGUF type is `t`; `None` when `t`
+/// is not a quantized type this crate implements. The one place that maps
+/// type ids to implementations.
+pub fn with_quant_type<V: QuantVisitor>(t: GgmlType, v: V) -> Option<V::Output> {
+    use crate::blocks::*;
+    Some(match t {
+        GgmlType::Q4_0 => v.visit::<BlockQ4_0>(),
+        GgmlType::Q4_1 => v.visit::<BlockQ4_1>(),
+        GgmlType::Q8_0 => v.visit::<BlockQ8_0>(),
+        GgmlType::Q6K => v.visit::<BlockQ6K>(),
+        _ => return None,
+    })
+}
+
+/// Every quantized type [`with_quant_type`] implements.
+pub const QUANT_TYPES: &[GgmlType] = &[
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q6K,
+];
+
+/// Float weight types the matrix products support (no blocks).
+pub const FLOAT_TYPES: &[GgmlType] = &[GgmlType::F32, GgmlType::F16, GgmlType::BF16];
+
+/// Every weight type a matrix product supports: floats, then quantized.
+pub fn matmul_types() -> impl Iterator<Item = GgmlType> {
+    FLOAT_TYPES.iter().chain(QUANT_TYPES).copied()
+}
+
+/// "f32, f16, bf16, q4_0, …": the supported types for error messages.
+pub fn matmul_type_names() -> String {
+    matmul_types()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Alignment in bytes the blocks of weight type `t` need in memory (the
+/// element's for float types; 1 for types this crate does not implement).
+pub fn block_align(t: GgmlType) -> usize {
+    struct Align;
+    impl QuantVisitor for Align {
+        type Output = usize;
+        fn visit<T: QuantType>(self) -> usize {
+            std::mem::align_of::<T>()
+        }
+    }
+    match t {
+        GgmlType::F32 => 4,
+        GgmlType::F16 | GgmlType::BF16 => 2,
+        t => with_quant_type(t, Align).unwrap_or(1),
+    }
+}
