@@ -320,25 +320,37 @@ fn points_and_labels(
         let text = format!("{}: {:.2} bpw, KLD {}", p.label, p.bpw, fmt_kld(p.kld));
         // 7.6 px per character: a generous width for 13 px bold sans.
         let tw = 7.6 * text.chars().count() as f64;
-        let free = |x0: f64, y0: f64| {
-            x0 >= 4.0
-                && x0 + tw <= w - 4.0
-                && y0 - 12.0 >= top - 25.0
-                && y0 <= top + ph + 14.0
-                && !placed
-                    .iter()
-                    .any(|b| x0 < b.1 && b.0 < x0 + tw && y0 - 12.0 < b.3 && b.2 < y0 + 4.0)
+        // Candidate spots: right or left of the point, above or below it,
+        // farther and farther; the first that stays in the picture and
+        // overlaps nothing wins, else the one overlapping the fewest.
+        let clashes = |x0: f64, y0: f64| {
+            let outside =
+                x0 < 4.0 || x0 + tw > w - 4.0 || y0 - 12.0 < top - 25.0 || y0 > top + ph + 14.0;
+            let hits = placed
+                .iter()
+                .filter(|b| x0 < b.1 && b.0 < x0 + tw && y0 - 12.0 < b.3 && b.2 < y0 + 4.0)
+                .count();
+            if outside {
+                usize::MAX
+            } else {
+                hits
+            }
         };
-        let mut spot = None;
-        'search: for dy in [-10.0, 22.0, -28.0, 40.0, -46.0, 58.0, -64.0, 76.0, -82.0] {
+        let mut best = ((cx + 11.0, cy - 10.0), usize::MAX);
+        'search: for k in 0..14 {
+            let step = 18.0 * f64::from((k + 1) / 2);
+            let dy = if k % 2 == 0 { -10.0 - step } else { 4.0 + step };
             for x0 in [cx + 11.0, cx - 11.0 - tw] {
-                if free(x0, cy + dy) {
-                    spot = Some((x0, cy + dy));
+                let n = clashes(x0, cy + dy);
+                if n < best.1 {
+                    best = ((x0, cy + dy), n);
+                }
+                if n == 0 {
                     break 'search;
                 }
             }
         }
-        let (x0, base_y) = spot.unwrap_or((cx + 11.0, cy - 10.0));
+        let (x0, base_y) = best.0;
         placed.push((x0, x0 + tw, base_y - 12.0, base_y + 4.0));
         let lx = if x0 > cx { x0 - 2.0 } else { x0 + tw + 2.0 };
         let _ = writeln!(
