@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]\n  TYPES: base, f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 q4_0 q3_k_l q3_k_m q3_k_s q2_k";
+const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]\n  TYPES (comma-separated): f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 iq4_nl q4_0 q3_k_l q3_k_m q3_k_s q2_k";
 const OPTIONS: &[&str] = &[
     "--model",
     "--text",
@@ -711,8 +711,9 @@ fn main() {
         })
         .collect();
     let title = format!(
-        "Accuracy vs speed: {model_name} (ctx {}, {threads} threads)",
-        s.ctx
+        "Accuracy vs speed: {model_name} (ctx {}, {threads} thread{})",
+        s.ctx,
+        if threads == 1.0 { "" } else { "s" }
     );
     write("accuracy_vs_speed.svg", &plot::svg(&title, &points));
 }

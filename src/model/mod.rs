@@ -1,9 +1,12 @@
 //! The Llama model: config from metadata, weights bound to the mapped file,
 //! and the forward pass.
 
+mod attention;
 mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
+mod products;
+mod realign;
 mod threads;
 pub(crate) mod weights;
 
@@ -109,7 +112,7 @@ impl Model {
             Some(path) => edge_llama_kernels::kernels_for(path.name()),
             None => edge_llama_kernels::try_kernels().copied(),
         }
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        .map_err(Error::Kernel)?
         .with_numerics(numerics_of(&options)?);
         let threads = if options.threads == 0 {
             default_threads().threads
@@ -170,6 +173,28 @@ impl Model {
     /// The summation order the kernels follow.
     pub fn numerics(&self) -> Numerics {
         self.inner.kernels.numerics
+    }
+
+    /// Names and sizes (bytes) of the weight matrices that the file did not
+    /// align for their type (GGUF allows `general.alignment` 1 or 2) and
+    /// that were therefore copied into aligned memory when the model was
+    /// opened; empty for a normally aligned file, where every weight is read
+    /// in place from the map. The library logs nothing itself: applications
+    /// may report this (the `generate` and `chat` examples print one line).
+    pub fn realigned_tensors(&self) -> Vec<(&str, usize)> {
+        let w = &self.inner.weights;
+        let layers = w
+            .layers
+            .iter()
+            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]);
+        let mut out: Vec<(&str, usize)> = [&w.token_embd, &w.output]
+            .into_iter()
+            .chain(layers)
+            .filter_map(|m| m.copy.as_ref().map(|c| (m.name.as_str(), c.len())))
+            .collect();
+        // A tied head shares the embedding's copy: list it once.
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
     }
 }
 
