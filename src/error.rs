@@ -105,6 +105,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Two tensors whose data ranges share bytes (overlapping or aliased).
+    #[error("tensors {first:?} (bytes {}..{}) and {second:?} (bytes {}..{}) overlap", .first_range.0, .first_range.1, .second_range.0, .second_range.1)]
+    OverlappingTensors {
+        /// The tensor whose data starts first.
+        first: String,
+        /// Its absolute byte range in the file, `start..end`.
+        first_range: (u64, u64),
+        /// The tensor whose data starts inside the first one's.
+        second: String,
+        /// Its absolute byte range in the file, `start..end`.
+        second_range: (u64, u64),
+    },
     /// A required metadata key is absent.
     #[error("missing metadata key {0:?}")]
     MissingKey(String),
@@ -154,6 +166,17 @@ pub enum Error {
     /// A session operation that the cache state does not allow.
     #[error("context: {0}")]
     Context(String),
+    /// Memory a file or option would make us allocate exceeds a limit
+    /// (e.g. [`crate::KvCacheConfig::max_session_bytes`]).
+    #[error("{what} needs {needed} bytes, more than the limit of {limit} bytes")]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// Bytes it needs.
+        needed: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// Any other invalid argument.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

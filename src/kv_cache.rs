@@ -33,6 +33,27 @@ pub struct KvCacheConfig {
     pub n_sink: usize,
     /// Storage type (default f16).
     pub dtype: KvType,
+    /// Most bytes a session may allocate for this cache and its scratch
+    /// buffers together (default [`DEFAULT_MAX_SESSION_BYTES`]). Creating a
+    /// session that would need more is [`Error::TooLarge`], so that a model
+    /// file cannot make a session ask for an unbounded amount of memory.
+    pub max_session_bytes: u64,
+}
+
+/// Default [`KvCacheConfig::max_session_bytes`]: 8 GiB, above what Llama 2
+/// 13B needs at 4096 positions in f32 (6.4 GiB of cache).
+pub const DEFAULT_MAX_SESSION_BYTES: u64 = 8 << 30;
+
+impl KvType {
+    /// Bytes one cached element takes, as (numerator, denominator): f32 4/1,
+    /// f16 2/1, q8_0 34/32.
+    pub fn bytes_per_elem(self) -> (u64, u64) {
+        match self {
+            KvType::F32 => (4, 1),
+            KvType::F16 => (2, 1),
+            KvType::Q8_0 => (std::mem::size_of::<BlockQ8_0>() as u64, QK as u64),
+        }
+    }
 }
 
 impl Default for KvCacheConfig {
@@ -41,6 +62,7 @@ impl Default for KvCacheConfig {
             capacity: 4096,
             n_sink: 4,
             dtype: KvType::F16,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         }
     }
 }
@@ -319,6 +341,7 @@ mod tests {
                 capacity: 8,
                 n_sink: 2,
                 dtype: KvType::F32,
+                ..KvCacheConfig::default()
             },
             1,
             32,

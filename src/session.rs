@@ -72,6 +72,7 @@ impl Model {
 impl Session {
     fn new(model: Arc<ModelInner>, options: SessionOptions) -> Result<Session> {
         let c = &model.config;
+        c.check_session_bytes(&options.kv)?;
         let cache = KvCache::new(options.kv, c.n_layers, c.kv_dim(), c.head_dim)?;
         let scratch = Scratch::new(c, options.kv.capacity);
         Ok(Session {

@@ -19,10 +19,14 @@ use half::{bf16, f16};
 const GROUP_MAX_EPS: f32 = 1e-15;
 
 /// ggml's `nearest_int`: rounds to nearest, ties to even, via the
-/// 1.5·2^23 trick. Valid for |x| ≤ 4194303.
+/// 1.5·2^23 trick, which is exact for |x| ≤ 4194303. Larger magnitudes
+/// (±inf included) are clamped to ±4194303 first, so they saturate at the
+/// callers' caps instead of wrapping (ggml asserts there); such inputs come
+/// from blocks of values so small that the inverse scale overflows (found by
+/// the `quantize_roundtrip` fuzz target), whose scale rounds to 0 anyway.
 #[inline]
 pub(crate) fn nearest_int(x: f32) -> i32 {
-    debug_assert!(x.abs() <= 4_194_303.0 || x.is_nan());
+    let x = x.clamp(-4_194_303.0, 4_194_303.0);
     let v = x + 12_582_912.0;
     (v.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
 }
@@ -462,6 +466,26 @@ pub fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
         acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), acc);
     }
     acc
+}
+
+/// Σ w·x, Q4_0 × Q8_0, in the default order ([`crate::Numerics::Default`]):
+/// each block's exact integer sum, converted to f32 (exact: |sum| < 2^24),
+/// is added with one fused multiply-add by d_w·d_x into lane b mod 8 of
+/// eight f32 accumulators (b = block index); the lanes are summed by
+/// [`hsum8`]. Eight independent chains instead of one: SIMD paths add eight
+/// blocks with one vector FMA.
+pub fn dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut lanes = [0f32; 8];
+    for (b, (wb, xb)) in w.iter().zip(x).enumerate() {
+        let n = nibbles(&wb.qs);
+        let sumi: i32 = (0..QK)
+            .map(|e| (i32::from(n[e]) - 8) * i32::from(xb.qs[e]))
+            .sum();
+        let lane = &mut lanes[b % 8];
+        *lane = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), *lane);
+    }
+    hsum8(&lanes)
 }
 
 /// Σ w·x, Q4_1 × Q8_1, in the order of llama.cpp's x86 kernel: the lanes

@@ -101,10 +101,13 @@ fn rows_of(
         dtype: w.dtype,
         rows,
         cols: w.cols,
-        offset: w.offset + first * rb,
+        // Offsets relative to the weight's own bytes (in the map, or its
+        // aligned copy when the file did not align it).
+        offset: first * rb,
         len: rows * rb,
+        copy: None,
     };
-    matvec(k, None, &part, map, x, batch, out).map_err(|e| Error::BadTensor {
+    matvec(k, None, &part, w.bytes(map), x, batch, out).map_err(|e| Error::BadTensor {
         name: w.name.clone(),
         reason: format!("rows {first}..{}: {e}", first + rows),
     })

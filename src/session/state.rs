@@ -403,6 +403,7 @@ pub(crate) fn parse<'a>(
             capacity: capacity as usize,
             n_sink: n_sink as usize,
             dtype,
+            ..KvCacheConfig::default()
         },
         tokens,
         logits,
