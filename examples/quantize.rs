@@ -1,10 +1,12 @@
-//! Quantizes an f32/f16/bf16 GGUF model to Q4_0 or Q8_0 (or converts it to
-//! f16/f32), as llama.cpp's `llama-quantize` does, with a progress bar.
+//! Quantizes an f32/f16/bf16 GGUF model into one of llama.cpp's mixes (Q4_K_M,
+//! Q5_K_M, Q3_K_M, Q2_K, Q6_K, Q8_0, Q4_0, … — the tensor types chosen by
+//! llama.cpp's rules, in its file layout) or converts it to f16/f32, as
+//! llama.cpp's `llama-quantize` does, with a progress bar.
 //! `--allow-requantize` also accepts an already quantized model (Q4_0, Q4_1,
 //! Q8_0, Q6_K tensors), dequantizing each tensor and quantizing it again;
 //! tensors already of their output type are copied unchanged.
 //!
-//! `cargo run --release --example quantize -- --model IN.gguf --type q4_0 --out OUT.gguf [--pure] [--allow-requantize] [--threads N]`
+//! `cargo run --release --example quantize -- --model IN.gguf --type q4_k_m --out OUT.gguf [--pure] [--allow-requantize] [--threads N]`
 
 mod common;
 
@@ -13,7 +15,7 @@ use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOpt
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 
-const USAGE: &str = "quantize --model IN.gguf --type q4_0|q8_0|f16|f32 --out OUT.gguf [--pure] [--allow-requantize] [--threads N]";
+const USAGE: &str = "quantize --model IN.gguf --type TYPE --out OUT.gguf [--pure] [--allow-requantize] [--threads N]\n  TYPE: f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 iq4_nl q4_0 q3_k_l q3_k_m q3_k_s q2_k";
 
 fn main() {
     let args = Args::parse(USAGE, &["--pure", "--allow-requantize"]);

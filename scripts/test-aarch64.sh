@@ -18,11 +18,13 @@
 #   full           - the whole workspace (--workspace --lib --bins --tests);
 #                    slow under QEMU (long_context alone runs > 10 min).
 #
-# Toolchain: rustup cannot add targets on this machine kind, so Debian's rustc
-# (which ships an aarch64 std as libstd-rust-web-dev:arm64) builds the target;
-# the linker and QEMU come from Debian too. The apt install runs only when
-# something is missing (needs root or sudo). Linker, runner and static linking
-# are set in .cargo/config.toml. Doctests are skipped (no aarch64 rustdoc).
+# Toolchain: Debian's rustc, cross gcc and QEMU, installed when missing by
+# scripts/lib/aarch64-toolchain.sh (shared with scripts/build-pi.sh). Linker,
+# runner and static linking are set in .cargo/config.toml. Doctests are
+# skipped (no aarch64 rustdoc).
+#
+# It also cross-builds the C example (examples/c/generate.c, static) and
+# runs it on the fixture model under each CPU, checking the kernel path.
 #
 # Usage: scripts/test-aarch64.sh [extra args for the test binaries]
 # Env:   AARCH64_SCOPE=arch|full, AARCH64_CPUS="cortex-a72 cortex-a76",
@@ -31,8 +33,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGET=aarch64-unknown-linux-gnu
-DEB_RUSTC=/usr/bin/rustc
+# shellcheck source=scripts/lib/aarch64-toolchain.sh
+source scripts/lib/aarch64-toolchain.sh
+TARGET=$AARCH64_TARGET
 CPUS=${AARCH64_CPUS:-"cortex-a72 cortex-a76"}
 SCOPE=${AARCH64_SCOPE:-arch}
 MODEL_TESTS=${AARCH64_MODEL_TESTS:-llama_cpp_parity}
@@ -50,32 +53,8 @@ phase() { # phase NAME: prints the time the previous phase took
     return 0
 }
 
-have_toolchain() {
-    [ -x "$DEB_RUSTC" ] || return 1
-    local sysroot
-    sysroot=$("$DEB_RUSTC" --print sysroot) || return 1
-    compgen -G "$sysroot/lib/rustlib/$TARGET/lib/libstd-*.rlib" >/dev/null || return 1
-    command -v aarch64-linux-gnu-gcc >/dev/null || return 1
-    [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || return 1
-    command -v qemu-aarch64-static >/dev/null || return 1
-}
-
 phase "toolchain"
-if ! have_toolchain; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO=sudo
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO dpkg --add-architecture arm64
-    $SUDO apt-get update -q
-    $SUDO apt-get install -y -q --no-install-recommends \
-        rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu \
-        libc6-dev-arm64-cross qemu-user-static
-    have_toolchain || { echo "aarch64 toolchain still incomplete after install" >&2; exit 1; }
-fi
-export RUSTC=$DEB_RUSTC
-echo "rustc for $TARGET: $("$RUSTC" --version)"
-echo "cargo: $(cargo --version)"
-echo "qemu: $(qemu-aarch64-static --version | head -n1)"
+aarch64_toolchain
 
 # The test targets of the chosen scope, as cargo invocations (one per line).
 case $SCOPE in
@@ -105,6 +84,10 @@ for r in "${runs[@]}"; do
     # shellcheck disable=SC2086 # $r is a list of cargo arguments
     cargo test --release --target "$TARGET" $r --no-run
 done
+# The C example, linked statically with the C library (as build-pi.sh does).
+c_generate=$CARGO_TARGET_DIR/c-examples/generate
+c_model=../shared/fixtures/tiny-gqa-q4_0.gguf
+scripts/build-c-examples.sh --aarch64 "$(dirname "$c_generate")"
 
 failed=""
 for cpu in $CPUS; do
@@ -120,6 +103,8 @@ for cpu in $CPUS; do
     else
         unset EDGE_LLAMA_EXPECT_DOTPROD
     fi
+    # Paths kernels/tests/required_paths.rs must find and run on this CPU.
+    export EDGE_LLAMA_REQUIRE_PATHS=$([ "$expect" = 1 ] && echo neon,dotprod || echo neon)
     # Which path did run-time detection choose on this CPU? (The test also
     # asserts the EDGE_LLAMA_EXPECT_DOTPROD expectation.)
     if ! out=$(cargo test --release --target "$TARGET" -p edge-llama-kernels --lib \
@@ -130,6 +115,23 @@ for cpu in $CPUS; do
         continue
     fi
     echo "$out" | grep -E "kernel path"
+    if [ -f "$c_model" ]; then
+        # The C example: generates text on the kernel path this CPU should get.
+        want=""
+        [ "$expect" = 0 ] && want=neon
+        [ "$expect" = 1 ] && want=dotprod
+        if out=$(qemu-aarch64-static "$c_generate" --model "$c_model" --prompt "Once upon a time" \
+            -n 8 --temp 0 2>&1) && { [ -z "$want" ] || grep -q "kernels $want," <<<"$out"; } &&
+            grep -q '^Once upon a time.' <<<"$out"; then
+            echo "C example: $(grep -o 'kernels [a-z0-9]*' <<<"$out"); $(grep -m1 '^Once upon a time' <<<"$out" | cut -c1-60)"
+        else
+            echo "$out" >&2
+            echo "C example failed under QEMU_CPU=$cpu (expected kernels ${want:-any})" >&2
+            failed="$failed $cpu"
+        fi
+    else
+        echo "note: $c_model not found; C example not run" >&2
+    fi
     for r in "${runs[@]}"; do
         # shellcheck disable=SC2086
         if ! cargo test --release --target "$TARGET" $r --no-fail-fast -- "$@"; then

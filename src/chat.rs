@@ -208,6 +208,8 @@ pub struct Reply {
     pub reply_tokens: Vec<u32>,
     /// Whether the model ended the reply itself (rather than the token limit).
     pub ended: bool,
+    /// Whether the reply ended at one of [`Chat::stop_strings`] (not part of `text`).
+    pub stopped: bool,
     /// Time spent generating the reply (after the prompt was evaluated).
     pub generation_time: Duration,
     /// Time spent evaluating the turn's prompt tokens.
@@ -225,6 +227,9 @@ pub struct Chat {
     history: Vec<Message>,
     /// Most tokens generated for one reply.
     pub max_reply_tokens: usize,
+    /// Strings that end a reply, matched across token boundaries and not
+    /// emitted (see [`Generate::stop_at`](crate::Generate::stop_at)).
+    pub stop_strings: Vec<String>,
 }
 
 impl Chat {
@@ -258,6 +263,7 @@ impl Chat {
             system,
             history: Vec::new(),
             max_reply_tokens: 512,
+            stop_strings: Vec::new(),
         })
     }
 
@@ -269,6 +275,13 @@ impl Chat {
     /// The session (position, cache size).
     pub fn session(&self) -> &Session {
         &self.session
+    }
+
+    /// Cancels a running [`Chat::send`] from another thread (see
+    /// [`CancelHandle`](crate::CancelHandle)); `send` then returns
+    /// [`Error::Cancelled`] and the turn is dropped.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.session.cancel_handle()
     }
 
     /// The conversation so far.
@@ -302,7 +315,21 @@ impl Chat {
 
     /// Sends a user message; streams the reply's text to `on_text` as it is
     /// generated and returns it. Only the new turn's tokens are evaluated.
-    pub fn send(&mut self, user: &str, mut on_text: impl FnMut(&str)) -> Result<Reply> {
+    ///
+    /// On an error (such as [`Error::Cancelled`]) the turn is not added to
+    /// the history and its tokens are dropped from the session, so the next
+    /// `send` starts a clean turn (when the cache has wrapped since the turn
+    /// began they cannot be dropped; then [`Chat::reset`] starts over).
+    pub fn send(&mut self, user: &str, on_text: impl FnMut(&str)) -> Result<Reply> {
+        let start = self.session.position();
+        let reply = self.send_turn(user, on_text);
+        if reply.is_err() {
+            let _ = self.session.truncate(start);
+        }
+        reply
+    }
+
+    fn send_turn(&mut self, user: &str, mut on_text: impl FnMut(&str)) -> Result<Reply> {
         let prompt = self.turn_tokens(user)?;
         let t0 = Instant::now();
         self.session.eval(&prompt)?;
@@ -314,20 +341,30 @@ impl Chat {
         let mut text = String::new();
         let mut reply_tokens = Vec::new();
         let mut ended = false;
-        for g in self
+        let mut stopped = false;
+        let mut gen = self
             .session
             .generate(&[], &mut self.sampler, self.max_reply_tokens)?
-        {
+            .stop_at(self.stop_strings.iter().cloned());
+        for g in gen.by_ref() {
             let g = g?;
             reply_tokens.push(g.id);
             let is_end = g.eog || Some(g.id) == self.chatml.map(|c| c.end);
+            // An end token's own text is empty; its item may carry text
+            // held back as a possible stop string.
+            on_text(&g.text);
+            text.push_str(&g.text);
+            stopped = g.stop;
             if is_end {
                 ended = true;
                 break;
             }
-            on_text(&g.text);
-            text.push_str(&g.text);
         }
+        // Text held back as a possible stop string when the ChatML end
+        // token (not an end-of-generation token for every vocabulary) came.
+        let held = gen.finish();
+        on_text(&held);
+        text.push_str(&held);
         let generation_time = t1.elapsed();
         // Close the assistant turn in the cache as the format requires.
         match self.chatml {
@@ -354,6 +391,7 @@ impl Chat {
             prompt_tokens: prompt,
             reply_tokens,
             ended,
+            stopped,
             generation_time,
             prompt_time,
         })

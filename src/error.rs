@@ -105,6 +105,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Two tensors whose data ranges share bytes (overlapping or aliased).
+    #[error("tensors {first:?} (bytes {}..{}) and {second:?} (bytes {}..{}) overlap", .first_range.0, .first_range.1, .second_range.0, .second_range.1)]
+    OverlappingTensors {
+        /// The tensor whose data starts first.
+        first: String,
+        /// Its absolute byte range in the file, `start..end`.
+        first_range: (u64, u64),
+        /// The tensor whose data starts inside the first one's.
+        second: String,
+        /// Its absolute byte range in the file, `start..end`.
+        second_range: (u64, u64),
+    },
     /// A required metadata key is absent.
     #[error("missing metadata key {0:?}")]
     MissingKey(String),
@@ -154,6 +166,17 @@ pub enum Error {
     /// A session operation that the cache state does not allow.
     #[error("context: {0}")]
     Context(String),
+    /// Memory a file or option would make us allocate exceeds a limit
+    /// (e.g. [`crate::KvCacheConfig::max_session_bytes`]).
+    #[error("{what} needs {needed} bytes, more than the limit of {limit} bytes")]
+    TooLarge {
+        /// What would be allocated.
+        what: String,
+        /// Bytes it needs.
+        needed: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// Any other invalid argument.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -161,6 +184,98 @@ pub enum Error {
     /// `EDGE_LLAMA_KERNELS` or `ModelOptions::kernel_path`).
     #[error("kernels: {0}")]
     Kernel(#[from] edge_llama_kernels::KernelError),
+    /// An evaluation stopped because its session's
+    /// [`CancelHandle`](crate::session::CancelHandle) was cancelled. The
+    /// tokens of the batch that was running are not kept; the session
+    /// keeps working.
+    #[error("cancelled")]
+    Cancelled,
+    /// A saved session file that cannot be restored (or written).
+    #[error("session file {path}: {kind}")]
+    SessionFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        kind: SessionFileError,
+    },
+}
+
+/// Why a saved session file was refused. Every check runs before a live
+/// session is touched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionFileError {
+    /// The file is shorter than its header, or than the length it declares.
+    #[error("truncated: {len} bytes, at least {needed} needed")]
+    Truncated {
+        /// File length in bytes.
+        len: u64,
+        /// Bytes needed.
+        needed: u64,
+    },
+    /// The file is longer than the length its header declares.
+    #[error("{len} bytes, but the header declares {declared}")]
+    TrailingBytes {
+        /// File length in bytes.
+        len: u64,
+        /// Length the header declares.
+        declared: u64,
+    },
+    /// The file does not start with the session magic `ELSS`.
+    #[error("not a saved session: it starts with \"{}\", not \"ELSS\"", escape_magic(.0))]
+    BadMagic([u8; 4]),
+    /// A format version this build does not read (a newer file, or a broken one).
+    #[error("format version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// Version in the file.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// The checksum over the contents does not match: the file is corrupted.
+    #[error("checksum mismatch (stored {stored:#018x}, computed {computed:#018x}): the file is corrupted")]
+    Checksum {
+        /// Checksum stored in the file.
+        stored: u64,
+        /// Checksum of the contents read.
+        computed: u64,
+    },
+    /// The state was saved from another model (or another quantization of it).
+    #[error("saved from another model (identity {file:#018x}, this model is {model:#018x})")]
+    ForeignModel {
+        /// Model identity in the file.
+        file: u64,
+        /// Identity of the model restoring it.
+        model: u64,
+    },
+    /// A model dimension in the file differs from the model's.
+    #[error("{field} is {file} in the file, {model} in the model")]
+    ModelMismatch {
+        /// The dimension.
+        field: &'static str,
+        /// Value in the file.
+        file: u64,
+        /// The model's value.
+        model: u64,
+    },
+    /// A header field or section that is out of range or inconsistent.
+    #[error("{field} = {value}: {reason}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Restoring in place into a session whose KV cache settings differ.
+    #[error("KV cache in the file is {file}, the session's is {session}")]
+    KvConfigMismatch {
+        /// Settings in the file.
+        file: String,
+        /// The session's settings.
+        session: String,
+    },
 }
 
 /// Result with the crate's [`Error`].

@@ -33,6 +33,27 @@ pub struct KvCacheConfig {
     pub n_sink: usize,
     /// Storage type (default f16).
     pub dtype: KvType,
+    /// Most bytes a session may allocate for this cache and its scratch
+    /// buffers together (default [`DEFAULT_MAX_SESSION_BYTES`]). Creating a
+    /// session that would need more is [`Error::TooLarge`], so that a model
+    /// file cannot make a session ask for an unbounded amount of memory.
+    pub max_session_bytes: u64,
+}
+
+/// Default [`KvCacheConfig::max_session_bytes`]: 8 GiB, above what Llama 2
+/// 13B needs at 4096 positions in f32 (6.4 GiB of cache).
+pub const DEFAULT_MAX_SESSION_BYTES: u64 = 8 << 30;
+
+impl KvType {
+    /// Bytes one cached element takes, as (numerator, denominator): f32 4/1,
+    /// f16 2/1, q8_0 34/32.
+    pub fn bytes_per_elem(self) -> (u64, u64) {
+        match self {
+            KvType::F32 => (4, 1),
+            KvType::F16 => (2, 1),
+            KvType::Q8_0 => (std::mem::size_of::<BlockQ8_0>() as u64, QK as u64),
+        }
+    }
 }
 
 impl Default for KvCacheConfig {
@@ -41,6 +62,7 @@ impl Default for KvCacheConfig {
             capacity: 4096,
             n_sink: 4,
             dtype: KvType::F16,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
         }
     }
 }
@@ -213,6 +235,101 @@ impl KvCache {
     }
 }
 
+/// The cache in a saved session: slots `0..n` of every layer, keys then
+/// values, as little-endian bytes (f32; f16 bits; Q8_0 as its f16 scale and
+/// 32 signed bytes).
+impl KvCache {
+    /// Decoder layers held.
+    pub(crate) fn n_layers(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Encoded bytes of one slot (one position, every kv head) of one layer.
+    pub(crate) fn slot_bytes(&self) -> usize {
+        match self.config.dtype {
+            KvType::F32 => self.kv_dim * 4,
+            KvType::F16 => self.kv_dim * 2,
+            KvType::Q8_0 => self.kv_dim / QK * (2 + QK),
+        }
+    }
+
+    /// Writes slots `0..n` of keys then values, layer by layer.
+    pub(crate) fn encode_slots(
+        &self,
+        n: usize,
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(n * self.slot_bytes());
+        for (k, v) in self.keys.iter().zip(&self.values) {
+            for store in [k, v] {
+                buf.clear();
+                store.encode(n * self.kv_dim, &mut buf);
+                out.write_all(&buf)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what [`KvCache::encode_slots`] wrote for `n` slots; `bytes`
+    /// holds exactly `2 * n_layers * n * slot_bytes()` bytes (checked by
+    /// the caller) and `n <= capacity`.
+    pub(crate) fn decode_slots(&mut self, n: usize, bytes: &[u8]) {
+        let per_store = n * self.slot_bytes();
+        let elems = n * self.kv_dim;
+        let stores = self.keys.iter_mut().zip(self.values.iter_mut());
+        let mut chunks = bytes.chunks_exact(per_store.max(1));
+        for (k, v) in stores {
+            for store in [k, v] {
+                if let Some(chunk) = chunks.next() {
+                    store.decode(elems, chunk);
+                }
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Appends elements `0..elems` as little-endian bytes.
+    fn encode(&self, elems: usize, out: &mut Vec<u8>) {
+        match self {
+            Store::F32(v) => v[..elems]
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Store::F16(v) => v[..elems]
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
+            Store::Q8_0(v) => v[..elems / QK].iter().for_each(|b| {
+                out.extend_from_slice(&b.d.to_bits().to_le_bytes());
+                out.extend(b.qs.iter().map(|&q| q as u8));
+            }),
+        }
+    }
+
+    /// Sets elements `0..elems` from what [`Store::encode`] wrote.
+    fn decode(&mut self, elems: usize, bytes: &[u8]) {
+        match self {
+            Store::F32(v) => {
+                for (o, c) in v[..elems].iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
+            }
+            Store::F16(v) => {
+                for (o, c) in v[..elems].iter_mut().zip(bytes.chunks_exact(2)) {
+                    *o = f16::from_bits(u16::from_le_bytes([c[0], c[1]]));
+                }
+            }
+            Store::Q8_0(v) => {
+                for (b, c) in v[..elems / QK].iter_mut().zip(bytes.chunks_exact(2 + QK)) {
+                    b.d = f16::from_bits(u16::from_le_bytes([c[0], c[1]]));
+                    for (q, &x) in b.qs.iter_mut().zip(&c[2..]) {
+                        *q = x as i8;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +341,7 @@ mod tests {
                 capacity: 8,
                 n_sink: 2,
                 dtype: KvType::F32,
+                ..KvCacheConfig::default()
             },
             1,
             32,

@@ -45,11 +45,11 @@ pub mod tokenizer;
 
 pub use chat::{Chat, ChatFormat, Message, Reply, Role};
 pub use edge_llama_kernels as kernels;
-pub use error::{Error, Result};
+pub use error::{Error, Result, SessionFileError};
 pub use kv_cache::{KvCacheConfig, KvType};
 pub use model::{Config, Model, ModelOptions};
 pub use sampler::{Sampler, SamplerConfig};
-pub use session::{Generate, Generated, Session, SessionOptions};
+pub use session::{CancelHandle, Generate, Generated, Session, SessionOptions};
 pub use tokenizer::Tokenizer;
 
 /// Benchmark hooks; not part of the stable API.

@@ -1,7 +1,9 @@
 //! Quantization: f32 weights into GGUF tensor bytes of a given type
-//! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into Q8_0,
-//! Q4_0 or f16 the way llama.cpp's `llama-quantize` does ([`quantize_file`]).
-//! Already quantized files (Q4_0, Q4_1, Q8_0, Q6_K tensors) are accepted only
+//! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into one of
+//! llama.cpp's mixes (Q4_K_M, Q5_K_M, Q3_K_M, Q2_K, Q6_K, Q8_0, Q4_0, …: the
+//! tensor types its rules choose, [`mix`]) or f16 the way llama.cpp's
+//! `llama-quantize` does ([`quantize_file`]): the same file, byte for byte.
+//! Already quantized files (any [`REQUANTIZABLE`] type) are accepted only
 //! with [`QuantizeOptions::allow_requantize`] (llama.cpp's
 //! `--allow-requantize`): their tensors are dequantized to f32 and quantized
 //! again, which compounds the rounding errors.
@@ -16,6 +18,11 @@
 //! println!("{:.2} bits per weight", report.bits_per_weight());
 //! # Ok::<(), edge_llama::Error>(())
 //! ```
+
+pub mod mix;
+pub mod mix_types;
+
+pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
 
 use crate::error::{Error, Result};
 use edge_llama_kernels::{block_bytes, with_quant_type, GgmlType, QuantType, QuantVisitor};
@@ -35,10 +42,23 @@ impl QuantVisitor for QuantizeRows<'_> {
     }
 }
 
+/// "f32, f16, bf16, q4_0, …": every type [`quantize_values`] writes.
+fn target_type_names() -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let all = edge_llama_kernels::quant::matmul_types().chain(mix_types::MIX_TYPES);
+    for t in all {
+        if !names.contains(&t.name()) {
+            names.push(t.name());
+        }
+    }
+    names.join(", ")
+}
+
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
-/// type `dtype`. Supported: f32, f16, bf16 and every quantized type of
-/// [`edge_llama_kernels::QUANT_TYPES`]; the row length must be a multiple
-/// of the type's block size.
+/// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0,
+/// q2_K, q3_K, q4_K, q5_K, q6_K and iq4_nl (llama.cpp's reference
+/// quantizers, byte for byte); the row length must be a multiple of the
+/// type's block size.
 pub fn quantize_values(
     name: &str,
     values: &[f32],
@@ -68,7 +88,9 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        other => match with_quant_type(other, QuantizeRows { values }) {
+        other => match with_quant_type(other, QuantizeRows { values })
+            .or_else(|| mix_types::quantize(other, values))
+        {
             Some(bytes) => bytes,
             None => {
                 return Err(Error::UnsupportedTensorType {
@@ -76,7 +98,7 @@ pub fn quantize_values(
                     ty: other.to_string(),
                     context: format!(
                         "as a quantization target (supported: {})",
-                        edge_llama_kernels::quant::matmul_type_names()
+                        target_type_names()
                     ),
                 })
             }
@@ -97,83 +119,6 @@ use std::path::Path;
 /// `GGML_QNT_VERSION`, the block layout version of Q4_0/Q8_0/K-quants).
 pub const QUANTIZATION_VERSION: u32 = 2;
 
-/// What a whole file is converted to: the type of its 2-D weights (llama.cpp's
-/// `llama_ftype`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum QuantTarget {
-    /// Every weight f32 (`LLAMA_FTYPE_ALL_F32` = 0).
-    F32,
-    /// 2-D weights f16 (`LLAMA_FTYPE_MOSTLY_F16` = 1).
-    F16,
-    /// 2-D weights Q8_0 (`LLAMA_FTYPE_MOSTLY_Q8_0` = 7).
-    Q8_0,
-    /// 2-D weights Q4_0, output head Q6_K/Q8_0 unless pure
-    /// (`LLAMA_FTYPE_MOSTLY_Q4_0` = 2).
-    Q4_0,
-}
-
-impl QuantTarget {
-    /// Every target, in order of decreasing size.
-    pub const ALL: [QuantTarget; 4] = [
-        QuantTarget::F32,
-        QuantTarget::F16,
-        QuantTarget::Q8_0,
-        QuantTarget::Q4_0,
-    ];
-
-    /// The tensor type of the ordinary 2-D weights.
-    pub fn dtype(self) -> GgmlType {
-        match self {
-            QuantTarget::F32 => GgmlType::F32,
-            QuantTarget::F16 => GgmlType::F16,
-            QuantTarget::Q8_0 => GgmlType::Q8_0,
-            QuantTarget::Q4_0 => GgmlType::Q4_0,
-        }
-    }
-
-    /// The value of `general.file_type` (llama.cpp's `LLAMA_FTYPE_*` number).
-    pub fn file_type(self) -> u32 {
-        match self {
-            QuantTarget::F32 => 0,
-            QuantTarget::F16 => 1,
-            QuantTarget::Q4_0 => 2,
-            QuantTarget::Q8_0 => 7,
-        }
-    }
-
-    /// Lower-case name as llama.cpp spells it (`"q4_0"`, `"f16"`, …).
-    pub fn name(self) -> &'static str {
-        self.dtype().name()
-    }
-
-    fn is_quantized(self) -> bool {
-        matches!(self, QuantTarget::Q8_0 | QuantTarget::Q4_0)
-    }
-}
-
-impl std::fmt::Display for QuantTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for QuantTarget {
-    type Err = Error;
-
-    /// Parses `f32`, `f16`, `q8_0`, `q4_0` (case-insensitive).
-    fn from_str(s: &str) -> Result<Self> {
-        let lower = s.to_ascii_lowercase();
-        QuantTarget::ALL
-            .into_iter()
-            .find(|t| t.name() == lower)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!(
-                    "unknown quantization type {s:?} (known: f32, f16, q8_0, q4_0)"
-                ))
-            })
-    }
-}
-
 /// Settings of [`quantize_file`].
 #[derive(Clone, Debug)]
 pub struct QuantizeOptions {
@@ -190,7 +135,7 @@ pub struct QuantizeOptions {
     /// Makes the output stream fail after this many bytes, as a full disk would
     /// (for testing that a failed run leaves nothing under the output name).
     pub fail_after_bytes: Option<u64>,
-    /// Accept weights that are already quantized (Q4_0, Q4_1, Q8_0, Q6_K), as
+    /// Accept weights that are already quantized ([`REQUANTIZABLE`]), as
     /// llama.cpp's `--allow-requantize` does: each is dequantized to f32 with
     /// the reference `dequantize_row_*` and quantized to its planned type. A
     /// tensor already of its planned type is copied unchanged (as llama.cpp
@@ -231,7 +176,7 @@ pub struct TensorPlan {
 /// Summary of a quantization.
 #[derive(Clone, Debug)]
 pub struct QuantizeReport {
-    /// Every tensor in file order.
+    /// Every tensor in output order (see [`plan`]).
     pub tensors: Vec<TensorPlan>,
     /// Total tensor-data bytes of the input.
     pub bytes_in: u64,
@@ -264,36 +209,31 @@ pub struct Progress<'a> {
     pub tensor: Option<&'a TensorPlan>,
 }
 
-/// Whether llama.cpp's quantizer would quantize this tensor at all (its
-/// `llama_model_quantize_impl` rules, for the names a Llama file can hold).
-fn is_quantizable(name: &str, n_dims: usize) -> bool {
-    name.ends_with("weight")
-        && n_dims >= 2
-        && !name.contains("_norm.weight")
-        && !name.contains("ffn_gate_inp.weight")
-        && name != "position_embd.weight"
-        && name != "token_types.weight"
-}
-
-/// The output type of each tensor of `input` under `opts`, following
-/// llama.cpp's `llama_tensor_get_type` for Q4_0 and Q8_0: every quantizable
-/// 2-D weight gets the target type, except (unless `pure`) the output head,
-/// which gets Q6_K when its row length is a multiple of 256 and Q8_0 otherwise
-/// (Q8_0 stays Q8_0). 1-D tensors are stored as f32. Errors: a quantizable
-/// tensor whose type is not f32/f16/bf16 (`UnsupportedTensorType`; with
-/// `allow_requantize`, Q4_0, Q4_1, Q8_0 and Q6_K are accepted too), or whose
-/// row length is not a multiple of the chosen type's block (`BadTensor`).
+/// The output type of each tensor of `input` under `opts`, in the order the
+/// output file holds them (llama.cpp's, [`mix::llama_cpp_order`]: tensors
+/// outside the layers first, then layer by layer, by name within each).
+/// Quantizable 2-D weights get the type [`MixPlanner`] chooses (the mix's
+/// rules unless `pure`, then the fallback for row lengths its types cannot
+/// hold); other tensors keep their type, except 1-D f16/bf16 tensors, which
+/// are stored as f32. Errors: a quantizable tensor whose type is not
+/// f32/f16/bf16 (`UnsupportedTensorType`; with `allow_requantize`, the
+/// [`REQUANTIZABLE`] types are accepted too); a row length no type can hold
+/// (`BadTensor`); a mix that needs `{arch}.block_count` on a file without it
+/// (`BadConfig`).
 pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>> {
-    let has_output = input.tensor("output.weight").is_some();
-    input
-        .tensors()
-        .map(|t| {
+    let tensors: Vec<TensorView<'_>> = input.tensors().collect();
+    let names: Vec<&str> = tensors.iter().map(|t| t.name).collect();
+    let mut planner = MixPlanner::new(opts.target, opts.pure, MixModel::from_gguf(input)?, &names);
+    mix::llama_cpp_order(&names)
+        .into_iter()
+        .map(|i| {
+            let t = &tensors[i];
             let row = t.row_len() as u64;
-            let to = if is_quantizable(t.name, t.shape.len()) {
+            let quantizable = mix::allows_quantization(t.name, t.shape);
+            if quantizable {
                 let float = matches!(t.dtype, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
                 let requantizable = REQUANTIZABLE.contains(&t.dtype);
-                let accepted = float || (requantizable && opts.allow_requantize);
-                if !accepted {
+                if !(float || (requantizable && opts.allow_requantize)) {
                     let context = if requantizable {
                         "as quantizer input (the input file must be f32, f16 or bf16; \
                          this tensor is already quantized: allow requantization \
@@ -301,7 +241,8 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
                          at the cost of compounded rounding error)"
                     } else {
                         "as quantizer input (the input file must be f32, f16 or bf16, \
-                         or with requantization allowed q4_0, q4_1, q8_0 or q6_K)"
+                         or with requantization allowed one of the quantized types \
+                         the quantizer writes)"
                     };
                     return Err(Error::UnsupportedTensorType {
                         name: t.name.to_string(),
@@ -309,20 +250,15 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
                         context: context.into(),
                     });
                 }
-                let is_head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
-                if is_head && !opts.pure && opts.target.is_quantized() && opts.target != QuantTarget::Q8_0 {
-                    if row.is_multiple_of(GgmlType::Q6K.block_elems() as u64) {
-                        GgmlType::Q6K
-                    } else {
-                        GgmlType::Q8_0
-                    }
-                } else {
-                    opts.target.dtype()
-                }
-            } else if t.shape.len() == 1 && matches!(t.dtype, GgmlType::F16 | GgmlType::BF16) {
+            }
+            let chosen = planner.choose(t.name, t.shape, t.dtype)?;
+            let to = if !quantizable
+                && t.shape.len() == 1
+                && matches!(t.dtype, GgmlType::F16 | GgmlType::BF16)
+            {
                 GgmlType::F32
             } else {
-                t.dtype
+                chosen
             };
             if !row.is_multiple_of(to.block_elems() as u64) {
                 return Err(Error::BadTensor {
@@ -353,16 +289,36 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input: every quantized type of the kernels (each has a reference
-/// dequantizer).
-pub const REQUANTIZABLE: &[GgmlType] = edge_llama_kernels::QUANT_TYPES;
+/// as input: those with a reference dequantizer (the kernels' quantized
+/// types and [`mix_types::MIX_TYPES`]).
+pub const REQUANTIZABLE: &[GgmlType] = &[
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q6K,
+    GgmlType::Q2K,
+    GgmlType::Q3K,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::IQ4NL,
+];
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
-/// for quantized types the reference dequantization
-/// ([`edge_llama_kernels::QuantType::dequantize`], the values the quantized
+/// for the [`REQUANTIZABLE`] types the reference dequantization
+/// ([`edge_llama_kernels::QuantType::dequantize`] and
+/// [`mix_types::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
-    t.to_f32_vec()
+    let n = usize::try_from(t.n_elements()).map_err(|_| Error::BadTensor {
+        name: t.name.to_string(),
+        reason: "too many elements for this platform".into(),
+    })?;
+    match mix_types::dequantize(t.name, t.dtype, t.data, n) {
+        Some(values) => values,
+        None => t.to_f32_vec(),
+    }
 }
 
 /// Quantizes `values` (rows of `row_len`) to `dtype`, splitting the rows over
@@ -398,14 +354,18 @@ pub fn quantize_to_writer<W: Write>(
     for (key, value) in input.metadata() {
         w.add_metadata(key, value.to_owned_value())?;
     }
-    w.set_metadata(
-        "general.file_type",
-        OwnedValue::U32(opts.target.file_type()),
-    );
-    w.set_metadata(
+    // llama.cpp replaces a key by removing it and appending the new value:
+    // these two end the metadata, in this order.
+    w.remove_metadata("general.quantization_version");
+    w.add_metadata(
         "general.quantization_version",
         OwnedValue::U32(QUANTIZATION_VERSION),
-    );
+    )?;
+    w.remove_metadata("general.file_type");
+    w.add_metadata(
+        "general.file_type",
+        OwnedValue::U32(opts.target.file_type()),
+    )?;
 
     let pool = if opts.threads > 0 {
         Some(
@@ -421,7 +381,11 @@ pub fn quantize_to_writer<W: Write>(
     };
     let total = plans.len();
     let (mut bytes_in, mut bytes_out, mut n_elements) = (0u64, 0u64, 0u64);
-    for (i, (t, p)) in input.tensors().zip(&plans).enumerate() {
+    for (i, p) in plans.iter().enumerate() {
+        let t = input.tensor(&p.name).ok_or_else(|| Error::BadTensor {
+            name: p.name.clone(),
+            reason: "planned but not found in the input".into(),
+        })?;
         progress(Progress {
             done: i,
             total,

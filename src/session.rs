@@ -1,10 +1,27 @@
-//! One conversation: a KV cache, the position, and the generate loop.
+//! One conversation: a KV cache, the position, the token history, and the
+//! generate loop; saving and restoring it; cancelling it from another thread.
+//!
+//! This module depends on [`crate::model`], never the other way round: the
+//! constructors [`Model::new_session`] and [`Model::restore_session`] are
+//! defined here.
+
+mod cancel;
+mod generate;
+pub(crate) mod state;
+
+pub use cancel::CancelHandle;
+pub use generate::{Generate, Generated};
+/// The checksum of saved session files (XXH64, seed 0), for tests that
+/// build corrupted files; not part of the stable API.
+#[doc(hidden)]
+pub use state::xxh64 as saved_session_checksum;
 
 use crate::error::{Error, Result};
 use crate::kv_cache::{KvCache, KvCacheConfig};
 use crate::model::forward::{forward, Logits, Scratch, MAX_BATCH};
-use crate::model::ModelInner;
+use crate::model::{Model, ModelInner};
 use crate::sampler::Sampler;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Options for a new session.
@@ -14,20 +31,48 @@ pub struct SessionOptions {
     pub kv: KvCacheConfig,
 }
 
-/// A conversation with a model: its KV cache, position and scratch buffers.
-/// Evaluating tokens allocates nothing.
+/// A conversation with a model: its KV cache, position, token history and
+/// scratch buffers. Evaluating tokens allocates nothing but the amortized
+/// growth of the token history (4 bytes a token).
 pub struct Session {
     model: Arc<ModelInner>,
     cache: KvCache,
     scratch: Scratch,
     pos: usize,
+    /// Every token evaluated, in order (`pos` of them).
+    tokens: Vec<u32>,
     /// Whether `scratch` holds the logits of the last evaluated token.
     has_logits: bool,
+    cancel: CancelHandle,
+}
+
+impl Model {
+    /// Starts a conversation with its own KV cache.
+    pub fn new_session(&self, options: SessionOptions) -> Result<Session> {
+        Session::new(self.inner.clone(), options)
+    }
+
+    /// Restores a session saved with [`Session::save`]: its KV cache
+    /// settings, cache contents, token history and last logits, so that it
+    /// goes on exactly as the saved one would have. The whole file is read
+    /// and checked (length, magic, version, checksum, that it was saved from
+    /// this model, every field) before any cache is allocated; a bad file is
+    /// an [`Error::SessionFile`] naming what was wrong.
+    pub fn restore_session(&self, path: impl AsRef<Path>) -> Result<Session> {
+        let path = path.as_ref();
+        let bytes = state::read(path)?;
+        let saved =
+            state::parse(&self.inner, &bytes).map_err(|kind| state::file_error(path, kind))?;
+        let mut session = Session::new(self.inner.clone(), SessionOptions { kv: saved.kv })?;
+        session.load(&saved);
+        Ok(session)
+    }
 }
 
 impl Session {
-    pub(crate) fn new(model: Arc<ModelInner>, options: SessionOptions) -> Result<Session> {
+    fn new(model: Arc<ModelInner>, options: SessionOptions) -> Result<Session> {
         let c = &model.config;
+        c.check_session_bytes(&options.kv)?;
         let cache = KvCache::new(options.kv, c.n_layers, c.kv_dim(), c.head_dim)?;
         let scratch = Scratch::new(c, options.kv.capacity);
         Ok(Session {
@@ -35,13 +80,21 @@ impl Session {
             cache,
             scratch,
             pos: 0,
+            tokens: Vec::with_capacity(options.kv.capacity.min(1 << 16)),
             has_logits: false,
+            cancel: CancelHandle::new(),
         })
     }
 
     /// Number of tokens evaluated so far (the absolute position of the next one).
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// Every token evaluated so far, in order (`position()` of them, also
+    /// those whose cache entries a wrapped ring has dropped).
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
     }
 
     /// Bytes held by the KV cache.
@@ -54,9 +107,16 @@ impl Session {
         self.cache.config()
     }
 
+    /// A handle that cancels this session's running (or next) evaluation
+    /// from any thread; see [`CancelHandle`].
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
     /// Forgets everything: the next token is at position 0.
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.tokens.clear();
         self.has_logits = false;
     }
 
@@ -80,7 +140,63 @@ impl Session {
             self.has_logits = false;
         }
         self.pos = n;
+        self.tokens.truncate(n);
         Ok(())
+    }
+
+    /// Writes this session (KV cache settings and contents, ring state,
+    /// token history, last logits) to `path`, atomically: a temporary file
+    /// beside it is written, synced and renamed over `path`, so `path` holds
+    /// either its old contents or the complete new state. Restore it with
+    /// [`Model::restore_session`] or [`Session::restore`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        state::write(
+            path.as_ref(),
+            &state::Snapshot {
+                model: &self.model,
+                cache: &self.cache,
+                pos: self.pos,
+                tokens: &self.tokens,
+                logits: self.has_logits.then(|| self.scratch.logits(1)),
+            },
+        )
+    }
+
+    /// Replaces this session's state with the one saved in `path`. The file
+    /// is checked completely first (as by [`Model::restore_session`]) and
+    /// must have this session's KV cache settings; on any error the session
+    /// is left exactly as it was.
+    pub fn restore(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = state::read(path)?;
+        let saved =
+            state::parse(&self.model, &bytes).map_err(|kind| state::file_error(path, kind))?;
+        if saved.kv != self.cache.config() {
+            return Err(state::file_error(
+                path,
+                crate::error::SessionFileError::KvConfigMismatch {
+                    file: format!("{:?}", saved.kv),
+                    session: format!("{:?}", self.cache.config()),
+                },
+            ));
+        }
+        self.load(&saved);
+        Ok(())
+    }
+
+    /// Copies a checked saved state into this session (same KV settings).
+    fn load(&mut self, saved: &state::Saved<'_>) {
+        saved.copy_kv_into(&mut self.cache);
+        self.pos = saved.tokens.len();
+        self.tokens.clear();
+        self.tokens.extend_from_slice(&saved.tokens);
+        self.has_logits = match &saved.logits {
+            Some(l) => {
+                self.scratch.set_last_logits(l);
+                true
+            }
+            None => false,
+        };
     }
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<()> {
@@ -96,10 +212,14 @@ impl Session {
     /// reach the capacity, tokens go one at a time. Several tokens are never
     /// split so that one is left alone (attention sums a lone token in
     /// another order, as llama.cpp does).
+    ///
+    /// A cancel request is seen between batches and between layers; the
+    /// batches done before it are kept, the running one is not.
     fn run(&mut self, tokens: &[u32], logits: Logits, mut each: impl FnMut(&[f32])) -> Result<()> {
         self.check_tokens(tokens)?;
         let model = self.model.clone();
-        let ctx = model.ctx();
+        let mut ctx = model.ctx();
+        ctx.cancel = Some(self.cancel.flag());
         let capacity = self.cache.config().capacity;
         let mut rest = tokens;
         while !rest.is_empty() {
@@ -116,17 +236,28 @@ impl Session {
                 Logits::Last if !tail.is_empty() => Logits::None,
                 other => other,
             };
+            // Whatever happens now, the scratch logits no longer belong to
+            // the last kept token until this batch completes.
+            self.has_logits = false;
             let (scratch, cache, pos) = (&mut self.scratch, &mut self.cache, self.pos);
             let ctx = &ctx;
             let mut step = move || forward(ctx, scratch, cache, batch, pos, want);
             // Inside the pool, each parallel product is a cheap fork-join
             // with this thread taking part, instead of a cross-thread
             // hand-off and wake-up per product.
-            match &model.pool {
-                Some(pool) => pool.install(step)?,
-                None => step()?,
+            let result = match &model.pool {
+                Some(pool) => pool.install(step),
+                None => step(),
+            };
+            if let Err(e) = result {
+                if matches!(e, Error::Cancelled) {
+                    // The request is answered: later calls run normally.
+                    self.cancel.clear();
+                }
+                return Err(e);
             }
             self.pos += n;
+            self.tokens.extend_from_slice(batch);
             match want {
                 Logits::All => each(self.scratch.logits(n)),
                 Logits::Last => each(self.scratch.logits(1)),
@@ -139,6 +270,10 @@ impl Session {
 
     /// Evaluates `tokens` after the ones already seen and returns the logits
     /// (`n_vocab` values) of the last one. An empty slice is an error.
+    ///
+    /// [`Error::Cancelled`] when the [`CancelHandle`] fired: the batches
+    /// (of up to 32 tokens) finished before it are kept ([`Session::position`]
+    /// and [`Session::tokens`] say how far it got), the running one is not.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32]> {
         if tokens.is_empty() {
             return Err(Error::InvalidArgument("no tokens to evaluate".into()));
@@ -149,7 +284,7 @@ impl Session {
     }
 
     /// Evaluates `tokens` and returns every position's logits, row-major
-    /// `[tokens.len()][n_vocab]`.
+    /// `[tokens.len()][n_vocab]`. Cancellation as for [`Session::eval`].
     pub fn eval_all(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         let mut all = Vec::with_capacity(tokens.len() * self.model.config.n_vocab);
         self.run(tokens, Logits::All, |l| all.extend_from_slice(l))?;
@@ -162,7 +297,8 @@ impl Session {
         Ok(all)
     }
 
-    /// Logits of the last evaluated token (empty before any evaluation).
+    /// Logits of the last evaluated token (empty before any evaluation, and
+    /// after a cancelled one until the next evaluation).
     pub fn logits(&self) -> &[f32] {
         if self.has_logits {
             self.scratch.logits(1)
@@ -174,7 +310,8 @@ impl Session {
     /// Evaluates `prompt` (may be empty when tokens were evaluated before),
     /// then returns an iterator that samples up to `max_tokens` tokens, each
     /// evaluated as it is produced. Stops after an end-of-generation token
-    /// (which is yielded, with empty text).
+    /// (which is yielded, with empty text), or at a stop string set with
+    /// [`Generate::stop_at`].
     pub fn generate<'s>(
         &'s mut self,
         prompt: &[u32],
@@ -188,107 +325,15 @@ impl Session {
         }
         if !prompt.is_empty() {
             self.eval(prompt)?;
+        } else if !self.has_logits {
+            return Err(Error::InvalidArgument(
+                "generate without a prompt needs the logits of the last token (evaluate a token first)".into(),
+            ));
         }
         for &t in prompt {
             sampler.accept(t);
         }
         let model = self.model.clone();
-        Ok(Generate {
-            session: self,
-            sampler,
-            model,
-            pending: Vec::new(),
-            remaining: max_tokens,
-            done: false,
-        })
-    }
-}
-
-/// One generated token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Generated {
-    /// Token id.
-    pub id: u32,
-    /// Text that became complete with this token (may be empty, e.g. inside
-    /// a multi-byte character or for control tokens).
-    pub text: String,
-    /// True for an end-of-generation token (the last item).
-    pub eog: bool,
-}
-
-/// Iterator returned by [`Session::generate`].
-pub struct Generate<'s> {
-    session: &'s mut Session,
-    sampler: &'s mut Sampler,
-    model: Arc<ModelInner>,
-    /// Bytes of an incomplete UTF-8 character, held until it completes.
-    pending: Vec<u8>,
-    remaining: usize,
-    done: bool,
-}
-
-impl Generate<'_> {
-    fn step(&mut self) -> Result<Generated> {
-        let id = self.sampler.sample(self.session.logits())?;
-        self.sampler.accept(id);
-        self.session.eval(&[id])?;
-        self.remaining -= 1;
-        let tok = &self.model.tokenizer;
-        let eog = tok.is_eog(id);
-        if eog {
-            self.done = true;
-        }
-        if !eog {
-            self.pending.extend_from_slice(&tok.token_bytes(id)?);
-        }
-        let text = take_complete_utf8(&mut self.pending, eog);
-        Ok(Generated { id, text, eog })
-    }
-}
-
-impl Iterator for Generate<'_> {
-    type Item = Result<Generated>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done || self.remaining == 0 {
-            return None;
-        }
-        let r = self.step();
-        if r.is_err() {
-            self.done = true;
-        }
-        Some(r)
-    }
-}
-
-/// Removes and returns the longest prefix of `buf` that is complete UTF-8
-/// (invalid bytes become U+FFFD); an incomplete character at the end stays in
-/// `buf` unless `flush`.
-fn take_complete_utf8(buf: &mut Vec<u8>, flush: bool) -> String {
-    let keep = match std::str::from_utf8(buf) {
-        Ok(_) => 0,
-        Err(e) if e.error_len().is_none() && !flush => buf.len() - e.valid_up_to(),
-        Err(_) => 0,
-    };
-    let tail = buf.split_off(buf.len() - keep);
-    let text = String::from_utf8_lossy(buf).into_owned();
-    *buf = tail;
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::take_complete_utf8;
-
-    #[test]
-    fn utf8_is_never_split() {
-        let euro = "€".as_bytes();
-        let mut buf = vec![b'a', euro[0]];
-        assert_eq!(take_complete_utf8(&mut buf, false), "a");
-        buf.extend_from_slice(&euro[1..]);
-        assert_eq!(take_complete_utf8(&mut buf, false), "€");
-        assert!(buf.is_empty());
-        buf.push(euro[0]);
-        assert_eq!(take_complete_utf8(&mut buf, true), "\u{fffd}");
+        Ok(Generate::new(self, sampler, model, max_tokens))
     }
 }

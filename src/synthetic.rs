@@ -52,6 +52,32 @@ impl SyntheticSpec {
         }
     }
 
+    /// A Llama-2-7B-shaped model: dim 4096, 32 layers, 32 heads, 32 kv
+    /// heads, ffn 11008, vocab 32000 (about 3.8 GB in Q4_0). For Q4_0 the
+    /// output head is Q6_K, as llama.cpp writes it.
+    pub fn llama2_7b(weight_type: GgmlType) -> Self {
+        SyntheticSpec {
+            dim: 4096,
+            n_layers: 32,
+            n_heads: 32,
+            n_kv_heads: 32,
+            ffn_dim: 11008,
+            n_vocab: 32000,
+            ..SyntheticSpec::tinyllama(weight_type)
+        }
+    }
+
+    /// The spec named `shape` ("tinyllama" or "llama2-7b", as `bench
+    /// --shape` spells them) with 2-D weights of `weight_type`; `None` for
+    /// an unknown name.
+    pub fn named(shape: &str, weight_type: GgmlType) -> Option<Self> {
+        match shape {
+            "tinyllama" => Some(SyntheticSpec::tinyllama(weight_type)),
+            "llama2-7b" => Some(SyntheticSpec::llama2_7b(weight_type)),
+            _ => None,
+        }
+    }
+
     /// A very small model (dim 64, 2 layers) for fast tests.
     pub fn tiny(weight_type: GgmlType) -> Self {
         SyntheticSpec {
@@ -212,5 +238,50 @@ impl Rng {
     fn normal(&mut self) -> f32 {
         let s: f32 = (0..4).map(|_| self.uniform()).sum();
         (s - 2.0) * (3.0f32).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes of the 2-D weights a spec writes (norms left out: they are tiny).
+    fn matrix_bytes(s: &SyntheticSpec) -> u64 {
+        let row = |t: GgmlType| t.row_bytes(s.dim as u64).unwrap_or(0);
+        let ffn_row = s.weight_type.row_bytes(s.ffn_dim as u64).unwrap_or(0);
+        let kv = (s.n_kv_heads * (s.dim / s.n_heads)) as u64;
+        let wt = s.weight_type;
+        let layer =
+            row(wt) * (2 * s.dim as u64 + 2 * kv + 2 * s.ffn_dim as u64) + ffn_row * s.dim as u64;
+        let head = s.output_type.map_or(0, |t| row(t) * s.n_vocab as u64);
+        row(wt) * s.n_vocab as u64 + s.n_layers as u64 * layer + head
+    }
+
+    #[test]
+    fn llama2_7b_shape_is_a_3_8_gb_q4_0_file() {
+        let s = SyntheticSpec::named("llama2-7b", GgmlType::Q4_0).expect("known shape");
+        assert_eq!(
+            (
+                s.dim,
+                s.n_layers,
+                s.n_heads,
+                s.n_kv_heads,
+                s.ffn_dim,
+                s.n_vocab
+            ),
+            (4096, 32, 32, 32, 11008, 32000)
+        );
+        assert_eq!(s.output_type, Some(GgmlType::Q6K));
+        let gb = matrix_bytes(&s) as f64 / 1e9;
+        assert!((3.7..3.9).contains(&gb), "{gb} GB");
+    }
+
+    #[test]
+    fn shape_names() {
+        assert_eq!(
+            SyntheticSpec::named("tinyllama", GgmlType::Q8_0),
+            Some(SyntheticSpec::tinyllama(GgmlType::Q8_0))
+        );
+        assert_eq!(SyntheticSpec::named("llama3", GgmlType::Q8_0), None);
     }
 }

@@ -132,15 +132,9 @@ fn chat_evaluates_only_new_tokens() {
 
 #[test]
 fn chatml_format_tokens() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if !path.is_file() {
-        println!(
-            "skipped: {} not found; run scripts/fetch-demo-model.sh",
-            path.display()
-        );
+    let Some(path) = common::smollm2_model() else {
         return;
-    }
+    };
     let model = Model::open_with(
         &path,
         ModelOptions {

@@ -7,6 +7,8 @@
 //! can use any `fn(Vec<u8>) -> Result<()>`, e.g. one that also builds a model
 //! config) and a predicate on the error (write it with `matches!`).
 
+mod common;
+
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue, ValueType};
 use edge_llama::kernels::GgmlType;
 use edge_llama::{Error, Result};
@@ -652,11 +654,11 @@ fn corrupted_files_are_rejected_with_the_right_error() {
     let mut ran = 0;
     for c in cases() {
         let Some(mut bytes) = (c.base)() else {
-            println!(
-                "skipped: {:?}: fixtures not found at {}",
+            common::skip_missing(&format!(
+                "{:?}: fixtures not found at {}",
                 c.name,
                 fixture_path("").display()
-            );
+            ));
             continue;
         };
         (c.mutate)(&mut bytes);
@@ -756,4 +758,78 @@ fn empty_and_tiny_inputs() {
         other => panic!("expected Io error, got {other:?}"),
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Overlapping tensor data (issue 13)
+
+/// The small file with tensor.bb's data offset (relative to the data start)
+/// set to `offset`; tensor.aa holds bytes 0..136 of the data section.
+fn with_bb_offset(offset: u64) -> Vec<u8> {
+    let mut b = small_file().unwrap();
+    let p = tensor_info(&b, "tensor.bb").offset_at;
+    set_u64(&mut b, p, offset);
+    b
+}
+
+#[test]
+fn aliased_tensors_are_rejected() {
+    let start = small_data_start(&small_file().unwrap()) as u64;
+    match GgufFile::from_bytes(with_bb_offset(0)) {
+        Err(Error::OverlappingTensors {
+            first,
+            first_range,
+            second,
+            second_range,
+        }) => {
+            // Same start: the shorter range sorts first.
+            assert_eq!(
+                (first.as_str(), first_range),
+                ("tensor.bb", (start, start + 64))
+            );
+            assert_eq!(
+                (second.as_str(), second_range),
+                ("tensor.aa", (start, start + 136))
+            );
+        }
+        other => panic!("expected OverlappingTensors, got {other:?}"),
+    }
+}
+
+#[test]
+fn partly_overlapping_tensors_are_rejected() {
+    // tensor.aa covers data bytes 0..136; tensor.bb at 64 starts inside it.
+    match GgufFile::from_bytes(with_bb_offset(64)) {
+        Err(e @ Error::OverlappingTensors { .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("tensor.aa") && msg.contains("tensor.bb"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected OverlappingTensors, got {other:?}"),
+    }
+}
+
+#[test]
+fn adjacent_and_empty_tensors_do_not_overlap() {
+    // 192 is the first aligned offset past tensor.aa's 136 bytes; the file
+    // must then be long enough for tensor.bb's 64 bytes there.
+    let mut b = with_bb_offset(192);
+    let start = small_data_start(&b);
+    b.resize(start + 192 + 64, 0);
+    GgufFile::from_bytes(b).expect("adjacent tensors are valid");
+
+    // An empty tensor may share an offset with another tensor.
+    let mut w = GgufWriter::new();
+    w.add_tensor("a", GgmlType::F32, &[4], vec![0u8; 16])
+        .unwrap();
+    w.add_tensor("empty", GgmlType::F32, &[0], Vec::new())
+        .unwrap();
+    let mut out = Vec::new();
+    w.write(&mut out).unwrap();
+    let empty_at = tensor_info(&out, "empty").offset_at;
+    set_u64(&mut out, empty_at, 0);
+    let f = GgufFile::from_bytes(out).expect("an empty tensor overlaps nothing");
+    assert_eq!(f.tensor_offset("empty"), Some(0));
 }

@@ -1,23 +1,21 @@
 //! The GGUF reader against the independent `gguf-rs` parser on every fixture,
 //! and writer round trips (read back by both readers).
 
+mod common;
+
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue, Value, ValueType};
 use edge_llama::kernels::GgmlType;
 use edge_llama::Error;
 use std::path::{Path, PathBuf};
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    common::fixtures_dir()
 }
 
 /// Every `.gguf` file in the fixtures folder and its subfolders, or `None`
 /// (after printing why) when the folder is absent.
 fn gguf_fixtures() -> Option<Vec<PathBuf>> {
-    let dir = fixtures_dir();
-    if !dir.is_dir() {
-        println!("skipped: fixtures not found at {}", dir.display());
-        return None;
-    }
+    let dir = common::fixtures()?;
     let mut out = Vec::new();
     let mut stack = vec![dir];
     while let Some(d) = stack.pop() {

@@ -16,8 +16,7 @@ fn rss_kib() -> Option<u64> {
 
 #[test]
 fn ten_thousand_tokens_in_constant_memory() {
-    if std::env::var_os("EDGE_LLAMA_SKIP_SLOW").is_some() {
-        println!("skipped: EDGE_LLAMA_SKIP_SLOW is set (e.g. under emulation)");
+    if common::slow_tests_skipped() {
         return;
     }
     let Some(dir) = common::fixtures() else {

@@ -10,24 +10,10 @@ use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
 use std::path::{Path, PathBuf};
 
 fn model_path() -> Option<PathBuf> {
-    if std::env::var_os("EDGE_LLAMA_SKIP_SLOW").is_some() {
-        println!("skipped: EDGE_LLAMA_SKIP_SLOW is set (e.g. under emulation)");
+    if common::slow_tests_skipped() {
         return None;
     }
-    let p = std::env::var_os("EDGE_LLAMA_SMOLLM2")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: {} not found; run scripts/fetch-demo-model.sh",
-            p.display()
-        );
-        None
-    }
+    common::smollm2_model()
 }
 
 fn open(path: &Path, numerics: Numerics) -> Model {

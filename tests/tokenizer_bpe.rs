@@ -2,43 +2,18 @@
 //!
 //! Needs the model (`scripts/fetch-demo-model.sh`, or `EDGE_LLAMA_SMOLLM2`
 //! pointing at the GGUF) and the fixtures in `../shared/fixtures/smollm2/`;
-//! without either, each test prints why it was skipped and passes.
+//! without either, each test prints why it was skipped and passes, or fails
+//! under `EDGE_LLAMA_REQUIRE_DATA=1` (see `tests/common/mod.rs`).
 
-use std::path::PathBuf;
+mod common;
 
 use edge_llama::gguf::GgufFile;
 use edge_llama::tokenizer::bpe::{BpeTokenizer, PreTokenizer};
 use edge_llama::tokenizer::Tokenizer;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn model_path() -> Option<PathBuf> {
-    let p = match std::env::var_os("EDGE_LLAMA_SMOLLM2") {
-        Some(p) => PathBuf::from(p),
-        None => repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
-    };
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: {} not found; run scripts/fetch-demo-model.sh (or set EDGE_LLAMA_SMOLLM2)",
-            p.display()
-        );
-        None
-    }
-}
-
 fn fixture(name: &str) -> Option<serde_json::Value> {
-    let p = repo_root().join("../shared/fixtures/smollm2").join(name);
-    match std::fs::read_to_string(&p) {
-        Ok(s) => Some(serde_json::from_str(&s).expect("fixture is valid JSON")),
-        Err(e) => {
-            println!("skipped: fixture {} unavailable: {e}", p.display());
-            None
-        }
-    }
+    let p = common::fixture_file(&format!("smollm2/{name}"))?;
+    Some(common::read_json(&p))
 }
 
 fn ids_of(v: &serde_json::Value) -> Vec<u32> {
@@ -50,7 +25,7 @@ fn ids_of(v: &serde_json::Value) -> Vec<u32> {
 }
 
 fn load() -> Option<(GgufFile, BpeTokenizer)> {
-    let path = model_path()?;
+    let path = common::smollm2_model()?;
     let file = GgufFile::open(&path).expect("open SmolLM2 GGUF");
     let tok = BpeTokenizer::from_gguf(&file).expect("BPE tokenizer from SmolLM2");
     Some((file, tok))

@@ -1,23 +1,21 @@
 //! The Llama SentencePiece tokenizer against llama.cpp's test vectors for the
 //! real Llama 2 vocabulary (`../shared/fixtures/ggml-vocab-llama-spm.gguf*`).
 
+mod common;
+
 use std::path::PathBuf;
 
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue};
 use edge_llama::{Error, Tokenizer};
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    common::fixtures_dir()
 }
 
 /// The tokenizer of the Llama 2 vocabulary file, or `None` (after printing
 /// why) when the fixtures are absent.
 fn llama_tokenizer() -> Option<Tokenizer> {
-    let path = fixtures().join("ggml-vocab-llama-spm.gguf");
-    if !path.exists() {
-        println!("skipped: {} not found", path.display());
-        return None;
-    }
+    let path = common::fixture_file("ggml-vocab-llama-spm.gguf")?;
     let file = GgufFile::open(&path).expect("open the vocabulary GGUF");
     Some(Tokenizer::from_gguf(&file).expect("tokenizer from GGUF metadata"))
 }

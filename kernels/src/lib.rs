@@ -29,6 +29,7 @@ pub mod cpu;
 mod dispatch;
 pub mod float_ops;
 pub mod quant;
+pub mod quants;
 pub mod scalar;
 #[doc(hidden)]
 pub mod testing;
@@ -47,4 +48,5 @@ pub use quant::{
     with_quant_type, Dot4Fn, DotFn, Numerics, QuantType, QuantVisitor, QuantizeFn, RowKernels,
     Rows2Fn, Tile8Fn, QUANT_TYPES,
 };
+pub use quants::{BlockIq4Nl, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ5_0, BlockQ5_1};
 pub use types::GgmlType;

@@ -32,6 +32,10 @@ pub enum GgmlType {
     Q6K,
     /// K-quant 8-bit (activations).
     Q8K,
+    /// 4-bit non-linear (table) levels, 32-element blocks.
+    IQ4NL,
+    /// 4-bit non-linear levels, 256-element super-blocks with 6-bit scales.
+    IQ4XS,
     /// 8-bit int.
     I8,
     /// 16-bit int.
@@ -65,6 +69,8 @@ impl GgmlType {
             13 => Q5K,
             14 => Q6K,
             15 => Q8K,
+            20 => IQ4NL,
+            23 => IQ4XS,
             24 => I8,
             25 => I16,
             26 => I32,
@@ -93,6 +99,8 @@ impl GgmlType {
             Q5K => 13,
             Q6K => 14,
             Q8K => 15,
+            IQ4NL => 20,
+            IQ4XS => 23,
             I8 => 24,
             I16 => 25,
             I32 => 26,
@@ -107,8 +115,8 @@ impl GgmlType {
         use GgmlType::*;
         match self {
             F32 | F16 | BF16 | I8 | I16 | I32 | I64 | F64 => 1,
-            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 => 32,
-            Q2K | Q3K | Q4K | Q5K | Q6K | Q8K => 256,
+            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q8_1 | IQ4NL => 32,
+            Q2K | Q3K | Q4K | Q5K | Q6K | Q8K | IQ4XS => 256,
         }
     }
 
@@ -132,6 +140,8 @@ impl GgmlType {
             Q5K => 176,
             Q6K => 210,
             Q8K => 292,
+            IQ4NL => 18,
+            IQ4XS => 136,
         }
     }
 
@@ -163,6 +173,8 @@ impl GgmlType {
             Q5K => "q5_K",
             Q6K => "q6_K",
             Q8K => "q8_K",
+            IQ4NL => "iq4_nl",
+            IQ4XS => "iq4_xs",
             I8 => "i8",
             I16 => "i16",
             I32 => "i32",

@@ -1,7 +1,10 @@
 //! Byte-identity of the reference weight quantizers with llama.cpp's: every
 //! Q8_0 / Q4_0 / Q6_K tensor of `tiny-gqa-{q8_0,q4_0}.gguf` (written by
 //! llama.cpp's quantizer) must equal our quantization of the same tensor in
-//! `tiny-gqa-f16.gguf`. Skipped (with a message) when the fixtures are absent.
+//! `tiny-gqa-f16.gguf`. Skipped (with a message) when the fixtures are absent,
+//! a failure under `EDGE_LLAMA_REQUIRE_DATA=1`.
+
+mod common;
 
 use edge_llama_kernels::scalar::*;
 use edge_llama_kernels::*;
@@ -104,16 +107,6 @@ impl Gguf {
     }
 }
 
-fn fixtures() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
-    if dir.join("tiny-gqa-f16.gguf").exists() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: fixtures not found at {}", dir.display());
-        None
-    }
-}
-
 fn quantize_bytes(t: u32, x: &[f32]) -> Vec<u8> {
     let n = x.len();
     match t {
@@ -170,7 +163,9 @@ fn quantize_bytes(t: u32, x: &[f32]) -> Vec<u8> {
 
 #[test]
 fn quantizers_match_llama_cpp_bytes() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let src = Gguf::open(&dir.join("tiny-gqa-f16.gguf"));
     let mut checked = HashMap::<u32, usize>::new();
     for file in ["tiny-gqa-q8_0.gguf", "tiny-gqa-q4_0.gguf"] {

@@ -467,6 +467,7 @@ impl GgufFile {
         }
         let tensor_sorted =
             sorted_unique(tensors.len(), |i| &buf[tensors[i].name.clone()], "tensor")?;
+        check_no_overlap(&tensors, buf)?;
 
         Ok(GgufFile {
             bytes,
@@ -534,6 +535,27 @@ fn sorted_unique<'b>(
         }
     }
     Ok(idx)
+}
+
+/// `Error::OverlappingTensors` when the data of two tensors share a byte
+/// (aliased tensors, at the same offset, included). Empty tensors occupy no
+/// bytes and overlap nothing.
+fn check_no_overlap(tensors: &[TensorEntry], buf: &[u8]) -> Result<()> {
+    let mut by_start: Vec<&TensorEntry> = tensors.iter().filter(|t| !t.data.is_empty()).collect();
+    by_start.sort_by_key(|t| (t.data.start, t.data.end));
+    for w in by_start.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if b.data.start < a.data.end {
+            let name = |t: &TensorEntry| String::from_utf8_lossy(&buf[t.name.clone()]).into_owned();
+            return Err(Error::OverlappingTensors {
+                first: name(a),
+                first_range: (a.data.start as u64, a.data.end as u64),
+                second: name(b),
+                second_range: (b.data.start as u64, b.data.end as u64),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Binary search of `target` among `sorted` indices ordered by `name`.

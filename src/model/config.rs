@@ -2,6 +2,18 @@
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
+use crate::kv_cache::KvCacheConfig;
+
+/// Tokens a forward step processes at once; scratch buffers are sized for it
+/// (the same constant as the forward pass's batch).
+const SCRATCH_BATCH: u64 = crate::model::forward::MAX_BATCH as u64;
+
+/// f32 lanes per head the attention keeps for weighted value sums.
+const SCRATCH_VALUE_LANES: u64 = 64;
+
+/// Bytes per element of the quantized activation buffers (f32 copy plus
+/// q8_0, q8_1 and q8_K blocks), rounded up.
+const ACTIVATION_BYTES_PER_ELEM: u64 = 8;
 
 /// Upper bounds that keep allocations sized from file numbers sane. Real
 /// models are far below them; the tensor shapes are checked against the file
@@ -43,6 +55,62 @@ impl Config {
     /// Width of the key/value projections: `n_kv_heads * head_dim`.
     pub fn kv_dim(&self) -> usize {
         self.n_kv_heads * self.head_dim
+    }
+
+    /// Bytes a session with cache settings `kv` allocates: the KV cache
+    /// (keys and values of every layer) plus the per-session scratch buffers
+    /// (activations for a batch, attention scores over `kv.capacity`
+    /// positions, logits). An upper estimate of the scratch (within a few
+    /// percent); `None` when the size overflows `u64`.
+    pub fn session_bytes(&self, kv: &KvCacheConfig) -> Option<u64> {
+        let u = |x: usize| x as u64;
+        let (num, den) = kv.dtype.bytes_per_elem();
+        let cache = u(kv.capacity)
+            .checked_mul(u(self.kv_dim()))?
+            .checked_mul(u(self.n_layers))?
+            .checked_mul(2 * num)?
+            / den;
+        let qdim = u(self.n_heads) * u(self.head_dim);
+        let widest = u(self.dim).max(u(self.ffn_dim)).max(qdim);
+        let batch_f32 = [
+            3 * u(self.dim),
+            2 * qdim,
+            2 * u(self.kv_dim()),
+            2 * u(self.ffn_dim),
+            u(self.rope_dim),
+            u(self.n_vocab),
+            widest.max(u(self.n_vocab)),
+        ]
+        .iter()
+        .try_fold(0u64, |a, &x| a.checked_add(x))?;
+        let per_head = u(kv.capacity).checked_add((3 + SCRATCH_VALUE_LANES) * u(self.head_dim))?;
+        let scratch = SCRATCH_BATCH
+            .checked_mul(batch_f32)?
+            .checked_add(u(self.n_heads).checked_mul(per_head)?)?
+            .checked_mul(4)?
+            .checked_add(SCRATCH_BATCH * widest * ACTIVATION_BYTES_PER_ELEM)?;
+        cache.checked_add(scratch)
+    }
+
+    /// [`Error::TooLarge`] when a session with cache settings `kv` would
+    /// allocate more than `kv.max_session_bytes` (see
+    /// [`session_bytes`](Self::session_bytes)).
+    pub fn check_session_bytes(&self, kv: &KvCacheConfig) -> Result<()> {
+        let limit = kv.max_session_bytes;
+        match self.session_bytes(kv) {
+            Some(needed) if needed <= limit => Ok(()),
+            needed => Err(Error::TooLarge {
+                what: format!(
+                    "a session of {} positions ({} layers, KV width {}, vocabulary {})",
+                    kv.capacity,
+                    self.n_layers,
+                    self.kv_dim(),
+                    self.n_vocab
+                ),
+                needed: needed.unwrap_or(u64::MAX),
+                limit,
+            }),
+        }
     }
 
     /// Reads and validates the hyperparameters of `file`.

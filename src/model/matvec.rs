@@ -528,6 +528,7 @@ pub fn bench_matvec(
         cols: x.len(),
         offset: 0,
         len: weights.len(),
+        copy: None,
     };
     let fmt = Activation::format_of(dtype);
     act.0.fill(k, fmt, x);

@@ -1,16 +1,20 @@
 //! The Llama model: config from metadata, weights bound to the mapped file,
 //! and the forward pass.
 
+mod attention;
 mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
+mod products;
+mod realign;
+mod threads;
 pub(crate) mod weights;
 
 pub use config::Config;
+pub use threads::{default_threads, ThreadChoice};
 
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
-use crate::session::{Session, SessionOptions};
 use crate::tokenizer::Tokenizer;
 use edge_llama_kernels::{KernelPath, Kernels, Numerics};
 use std::path::Path;
@@ -20,7 +24,8 @@ use weights::Weights;
 /// Options for opening a model.
 #[derive(Clone, Debug, Default)]
 pub struct ModelOptions {
-    /// Threads for matrix-vector products; 0 means the number of physical cores.
+    /// Threads for matrix-vector products; 0 means [`default_threads`]: the
+    /// physical cores, or the performance cores of a big.LITTLE ARM board.
     pub threads: usize,
     /// Summation order of the kernels. `None`: the `EDGE_LLAMA_NUMERICS`
     /// variable (`default` or `llamacpp`; any other value is an error at
@@ -72,6 +77,7 @@ impl ModelInner {
             map: self.file.as_bytes(),
             kernels: &self.kernels,
             pool: self.pool.as_ref(),
+            cancel: None,
         }
     }
 }
@@ -109,7 +115,7 @@ impl Model {
         .map_err(Error::Kernel)?
         .with_numerics(numerics_of(&options)?);
         let threads = if options.threads == 0 {
-            num_cpus::get_physical().max(1)
+            default_threads().threads
         } else {
             options.threads
         };
@@ -169,9 +175,26 @@ impl Model {
         self.inner.kernels.numerics
     }
 
-    /// Starts a conversation with its own KV cache.
-    pub fn new_session(&self, options: SessionOptions) -> Result<Session> {
-        Session::new(self.inner.clone(), options)
+    /// Names and sizes (bytes) of the weight matrices that the file did not
+    /// align for their type (GGUF allows `general.alignment` 1 or 2) and
+    /// that were therefore copied into aligned memory when the model was
+    /// opened; empty for a normally aligned file, where every weight is read
+    /// in place from the map. The library logs nothing itself: applications
+    /// may report this (the `generate` and `chat` examples print one line).
+    pub fn realigned_tensors(&self) -> Vec<(&str, usize)> {
+        let w = &self.inner.weights;
+        let layers = w
+            .layers
+            .iter()
+            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]);
+        let mut out: Vec<(&str, usize)> = [&w.token_embd, &w.output]
+            .into_iter()
+            .chain(layers)
+            .filter_map(|m| m.copy.as_ref().map(|c| (m.name.as_str(), c.len())))
+            .collect();
+        // A tied head shares the embedding's copy: list it once.
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
     }
 }
 

@@ -137,7 +137,7 @@ impl Tokenizer {
     /// Tokenizes plain text; special tokens written in the text (such as
     /// `<s>`) are never turned into their ids. BOS comes first when `add_bos`
     /// and the vocabulary has one; EOS is never appended (see
-    /// [`Tokenizer::add_eos`]). The empty string gives no tokens.
+    /// [`Tokenizer::add_eos`]). The empty string gives no tokens but that BOS.
     pub fn encode(&self, text: &str, add_bos: bool) -> Vec<u32> {
         match &self.kind {
             Kind::Spm(t) => t.encode(text, add_bos),

@@ -1,16 +1,103 @@
-//! Shared helpers for the integration tests: locating the reference fixtures.
+//! Shared helpers for the integration tests: locating the reference fixtures
+//! and the SmolLM2 demo model, and skipping (or, in CI, failing) when they
+//! are missing.
+//!
+//! `EDGE_LLAMA_REQUIRE_DATA=1` (set by `.ci/run`) turns every "skipped:
+//! data missing" into a test failure naming what was missing. Without it a
+//! test whose data is missing returns early and writes `skipped: …` straight
+//! to the terminal (not through the captured `println!`), so the skip is
+//! visible in a plain `cargo test` run.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// `../shared/fixtures` next to the repository, or `None` (with a printed
-/// note) when it is absent, e.g. in a user's fresh clone.
+/// The switch that turns missing test data into failures.
+pub const REQUIRE_DATA_VAR: &str = "EDGE_LLAMA_REQUIRE_DATA";
+
+/// True when `EDGE_LLAMA_REQUIRE_DATA` is set to anything but empty or `0`.
+pub fn data_required() -> bool {
+    std::env::var(REQUIRE_DATA_VAR).is_ok_and(|v| !v.trim().is_empty() && v.trim() != "0")
+}
+
+/// Reports that a test cannot run because `what` is missing: panics (fails
+/// the test) under `EDGE_LLAMA_REQUIRE_DATA=1`, otherwise prints a visible
+/// `skipped:` line. Callers return right after.
+pub fn skip_missing(what: &str) {
+    if data_required() {
+        panic!("{what}; {REQUIRE_DATA_VAR} is set, so missing test data is a failure");
+    }
+    // Written to the process's stderr directly: libtest captures only the
+    // print macros, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "skipped: {what} (set {REQUIRE_DATA_VAR}=1 to make this a failure)"
+    );
+}
+
+/// True (after a visible note) when `EDGE_LLAMA_SKIP_SLOW` is set, e.g.
+/// under emulation. A deliberate skip, not missing data: allowed even under
+/// `EDGE_LLAMA_REQUIRE_DATA`.
+pub fn slow_tests_skipped() -> bool {
+    if std::env::var_os("EDGE_LLAMA_SKIP_SLOW").is_some() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "skipped: EDGE_LLAMA_SKIP_SLOW is set (e.g. under emulation)"
+        );
+        true
+    } else {
+        false
+    }
+}
+
+/// Path of `../shared/fixtures`, whether or not it exists.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// `../shared/fixtures` next to the repository, or `None` (after
+/// [`skip_missing`]) when it is absent, e.g. in a user's fresh clone.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    let dir = fixtures_dir();
     if dir.is_dir() {
         Some(dir)
     } else {
-        println!("skipped: fixtures not found at {}", dir.display());
+        skip_missing(&format!(
+            "reference fixtures not found at {} (../shared beside the checkout)",
+            dir.display()
+        ));
+        None
+    }
+}
+
+/// One file under `../shared/fixtures`, or `None` (after [`skip_missing`])
+/// when it is absent.
+pub fn fixture_file(relative: &str) -> Option<PathBuf> {
+    let path = fixtures_dir().join(relative);
+    if path.is_file() {
+        Some(path)
+    } else {
+        skip_missing(&format!("fixture {} not found", path.display()));
+        None
+    }
+}
+
+/// The SmolLM2-135M-Instruct Q4_1 demo model: `EDGE_LLAMA_SMOLLM2` when
+/// set, else `models/SmolLM2-135M-Instruct.Q4_1.gguf`; `None` (after
+/// [`skip_missing`]) when the file is absent.
+pub fn smollm2_model() -> Option<PathBuf> {
+    let path = std::env::var_os("EDGE_LLAMA_SMOLLM2")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    if path.is_file() {
+        Some(path)
+    } else {
+        skip_missing(&format!(
+            "SmolLM2 model {} not found; run scripts/fetch-demo-model.sh (or set EDGE_LLAMA_SMOLLM2)",
+            path.display()
+        ));
         None
     }
 }

@@ -1,12 +1,13 @@
 //! What each quantization costs in accuracy and buys in speed and memory, on
 //! your model and your text, in one command.
 //!
-//! `cargo run --release --example quant_bench -- --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--out DIR]`
+//! `cargo run --release --example quant_bench -- --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]`
 //!
-//! Quantizes BASE into each type (cached in DIR as `STEM-TYPE.gguf`, remade
-//! when older than BASE), evaluates BASE once to store its log-probs on the
-//! scored positions of the text, then measures BASE itself (the first row,
-//! `base (TYPE)` with TYPE its dominant weight type) and each type in a child
+//! Evaluates BASE once to store its log-probs on the scored positions of the
+//! text (`DIR/baseline.logprobs`), then measures BASE itself (the first row,
+//! `base (TYPE)` with TYPE its dominant weight type) and, one after the
+//! other, each type (a llama.cpp mix such as `q4_k_m`, quantized from BASE
+//! into `DIR/STEM-TYPE.gguf`) in a child
 //! process (this binary re-run with `--measure-one base|TYPE`, so each peak
 //! resident set is that model's own): prompt tokens/s (one `ctx`-token
 //! window), generation tokens/s (`--gen` greedy tokens after BOS), both the
@@ -15,14 +16,25 @@
 //! divergence, top-1 agreement and max |Δp| against BASE (llama-perplexity's
 //! windows: see `edge_llama::eval`). Prints a markdown table and writes
 //! `DIR/report.md`, `DIR/report.json` and `DIR/accuracy_vs_speed.svg`
-//! (x: generation tokens/s, y: mean KLD).
+//! (x: generation tokens/s, y: mean KLD on a log axis, the Pareto front
+//! marked).
 //!
-//! BASE may itself be quantized (Q4_0, Q4_1, Q8_0, Q6_K weights): the types
+//! Intermediate files — each quantized model and `baseline.logprobs`
+//! (4 bytes × scored positions × vocabulary) — are deleted once no longer
+//! needed (each model right after it is measured, so at most one is on disk
+//! at a time), also when the run fails, unless `--keep` is given. With
+//! `--keep` they stay, and a later run reuses a kept model that is newer than
+//! BASE.
+//!
+//! BASE may itself be quantized (weights of a type the quantizer can
+//! dequantize, see `edge_llama::quantize::REQUANTIZABLE`): the types
 //! are then made by requantization (dequantize, quantize again; tensors
 //! already of their output type are copied), and the accuracy figures are
 //! relative to that quantized baseline, not to the original float weights.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod plot;
 
 use common::{die, fail, Args};
 use edge_llama::eval::{compare_with_file, write_baseline, Comparison, Windows};
@@ -36,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--out DIR]";
+const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]\n  TYPES (comma-separated): f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 iq4_nl q4_0 q3_k_l q3_k_m q3_k_s q2_k";
 const OPTIONS: &[&str] = &[
     "--model",
     "--text",
@@ -64,6 +76,7 @@ struct Settings {
     gen: usize,
     reps: usize,
     pure: bool,
+    keep: bool,
     out: PathBuf,
 }
 
@@ -93,6 +106,7 @@ impl Settings {
             gen: args.get(USAGE, "--gen", 64),
             reps: args.get(USAGE, "--reps", 1),
             pure: args.flag("--pure"),
+            keep: args.flag("--keep"),
             out: PathBuf::from(
                 args.opt("--out")
                     .unwrap_or_else(|| "quant_bench_out".into()),
@@ -279,7 +293,7 @@ fn parse_result(stdout: &str) -> Option<Measured> {
 
 /// Quantizes BASE to `t` unless a valid file newer than BASE is cached;
 /// `requantize`: BASE is quantized, allow requantization.
-fn ensure_quantized(s: &Settings, t: QuantTarget, requantize: bool) -> PathBuf {
+fn ensure_quantized(s: &Settings, t: QuantTarget, requantize: bool) -> Result<PathBuf, String> {
     let path = s.quantized_path(t);
     let newer = |p: &Path| -> Option<bool> {
         let base = std::fs::metadata(&s.model).ok()?.modified().ok()?;
@@ -292,8 +306,8 @@ fn ensure_quantized(s: &Settings, t: QuantTarget, requantize: bool) -> PathBuf {
             == Some(t.file_type())
     };
     if newer(&path) == Some(true) && valid() {
-        eprintln!("{t}: using cached {}", path.display());
-        return path;
+        eprintln!("{t}: using kept {}", path.display());
+        return Ok(path);
     }
     let opts = QuantizeOptions {
         target: t,
@@ -310,22 +324,22 @@ fn ensure_quantized(s: &Settings, t: QuantTarget, requantize: bool) -> PathBuf {
             pb.set_message(tp.name.clone());
         }
     })
-    .unwrap_or_else(|e| die(e));
+    .map_err(|e| format!("quantizing to {t}: {e}"))?;
     pb.finish_and_clear();
     eprintln!("{t}: wrote {}", path.display());
-    path
+    Ok(path)
 }
 
 /// File size in bytes and bits per weight (tensor data bits / elements).
-fn size_and_bpw(path: &Path) -> (u64, f64) {
-    let f = GgufFile::open(path).unwrap_or_else(|e| die(e));
+fn size_and_bpw(path: &Path) -> Result<(u64, f64), String> {
+    let f = GgufFile::open(path).map_err(|e| e.to_string())?;
     let (bytes, elems) = f.tensors().fold((0u64, 0u64), |(b, n), t| {
         (b + t.data.len() as u64, n + t.n_elements())
     });
-    (
+    Ok((
         f.as_bytes().len() as u64,
         8.0 * bytes as f64 / elems.max(1) as f64,
-    )
+    ))
 }
 
 /// The weight type holding most of BASE's 2-D weight elements (its name for
@@ -431,6 +445,7 @@ fn json_report(
     let _ = writeln!(j, "  \"windows\": {},", windows.windows.len());
     let _ = writeln!(j, "  \"scored_tokens\": {},", windows.n_scored());
     let _ = writeln!(j, "  \"pure\": {},", s.pure);
+    let _ = writeln!(j, "  \"intermediate_files_kept\": {},", s.keep);
     let _ = writeln!(j, "  \"baseline_quantized\": {base_quantized},");
     let _ = writeln!(j, "  \"baseline_perplexity\": {},", json_num(base_ppl));
     j.push_str("  \"types\": [\n");
@@ -454,201 +469,89 @@ fn json_report(
     j
 }
 
-/// Round tick step (1, 2 or 5 × 10^k) giving about `n` ticks over `range`.
-fn nice_step(range: f64, n: f64) -> f64 {
-    let raw = (range / n).max(f64::MIN_POSITIVE);
-    let mag = 10f64.powf(raw.log10().floor());
-    let f = raw / mag;
-    mag * if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    }
+/// The run's intermediate files (quantized models, baseline log-probs):
+/// removed when no longer needed and on failure, unless `--keep`.
+struct Scratch {
+    keep: bool,
+    files: Vec<PathBuf>,
 }
 
-fn fmt_tick(v: f64, step: f64) -> String {
-    let decimals = (-step.log10().floor()).max(0.0) as usize;
-    format!("{v:.decimals$}")
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// The plot: x = generation tokens/s, y = mean KLD, one labelled point per type.
-fn svg(s: &Settings, rows: &[Row]) -> String {
-    let (w, h) = (760.0, 500.0);
-    let (left, right, top, bottom) = (90.0, 30.0, 60.0, 70.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let xs: Vec<f64> = rows.iter().map(|r| r.m.get("tg_tps")).collect();
-    let ys: Vec<f64> = rows.iter().map(|r| r.m.get("kld_mean")).collect();
-    let fin = |v: &[f64]| {
-        v.iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .fold(0.0f64, f64::max)
-    };
-    let xstep = nice_step(fin(&xs).max(1e-9) * 1.1, 5.0);
-    let xmax = (fin(&xs) * 1.1 / xstep).ceil().max(1.0) * xstep;
-    let ystep = nice_step(fin(&ys).max(1e-6) * 1.15, 5.0);
-    let ymax = (fin(&ys) * 1.15 / ystep).ceil().max(1.0) * ystep;
-    let px = |x: f64| left + pw * x / xmax;
-    let py = |y: f64| top + ph * (1.0 - y / ymax);
-
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif">"#
-    );
-    let _ = writeln!(o, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-    let model = Path::new(&s.model)
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let _ = writeln!(
-        o,
-        r#"<text x="{}" y="28" font-size="17" text-anchor="middle" font-weight="bold">Accuracy vs speed: {} (ctx {}, {} threads)</text>"#,
-        w / 2.0,
-        xml(&model),
-        s.ctx,
-        rows.first().map_or(0.0, |r| r.m.get("threads"))
-    );
-    // Grid and ticks.
-    let mut v = 0.0;
-    while v <= xmax + xstep * 1e-6 {
-        let x = px(v);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{:.1}" stroke="#e4e4e4"/>"##,
-            top + ph
-        );
-        let _ = writeln!(
-            o,
-            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="black"/>"#,
-            top + ph,
-            top + ph + 6.0
-        );
-        let _ = writeln!(
-            o,
-            r#"<text x="{x:.1}" y="{:.1}" font-size="13" text-anchor="middle">{}</text>"#,
-            top + ph + 22.0,
-            fmt_tick(v, xstep)
-        );
-        v += xstep;
-    }
-    let mut v = 0.0;
-    while v <= ymax + ystep * 1e-6 {
-        let y = py(v);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e4e4e4"/>"##,
-            left + pw
-        );
-        let _ = writeln!(
-            o,
-            r#"<line x1="{:.1}" y1="{y:.1}" x2="{left}" y2="{y:.1}" stroke="black"/>"#,
-            left - 6.0
-        );
-        let _ = writeln!(
-            o,
-            r#"<text x="{:.1}" y="{:.1}" font-size="13" text-anchor="end">{}</text>"#,
-            left - 10.0,
-            y + 4.5,
-            fmt_tick(v, ystep)
-        );
-        v += ystep;
-    }
-    // Axes and labels.
-    let _ = writeln!(
-        o,
-        r#"<line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#,
-        top + ph
-    );
-    let _ = writeln!(
-        o,
-        r#"<line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black" stroke-width="1.5"/>"#,
-        top + ph,
-        left + pw,
-        top + ph
-    );
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" font-size="15" text-anchor="middle">generation speed (tokens/s, higher is better)</text>"#,
-        left + pw / 2.0,
-        h - 18.0
-    );
-    let _ = writeln!(
-        o,
-        r#"<text x="22" y="{:.1}" font-size="15" text-anchor="middle" transform="rotate(-90 22 {:.1})">mean KL divergence vs base (nats, lower is better)</text>"#,
-        top + ph / 2.0,
-        top + ph / 2.0
-    );
-    // Points, then labels placed where they do not overlap earlier ones.
-    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"];
-    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
-    let mut labels = String::new();
-    for (i, r) in rows.iter().enumerate() {
-        let (x, y) = (xs[i], ys[i]);
-        if !(x.is_finite() && y.is_finite()) {
-            continue;
+impl Scratch {
+    /// Registers `p` as intermediate (before it is written, so a failed
+    /// write is cleaned up too).
+    fn add(&mut self, p: &Path) {
+        if !self.files.iter().any(|f| f == p) {
+            self.files.push(p.to_path_buf());
         }
-        let (cx, cy) = (px(x), py(y));
-        let c = colors[i % colors.len()];
-        let _ = writeln!(
-            o,
-            r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="6" fill="{c}" stroke="black"/>"#
-        );
-        placed.push((cx - 7.0, cx + 7.0, cy - 7.0, cy + 7.0));
-        let text = format!("{}: {:.2} bpw, KLD {:.4}", r.label, r.bpw, y);
-        // 8.4 px per character: a generous width for 14 px bold sans.
-        let tw = 8.4 * text.chars().count() as f64;
-        // Candidate spots: right or left of the point, above or below it;
-        // the first that stays in the picture and clears earlier ones wins.
-        let free = |x0: f64, y0: f64| {
-            x0 >= 4.0
-                && x0 + tw <= w - 4.0
-                && y0 - 13.0 >= top - 30.0
-                && y0 <= top + ph + 14.0
-                && !placed
-                    .iter()
-                    .any(|b| x0 < b.1 && b.0 < x0 + tw && y0 - 13.0 < b.3 && b.2 < y0 + 4.0)
-        };
-        let mut spot = None;
-        'search: for dy in [-10.0, 22.0, -28.0, 40.0, -46.0, 58.0, -64.0] {
-            for x0 in [cx + 10.0, cx - 10.0 - tw] {
-                if free(x0, cy + dy) {
-                    spot = Some((x0, cy + dy));
-                    break 'search;
-                }
-            }
-        }
-        let (x0, base_y) = spot.unwrap_or((cx + 10.0, cy - 10.0));
-        placed.push((x0, x0 + tw, base_y - 13.0, base_y + 4.0));
-        // A leader line from the point to the near end of its label.
-        let lx = if x0 > cx { x0 - 2.0 } else { x0 + tw + 2.0 };
-        let _ = writeln!(
-            labels,
-            r#"<line x1="{cx:.1}" y1="{cy:.1}" x2="{lx:.1}" y2="{:.1}" stroke="{c}" stroke-width="1"/>"#,
-            base_y - 5.0
-        );
-        let _ = writeln!(
-            labels,
-            r#"<text x="{x0:.1}" y="{base_y:.1}" font-size="14" fill="{c}" font-weight="bold">{}</text>"#,
-            xml(&text)
-        );
     }
-    o.push_str(&labels);
-    o.push_str("</svg>\n");
-    o
+
+    /// Removes `p` now (unless `--keep`).
+    fn done_with(&mut self, p: &Path) {
+        if self.keep {
+            return;
+        }
+        self.files.retain(|f| f != p);
+        remove_reporting(p);
+    }
+
+    /// Removes every registered file (unless `--keep`).
+    fn clean(&mut self) {
+        if self.keep {
+            return;
+        }
+        for f in std::mem::take(&mut self.files) {
+            remove_reporting(&f);
+        }
+    }
+
+    /// Cleans up, then exits with `msg` as [`die`] does.
+    fn die(&mut self, msg: impl std::fmt::Display) -> ! {
+        self.clean();
+        die(msg)
+    }
+}
+
+fn remove_reporting(p: &Path) {
+    match std::fs::remove_file(p) {
+        Ok(()) => eprintln!("removed {}", p.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => eprintln!("warning: could not remove {}: {e}", p.display()),
+    }
+}
+
+/// Runs this binary as `--measure-one ARG` and parses its result line.
+fn measure_in_child(s: &Settings, arg: &str) -> Result<Measured, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut cmd = Command::new(&exe);
+    cmd.args(["--measure-one", arg, "--model", &s.model, "--text", &s.text])
+        .args([
+            "--ctx",
+            &s.ctx.to_string(),
+            "--threads",
+            &s.threads.to_string(),
+        ])
+        .args(["--gen", &s.gen.to_string(), "--reps", &s.reps.to_string()])
+        .arg("--out")
+        .arg(&s.out)
+        .stderr(std::process::Stdio::inherit());
+    if let Some(c) = s.chunks {
+        cmd.args(["--chunks", &c.to_string()]);
+    }
+    if s.pure {
+        cmd.arg("--pure");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!("measuring {arg} failed ({})", out.status));
+    }
+    parse_result(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| format!("measuring {arg}: no result line"))
 }
 
 fn main() {
-    let args = Args::parse(USAGE, &["--pure"]);
+    let args = Args::parse(USAGE, &["--pure", "--keep"]);
     args.only(USAGE, OPTIONS);
     let s = Settings::parse(&args);
     if let Some(ty) = args.opt("--measure-one") {
@@ -656,8 +559,11 @@ fn main() {
         return;
     }
     std::fs::create_dir_all(&s.out).unwrap_or_else(|e| die(format!("{}: {e}", s.out.display())));
+    let mut scratch = Scratch {
+        keep: s.keep,
+        files: Vec::new(),
+    };
 
-    // 1. The quantized files.
     let (base_name, base_quantized) = base_type(&s.model);
     let base_note = if base_quantized {
         format!(
@@ -672,13 +578,8 @@ fn main() {
     if base_quantized {
         eprintln!("note: {base_note}");
     }
-    let paths: Vec<PathBuf> = s
-        .types
-        .iter()
-        .map(|&t| ensure_quantized(&s, t, base_quantized))
-        .collect();
 
-    // 2. The baseline's log-probs on the scored positions.
+    // 1. The baseline's log-probs on the scored positions.
     let base = Model::open_with(
         &s.model,
         ModelOptions {
@@ -698,10 +599,11 @@ fn main() {
         base.threads()
     );
     let pb = bar(windows.windows.len(), "baseline");
+    scratch.add(&s.baseline_path());
     let base_ppl = write_baseline(&base, &windows, s.baseline_path(), &mut |d, _| {
         pb.set_position(d as u64)
     })
-    .unwrap_or_else(|e| die(e));
+    .unwrap_or_else(|e| scratch.die(e));
     pb.finish_and_clear();
     eprintln!(
         "baseline perplexity {:.4} ± {:.4}",
@@ -709,59 +611,33 @@ fn main() {
     );
     drop(base);
 
-    // 3. One child process for the base and for each type.
-    let exe =
-        std::env::current_exe().unwrap_or_else(|e| die(format!("cannot find this program: {e}")));
+    // 2. The base, then each type: quantize, measure in a child process,
+    // remove the quantized file unless --keep.
     let mut rows = Vec::new();
-    let jobs = std::iter::once((
-        BASE.to_string(),
-        format!("{BASE} ({base_name})"),
-        PathBuf::from(&s.model),
-    ))
-    .chain(
-        s.types
-            .iter()
-            .zip(&paths)
-            .map(|(t, p)| (t.name().to_string(), t.name().to_string(), p.clone())),
-    );
-    for (arg, t, path) in jobs {
-        eprintln!("{t}: measuring…");
-        let mut cmd = Command::new(&exe);
-        cmd.args([
-            "--measure-one",
-            &arg,
-            "--model",
-            &s.model,
-            "--text",
-            &s.text,
-        ])
-        .args([
-            "--ctx",
-            &s.ctx.to_string(),
-            "--threads",
-            &s.threads.to_string(),
-        ])
-        .args(["--gen", &s.gen.to_string(), "--reps", &s.reps.to_string()])
-        .arg("--out")
-        .arg(&s.out)
-        .stderr(std::process::Stdio::inherit());
-        if let Some(c) = s.chunks {
-            cmd.args(["--chunks", &c.to_string()]);
+    let jobs = std::iter::once(None).chain(s.types.iter().copied().map(Some));
+    for target in jobs {
+        let (arg, label, path) = match target {
+            None => (
+                BASE.to_string(),
+                format!("{BASE} ({base_name})"),
+                PathBuf::from(&s.model),
+            ),
+            Some(t) => {
+                scratch.add(&s.quantized_path(t));
+                let path =
+                    ensure_quantized(&s, t, base_quantized).unwrap_or_else(|e| scratch.die(e));
+                (t.name().to_string(), t.name().to_string(), path)
+            }
+        };
+        eprintln!("{label}: measuring…");
+        let m = measure_in_child(&s, &arg).unwrap_or_else(|e| scratch.die(e));
+        let (file_bytes, bpw) =
+            size_and_bpw(&path).unwrap_or_else(|e| scratch.die(format!("{}: {e}", path.display())));
+        if target.is_some() {
+            scratch.done_with(&path);
         }
-        if s.pure {
-            cmd.arg("--pure");
-        }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| die(format!("running {}: {e}", exe.display())));
-        if !out.status.success() {
-            die(format!("measuring {t} failed ({})", out.status));
-        }
-        let m = parse_result(&String::from_utf8_lossy(&out.stdout))
-            .unwrap_or_else(|| die(format!("measuring {t}: no result line")));
-        let (file_bytes, bpw) = size_and_bpw(&path);
         eprintln!(
-            "{t}: ppl {:.4}, KLD {:.6}, top-1 {:.2}%, pp {:.1} t/s, tg {:.1} t/s",
+            "{label}: ppl {:.4}, KLD {:.6}, top-1 {:.2}%, pp {:.1} t/s, tg {:.1} t/s",
             m.get("ppl"),
             m.get("kld_mean"),
             100.0 * m.get("top1"),
@@ -769,20 +645,26 @@ fn main() {
             m.get("tg_tps")
         );
         rows.push(Row {
-            label: t,
+            label,
             path,
             file_bytes,
             bpw,
             m,
         });
     }
+    scratch.clean();
 
-    // 4. Reports.
+    // 3. Reports.
     let table = table(&rows);
     println!("{table}");
     let kernel = rows.first().map_or("?", |r| r.m.kernel.as_str());
     let threads = rows.first().map_or(0.0, |r| r.m.get("threads"));
     let gen = rows.first().map_or(0.0, |r| r.m.get("tg_tokens"));
+    let kept = if s.keep {
+        "The quantized models and `baseline.logprobs` were kept (`--keep`)."
+    } else {
+        "The quantized models and `baseline.logprobs` were deleted after use (keep them with `--keep`)."
+    };
     let md = format!(
         "# Quantization: accuracy vs speed\n\n\
          Model `{}`, text `{}`: {} windows of {} tokens, {} scored positions \
@@ -790,8 +672,11 @@ fn main() {
          KLD, top-1 and Δp are against the baseline's next-token distribution. {base_note}\n\n\
          pp: one {}-token prompt; tg: {} greedy tokens after BOS; tokens/s are the median of {} runs; \
          kernels `{kernel}`, {threads} threads. \
-         Peak RSS: VmHWM of a process that loaded the model and ran pp and tg.\n\n{table}\n\
-         ![accuracy vs speed](accuracy_vs_speed.svg)\n",
+         Peak RSS: VmHWM of a process that loaded the model and ran pp and tg. {kept}\n\n{table}\n\
+         ![accuracy vs speed](accuracy_vs_speed.svg)\n\n\
+         In the plot, KLD is on a log axis; the base (KLD 0) sits on a floor line below it. \
+         Filled points joined by the dashed line are the Pareto front: no other file is both \
+         faster and closer to the base.\n",
         s.model,
         s.text,
         windows.windows.len(),
@@ -813,5 +698,22 @@ fn main() {
         "report.json",
         &json_report(&s, &windows, base_ppl.ppl, base_quantized, &rows),
     );
-    write("accuracy_vs_speed.svg", &svg(&s, &rows));
+    let model_name = Path::new(&s.model)
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let points: Vec<plot::Point> = rows
+        .iter()
+        .map(|r| plot::Point {
+            label: r.label.clone(),
+            bpw: r.bpw,
+            tg_tps: r.m.get("tg_tps"),
+            kld: r.m.get("kld_mean"),
+        })
+        .collect();
+    let title = format!(
+        "Accuracy vs speed: {model_name} (ctx {}, {threads} thread{})",
+        s.ctx,
+        if threads == 1.0 { "" } else { "s" }
+    );
+    write("accuracy_vs_speed.svg", &plot::svg(&title, &points));
 }

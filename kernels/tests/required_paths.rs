@@ -1,0 +1,200 @@
+//! Kernel paths required by name: `EDGE_LLAMA_REQUIRE_PATHS=avx2,avx512`
+//! (CI on x86) or `neon` / `neon,dotprod` (per emulated CPU under QEMU).
+//!
+//! `simd_vs_scalar` tests every path the CPU reports, so on a CPU lacking a
+//! feature it passes without running that path's kernels. Here a required
+//! path that this CPU does not offer is a failure. The names are those of
+//! [`available`]: `scalar`, `avx2`, `avx512`, `avx512-novnni`, `neon`,
+//! `dotprod`. Requiring `avx512` means the AVX-512 *VNNI* build (the table
+//! named `avx512` is the VNNI one exactly when `avx512-novnni` is listed
+//! beside it), so its 8-row and 2-row Q4_0 tile kernels must exist.
+//!
+//! Each required path's tile and row kernels are also run here against the
+//! scalar reference, so that a required path is tested by this file even if
+//! other suites change.
+//!
+//! Without the variable, the test prints what the CPU offers and passes.
+
+use edge_llama_kernels::*;
+use half::f16;
+use std::io::Write;
+
+/// The variable naming the paths that must be present, comma-separated.
+const REQUIRE_PATHS_VAR: &str = "EDGE_LLAMA_REQUIRE_PATHS";
+
+/// The required path names, trimmed, empty entries dropped.
+fn required() -> Vec<String> {
+    std::env::var(REQUIRE_PATHS_VAR)
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Which required names this CPU fails to provide, given its `available`
+/// list (the rule of this file, separate so it can be tested on its own).
+fn missing(required: &[String], available: &[&str]) -> Vec<String> {
+    required
+        .iter()
+        .filter(|name| {
+            let present = available.contains(&name.as_str());
+            // `avx512` required = the VNNI build, listed with its no-VNNI twin.
+            let vnni_ok = name.as_str() != "avx512" || available.contains(&"avx512-novnni");
+            !(present && vnni_ok)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Deterministic xorshift generator for test data.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn scale(&mut self) -> f16 {
+        f16::from_f32(((self.next() % 2000) as f32 - 1000.0) / 16000.0)
+    }
+    fn q4_0(&mut self, n: usize) -> Vec<BlockQ4_0> {
+        (0..n)
+            .map(|_| BlockQ4_0 {
+                d: self.scale(),
+                qs: std::array::from_fn(|_| self.next() as u8),
+            })
+            .collect()
+    }
+    /// Activation blocks with values in [−127, 127], as the quantizers make.
+    fn q8_0(&mut self, n: usize) -> Vec<BlockQ8_0> {
+        (0..n)
+            .map(|_| BlockQ8_0 {
+                d: self.scale(),
+                qs: std::array::from_fn(|_| ((self.next() % 255) as i32 - 127) as i8),
+            })
+            .collect()
+    }
+}
+
+/// Runs the Q4_0 row, 2-row and 8-row tile kernels that path `cpu` has,
+/// under both numerics, against the scalar reference of the same numerics,
+/// bit for bit; returns the names of the kernels run (with llama.cpp's
+/// numerics, the path's full set).
+fn check_q4_0_kernels(cpu: Cpu) -> Vec<&'static str> {
+    let mut ran = Vec::new();
+    for numerics in [Numerics::Default, Numerics::LlamaCpp] {
+        let k = <BlockQ4_0 as QuantType>::kernels(cpu, numerics);
+        let reference = <BlockQ4_0 as QuantType>::reference(numerics);
+        let name = cpu.path().name();
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        for nb in [1usize, 3, 8] {
+            let w = rng.q4_0(8 * nb);
+            let x = rng.q8_0(4 * nb);
+            let row = |r: usize| &w[r * nb..(r + 1) * nb];
+            let act = |v: usize| &x[v * nb..(v + 1) * nb];
+            let want = |r: usize, v: usize| (reference.dot)(row(r), act(v));
+            for r in 0..8 {
+                let got = (k.dot)(row(r), act(0));
+                assert_eq!(
+                    got.to_bits(),
+                    want(r, 0).to_bits(),
+                    "{name} {numerics:?}: row {r}"
+                );
+            }
+            if let Some(dot2) = k.rows2 {
+                let mut out = [0.0f32; 2];
+                dot2(&w[..2 * nb], act(1), &mut out);
+                for (r, o) in out.iter().enumerate() {
+                    assert_eq!(
+                        o.to_bits(),
+                        want(r, 1).to_bits(),
+                        "{name} {numerics:?}: rows2 {r}"
+                    );
+                }
+            }
+            if let Some(tile) = k.tile8x1 {
+                let mut out = [[0.0f32; 8]; 1];
+                tile(&w, act(2), &mut out);
+                for (r, o) in out[0].iter().enumerate() {
+                    assert_eq!(
+                        o.to_bits(),
+                        want(r, 2).to_bits(),
+                        "{name} {numerics:?}: 8x1 {r}"
+                    );
+                }
+            }
+            if let Some(tile) = k.tile8x4 {
+                let mut out = [[0.0f32; 8]; 4];
+                tile(&w, &x, &mut out);
+                for (v, row_out) in out.iter().enumerate() {
+                    for (r, o) in row_out.iter().enumerate() {
+                        assert_eq!(
+                            o.to_bits(),
+                            want(r, v).to_bits(),
+                            "{name} {numerics:?}: 8x4 [{v}][{r}]"
+                        );
+                    }
+                }
+            }
+        }
+        if numerics == Numerics::LlamaCpp {
+            ran.push("dot");
+            if k.rows2.is_some() {
+                ran.push("rows2");
+            }
+            if k.tile8x1.is_some() {
+                ran.push("tile8x1");
+            }
+            if k.tile8x4.is_some() {
+                ran.push("tile8x4");
+            }
+        }
+    }
+    ran
+}
+
+#[test]
+fn required_kernel_paths_are_detected_and_run() {
+    let available = available();
+    let required = required();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "kernel paths available: {available:?}; required by {REQUIRE_PATHS_VAR}: {required:?}"
+    );
+    let missing = missing(&required, &available);
+    assert!(
+        missing.is_empty(),
+        "{REQUIRE_PATHS_VAR} requires {missing:?}, but this CPU offers only {available:?} \
+         (`avx512` means the AVX-512 VNNI build)"
+    );
+    for name in &required {
+        let path = KernelPath::from_name(name).unwrap_or_else(|| panic!("{name}: unknown path"));
+        let cpu = Cpu::detect(path).unwrap_or_else(|| panic!("{name}: not detected"));
+        let ran = check_q4_0_kernels(cpu);
+        let _ = writeln!(std::io::stderr().lock(), "{name}: ran {ran:?}");
+        // The x86 SIMD paths all have 2-row and 8-row Q4_0 kernels; a
+        // required one must really run them (the VNNI tiles for `avx512`).
+        if ["avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
+            assert_eq!(ran.len(), 4, "{name}: tile kernels missing, ran {ran:?}");
+        }
+    }
+}
+
+#[test]
+fn the_rule_for_missing_paths() {
+    let req = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let with_vnni = ["avx512", "avx512-novnni", "avx2", "scalar"];
+    let without_vnni = ["avx512", "avx2", "scalar"];
+    assert!(missing(&req(&["avx2", "avx512"]), &with_vnni).is_empty());
+    assert_eq!(
+        missing(&req(&["avx2", "avx512"]), &without_vnni),
+        req(&["avx512"])
+    );
+    assert_eq!(
+        missing(&req(&["neon", "dotprod"]), &["neon", "scalar"]),
+        req(&["dotprod"])
+    );
+    assert_eq!(missing(&req(&["avx2"]), &["scalar"]), req(&["avx2"]));
+}
