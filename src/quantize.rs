@@ -20,7 +20,6 @@
 //! ```
 
 pub mod mix;
-pub mod mix_types;
 
 pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
 
@@ -42,23 +41,11 @@ impl QuantVisitor for QuantizeRows<'_> {
     }
 }
 
-/// "f32, f16, bf16, q4_0, …": every type [`quantize_values`] writes.
-fn target_type_names() -> String {
-    let mut names: Vec<&str> = Vec::new();
-    let all = edge_llama_kernels::quant::matmul_types().chain(mix_types::MIX_TYPES);
-    for t in all {
-        if !names.contains(&t.name()) {
-            names.push(t.name());
-        }
-    }
-    names.join(", ")
-}
-
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
-/// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0,
-/// q2_K, q3_K, q4_K, q5_K, q6_K and iq4_nl (llama.cpp's reference
-/// quantizers, byte for byte); the row length must be a multiple of the
-/// type's block size.
+/// type `dtype`. Supported: f32, f16, bf16 and every quantized type of
+/// [`edge_llama_kernels::QUANT_TYPES`] (q4_0, q4_1, q5_0, q5_1, q8_0, q2_K …
+/// q6_K, iq4_nl: llama.cpp's reference quantizers, byte for byte); the row
+/// length must be a multiple of the type's block size.
 pub fn quantize_values(
     name: &str,
     values: &[f32],
@@ -88,9 +75,7 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        other => match with_quant_type(other, QuantizeRows { values })
-            .or_else(|| mix_types::quantize(other, values))
-        {
+        other => match with_quant_type(other, QuantizeRows { values }) {
             Some(bytes) => bytes,
             None => {
                 return Err(Error::UnsupportedTensorType {
@@ -98,7 +83,7 @@ pub fn quantize_values(
                     ty: other.to_string(),
                     context: format!(
                         "as a quantization target (supported: {})",
-                        target_type_names()
+                        edge_llama_kernels::quant::matmul_type_names()
                     ),
                 })
             }
@@ -289,36 +274,16 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input: those with a reference dequantizer (the kernels' quantized
-/// types and [`mix_types::MIX_TYPES`]).
-pub const REQUANTIZABLE: &[GgmlType] = &[
-    GgmlType::Q4_0,
-    GgmlType::Q4_1,
-    GgmlType::Q8_0,
-    GgmlType::Q6K,
-    GgmlType::Q2K,
-    GgmlType::Q3K,
-    GgmlType::Q4K,
-    GgmlType::Q5K,
-    GgmlType::Q5_0,
-    GgmlType::Q5_1,
-    GgmlType::IQ4NL,
-];
+/// as input: every quantized type of the kernels (each has a reference
+/// dequantizer).
+pub const REQUANTIZABLE: &[GgmlType] = edge_llama_kernels::QUANT_TYPES;
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
 /// for the [`REQUANTIZABLE`] types the reference dequantization
-/// ([`edge_llama_kernels::QuantType::dequantize`] and
-/// [`mix_types::dequantize`], the values the quantized
+/// ([`edge_llama_kernels::QuantType::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
-    let n = usize::try_from(t.n_elements()).map_err(|_| Error::BadTensor {
-        name: t.name.to_string(),
-        reason: "too many elements for this platform".into(),
-    })?;
-    match mix_types::dequantize(t.name, t.dtype, t.data, n) {
-        Some(values) => values,
-        None => t.to_f32_vec(),
-    }
+    t.to_f32_vec()
 }
 
 /// Quantizes `values` (rows of `row_len`) to `dtype`, splitting the rows over
