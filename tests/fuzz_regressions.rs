@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use edge_llama::gguf::{GgufFile, Value};
 use edge_llama::kernels::{scalar, BlockQ8K, BlockQ8_0, BlockQ8_1, GgmlType, QK, QK_K};
 use edge_llama::quantize::quantize_values;
 use edge_llama::synthetic::SyntheticSpec;
@@ -139,6 +140,54 @@ fn q8_k_and_q6_k_of_a_block_of_tiny_values() {
     let mut out = vec![1.0f32; QK_K];
     dequantize("tiny", GgmlType::Q6K, &bytes, &mut out).expect("dequantize");
     assert!(out.iter().all(|v| *v == 0.0), "{out:?}");
+}
+
+/// The `gguf` target's walk over a file that opened: every metadata value
+/// (arrays element by element) and every tensor view.
+fn walk_gguf(name: &str, file: &GgufFile) {
+    fn visit(v: &Value<'_>) {
+        let _ = (format!("{v:?}"), v.as_u64(), v.as_i64(), v.as_str());
+        if let Some(a) = v.as_array() {
+            assert_eq!(a.iter().inspect(visit).count(), a.len());
+        }
+    }
+    for (_, v) in file.metadata() {
+        visit(&v);
+    }
+    for t in file.tensors() {
+        let _ = (t.row_len(), t.n_rows(), t.row_bytes(), t.n_elements());
+        if t.data.len() <= 1 << 16 {
+            match t.to_f32_vec() {
+                Ok(v) => assert_eq!(v.len() as u64, t.n_elements(), "{name}: {}", t.name),
+                Err(Error::UnsupportedTensorType { .. }) => {}
+                Err(e) => panic!("{name}: {}: {e}", t.name),
+            }
+        }
+    }
+}
+
+#[test]
+fn gguf_inputs() {
+    for (name, bytes) in inputs("gguf") {
+        if let Ok(file) = GgufFile::from_bytes(bytes) {
+            walk_gguf(&name, &file);
+        }
+    }
+}
+
+/// Found by `gguf`: a tensor of row length 0 whose other dimensions
+/// multiply past 2^64 opened (0 elements), and `TensorView::n_rows`
+/// overflowed. The reader now refuses a row count that overflows.
+#[test]
+fn a_zero_row_length_with_an_overflowing_row_count_is_refused() {
+    let (_, bytes) = inputs("gguf")
+        .into_iter()
+        .find(|(n, _)| n == "zero-row-length-huge-row-count")
+        .expect("the input is kept");
+    match GgufFile::from_bytes(bytes) {
+        Err(Error::BadTensor { reason, .. }) => assert!(reason.contains("row count"), "{reason}"),
+        other => panic!("expected BadTensor, got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -55,11 +55,13 @@ fn restored_session_continues_bit_for_bit() {
             capacity: 40,
             n_sink: 4,
             dtype: KvType::Q8_0,
+            ..KvCacheConfig::default()
         },
         KvCacheConfig {
             capacity: 64,
             n_sink: 2,
             dtype: KvType::F32,
+            ..KvCacheConfig::default()
         },
     ] {
         let options = SessionOptions { kv };

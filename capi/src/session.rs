@@ -63,13 +63,14 @@ impl EdgeLlamaSessionParams {
                 )))
             }
         };
-        let mut options = SessionOptions::default();
-        options.kv = KvCacheConfig {
-            capacity: self.kv_capacity as usize,
-            n_sink: self.kv_sinks as usize,
-            dtype,
-        };
-        Ok(options)
+        Ok(SessionOptions {
+            kv: KvCacheConfig {
+                capacity: self.kv_capacity as usize,
+                n_sink: self.kv_sinks as usize,
+                dtype,
+                ..KvCacheConfig::default()
+            },
+        })
     }
 }
 
