@@ -86,7 +86,14 @@ fn main() {
     }
 
     println!("kernels: {}", edge_llama::kernels::active());
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let size: u64 = model.gguf().tensors().map(|t| t.data.len() as u64).sum();
     // Dominant weight type: the one holding the most bytes.
     let mut by_type: HashMap<String, u64> = HashMap::new();

@@ -2,15 +2,15 @@
 //! ChatML). One user message per line; `/reset` forgets the conversation,
 //! `/quit` (or end of input) exits. Works with stdin as a pipe.
 //!
-//! `cargo run --release --example chat -- --model M [--system TEXT] [--temp T] [--seed S] [-n N] [--show-tokens]`
+//! `cargo run --release --example chat -- --model M [--system TEXT] [--temp T] [--seed S] [-n N] [--stop TEXT]... [--show-tokens]`
 
 mod common;
 
-use common::{die, Args};
+use common::{die, threads_line, Args};
 use edge_llama::{Chat, Model, ModelOptions, SamplerConfig, SessionOptions};
 use std::io::{BufRead, Write};
 
-const USAGE: &str = "chat --model M.gguf [--system TEXT] [--temp T] [--seed S] [-n MAX_REPLY_TOKENS] [--threads N] [--ctx CAPACITY] [--show-tokens]";
+const USAGE: &str = "chat --model M.gguf [--system TEXT] [--temp T] [--seed S] [-n MAX_REPLY_TOKENS] [--threads N] [--ctx CAPACITY] [--stop TEXT]... [--show-tokens]";
 
 fn main() {
     let args = Args::parse(USAGE, &["--show-tokens"]);
@@ -24,6 +24,7 @@ fn main() {
             "-n",
             "--threads",
             "--ctx",
+            "--stop",
         ],
     );
     let path = args.required(USAGE, "--model");
@@ -38,15 +39,24 @@ fn main() {
     session.kv.capacity = args.get(USAGE, "--ctx", session.kv.capacity);
     let show_tokens = args.flag("--show-tokens");
 
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
+    common::report_realigned(&model);
     let mut chat =
         Chat::new(&model, session, sampler, args.opt("--system")).unwrap_or_else(|e| die(e));
     chat.max_reply_tokens = args.get(USAGE, "-n", 512);
+    chat.stop_strings = args.all("--stop");
     eprintln!(
-        "chat with {path} ({:?} format; kernels {}, {} threads). /reset to start over, /quit to exit.",
+        "chat with {path} ({:?} format; kernels {}, {}). /reset to start over, /quit to exit.",
         chat.format(),
         model.kernel_path(),
-        model.threads()
+        threads_line(&model, threads)
     );
     let capacity = chat.session().kv_config().capacity;
     let stdin = std::io::stdin();

@@ -20,7 +20,14 @@ fn main() {
     let path = args.required(USAGE, "--model");
     let out = args.required(USAGE, "--out");
     let threads: usize = args.get(USAGE, "--threads", 0);
-    let model = Model::open_with(&path, ModelOptions { threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     eprintln!(
         "kernels {}, {} threads",
         model.kernel_path(),

@@ -15,7 +15,7 @@ use edge_llama::quantize::{quantize_file_with_progress, QuantTarget, QuantizeOpt
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Instant;
 
-const USAGE: &str = "quantize --model IN.gguf --type TYPE --out OUT.gguf [--pure] [--allow-requantize] [--threads N]\n  TYPE: f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 q4_0 q3_k_l q3_k_m q3_k_s q2_k";
+const USAGE: &str = "quantize --model IN.gguf --type TYPE --out OUT.gguf [--pure] [--allow-requantize] [--threads N]\n  TYPE: f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 iq4_nl q4_0 q3_k_l q3_k_m q3_k_s q2_k";
 
 fn main() {
     let args = Args::parse(USAGE, &["--pure", "--allow-requantize"]);

@@ -21,6 +21,9 @@
  *   - A handle written to an `out` parameter by edge_llama_*_new or
  *     edge_llama_model_open belongs to the caller, who frees it exactly once
  *     with the matching edge_llama_*_free (free(NULL)-like: NULL is a no-op).
+ *   - edge_llama_session_restore and the *_cancel_handle functions also
+ *     hand out handles the caller frees (edge_llama_session_free,
+ *     edge_llama_cancel_free). A cancel handle may outlive its session.
  *   - Sessions, samplers and chats keep their own reference to the model:
  *     the model handle may be freed before them; the file stays mapped until
  *     the last of them is freed.
@@ -36,6 +39,8 @@
  *   - A session, sampler or chat is owned by one thread at a time: calls on
  *     the same one must not overlap (move it between threads freely).
  *     Different sessions of one model run in parallel.
+ *   - A cancel handle may be used by any number of threads at once, also
+ *     while its session runs on another thread: that is what it is for.
  *   - Callbacks run on the calling thread, during the call.
  */
 
@@ -75,6 +80,12 @@
  * KV cache element type: Q8_0 blocks (34 bytes per 32 elements).
  */
 #define EDGE_LLAMA_KV_Q8_0 2
+
+/**
+ * Cancels the evaluation of one session (or chat) from any thread. Opaque;
+ * unlike a session it may be used by several threads at once.
+ */
+typedef struct edge_llama_cancel edge_llama_cancel;
 
 /**
  * A conversation: its session, sampler, system message and history. Opaque.
@@ -167,7 +178,7 @@ typedef struct edge_llama_sampler_params {
 typedef void (*edge_llama_text_callback)(const char *text, size_t text_len, void *user_data);
 
 /**
- * Facts about an opened model, filled by `edge_llama_model_info`.
+ * Facts about an opened model, filled by `edge_llama_model_get_info`.
  */
 typedef struct edge_llama_model_info {
   /**
@@ -303,6 +314,68 @@ const char *edge_llama_last_error(void);
 edge_llama_status edge_llama_version(const char **out);
 
 /**
+ * Writes to `*threads` the thread count a model opened with `threads` 0
+ * uses: the physical cores, or on a big.LITTLE ARM board only the
+ * performance cores (those with the highest cpufreq maximum).
+ *
+ * # Safety
+ * `threads` is NULL or writable.
+ */
+edge_llama_status edge_llama_default_threads(uint32_t *threads);
+
+/**
+ * Writes to `*out` a handle that cancels `session`'s running (or next)
+ * evaluation: `edge_llama_session_eval` or `edge_llama_session_generate`
+ * then returns `EDGE_LLAMA_ERR_CANCELLED`. The session checks before each
+ * batch of up to 32 tokens and before each decoder layer; the positions of
+ * the cancelled batch are not kept, the session stays consistent and
+ * usable, and the request is used up. Free the handle with
+ * `edge_llama_cancel_free` (before or after the session).
+ *
+ * # Safety
+ * `session` is NULL or a live handle; `out` is NULL or writable.
+ */
+edge_llama_status edge_llama_session_cancel_handle(const struct edge_llama_session *session,
+                                                   struct edge_llama_cancel **out);
+
+/**
+ * Like `edge_llama_session_cancel_handle`, for a chat's session:
+ * `edge_llama_chat_send` then returns `EDGE_LLAMA_ERR_CANCELLED`.
+ *
+ * # Safety
+ * `chat` is NULL or a live handle; `out` is NULL or writable.
+ */
+edge_llama_status edge_llama_chat_cancel_handle(const struct edge_llama_chat *chat,
+                                                struct edge_llama_cancel **out);
+
+/**
+ * Asks the session to stop its running evaluation (or its next one, if
+ * none runs). Callable from any thread, also while the session is in use
+ * on another; returns at once. Not async-signal-safe.
+ *
+ * # Safety
+ * `cancel` is NULL or a live cancel handle.
+ */
+edge_llama_status edge_llama_cancel_request(const struct edge_llama_cancel *cancel);
+
+/**
+ * Withdraws a cancel request that no evaluation has answered yet.
+ *
+ * # Safety
+ * `cancel` is NULL or a live cancel handle.
+ */
+edge_llama_status edge_llama_cancel_clear(const struct edge_llama_cancel *cancel);
+
+/**
+ * Frees a cancel handle. NULL is accepted and does nothing.
+ *
+ * # Safety
+ * `cancel` is NULL or a handle from this API not yet freed, which no other
+ * thread uses any more.
+ */
+edge_llama_status edge_llama_cancel_free(struct edge_llama_cancel *cancel);
+
+/**
  * Starts a chat on `model` with `session_params` and `sampler_params`
  * (each NULL: the defaults) and an optional UTF-8 `system` message (NULL:
  * none, or the model's default system message for ChatML models that have
@@ -355,6 +428,19 @@ edge_llama_status edge_llama_chat_send(struct edge_llama_chat *chat,
 edge_llama_status edge_llama_chat_reset(struct edge_llama_chat *chat);
 
 /**
+ * Sets the strings that end a reply (`n_stop` UTF-8 strings at `stop`;
+ * 0 clears them). A stop string is matched across token boundaries and is
+ * not part of the reply. The strings are copied.
+ *
+ * # Safety
+ * `chat` is NULL or a live handle used by no other thread; `stop` is NULL
+ * or readable for `n_stop` pointers, each NULL or a C string.
+ */
+edge_llama_status edge_llama_chat_set_stop_strings(struct edge_llama_chat *chat,
+                                                   const char *const *stop,
+                                                   size_t n_stop);
+
+/**
  * Opens the GGUF model at `path` (UTF-8) and writes a new handle to `*out`.
  * `threads` is the number of threads for matrix products; 0 picks the
  * default (the physical cores). The file is memory-mapped; no weights are
@@ -388,8 +474,8 @@ edge_llama_status edge_llama_model_free(struct edge_llama_model *model);
  * # Safety
  * `model` is NULL or a live model handle; `out` is NULL or writable.
  */
-edge_llama_status edge_llama_model_info(const struct edge_llama_model *model,
-                                        struct edge_llama_model_info *out);
+edge_llama_status edge_llama_model_get_info(const struct edge_llama_model *model,
+                                            struct edge_llama_model_info *out);
 
 /**
  * Tokenizes the UTF-8 `text` with the model's tokenizer, with a leading BOS
@@ -510,6 +596,46 @@ edge_llama_status edge_llama_sampler_reset(struct edge_llama_sampler *sampler);
 edge_llama_status edge_llama_sampler_reseed(struct edge_llama_sampler *sampler, uint64_t seed);
 
 /**
+ * Saves `session` (KV cache settings and contents, position, token
+ * history, last logits) to the file `path` (UTF-8), atomically: `path`
+ * holds either its old contents or the complete new state.
+ *
+ * # Safety
+ * `session` is NULL or a live handle used by no other thread; `path` is
+ * NULL or a C string.
+ */
+edge_llama_status edge_llama_session_save(const struct edge_llama_session *session,
+                                          const char *path);
+
+/**
+ * Restores a session saved with `edge_llama_session_save` as a new session
+ * of `model` (with the saved KV cache settings) and writes it to `*out`
+ * (NULL on failure). It goes on exactly as the saved one would have. The
+ * file is checked completely first: a missing file is `EDGE_LLAMA_ERR_IO`;
+ * a truncated, corrupted, future-version file or one saved from another
+ * model is `EDGE_LLAMA_ERR_BAD_FILE`, with the reason in the message.
+ *
+ * # Safety
+ * `model` is NULL or a live handle; `path` is NULL or a C string; `out` is
+ * NULL or writable.
+ */
+edge_llama_status edge_llama_session_restore(const struct edge_llama_model *model,
+                                             const char *path,
+                                             struct edge_llama_session **out);
+
+/**
+ * Replaces `session`'s state with the one saved in `path`. The file must
+ * have the session's KV cache settings; on any error the session is left
+ * exactly as it was.
+ *
+ * # Safety
+ * `session` is NULL or a live handle used by no other thread; `path` is
+ * NULL or a C string.
+ */
+edge_llama_status edge_llama_session_restore_into(struct edge_llama_session *session,
+                                                  const char *path);
+
+/**
  * Writes the default session settings to `*out`: a 4096-position f16 KV
  * cache with 4 sink positions.
  *
@@ -601,18 +727,28 @@ edge_llama_status edge_llama_session_truncate(struct edge_llama_session *session
  * model's prompts start with BOS; NULL or "" continues after the tokens
  * evaluated before. Generation stops after an end-of-generation token
  * (which is passed to the callback, with empty text), after `max_tokens`,
- * or when the callback returns non-zero. Every generated token is
- * evaluated, so a later call continues the text.
+ * when the callback returns non-zero, or at the first of the `n_stop` UTF-8
+ * `stop` strings (may be NULL when `n_stop` is 0). A stop string is matched
+ * across token boundaries and never passed to the callback: text that could
+ * start one is held back until it is known not to. Every generated token
+ * is evaluated, so a later call continues the text. A cancel request
+ * (`edge_llama_cancel_request`) ends it with `EDGE_LLAMA_ERR_CANCELLED`;
+ * the tokens passed to the callback before then stay evaluated, but the
+ * logits of the last one are gone, so the next call needs a non-empty
+ * prompt.
  *
  * # Safety
  * `session` and `sampler` are NULL or live handles used by no other thread;
- * `prompt` is NULL or a C string; `callback` is NULL or a function that
- * accepts `user_data`; `n_generated` is NULL or writable.
+ * `prompt` is NULL or a C string; `stop` is NULL or readable for `n_stop`
+ * pointers, each a C string; `callback` is NULL or a function that accepts
+ * `user_data`; `n_generated` is NULL or writable.
  */
 edge_llama_status edge_llama_session_generate(struct edge_llama_session *session,
                                               struct edge_llama_sampler *sampler,
                                               const char *prompt,
                                               uint32_t max_tokens,
+                                              const char *const *stop,
+                                              size_t n_stop,
                                               edge_llama_token_callback callback,
                                               void *user_data,
                                               size_t *n_generated);

@@ -23,6 +23,9 @@
 # runner and static linking are set in .cargo/config.toml. Doctests are
 # skipped (no aarch64 rustdoc).
 #
+# It also cross-builds the C example (examples/c/generate.c, static) and
+# runs it on the fixture model under each CPU, checking the kernel path.
+#
 # Usage: scripts/test-aarch64.sh [extra args for the test binaries]
 # Env:   AARCH64_SCOPE=arch|full, AARCH64_CPUS="cortex-a72 cortex-a76",
 #        AARCH64_MODEL_TESTS="llama_cpp_parity",
@@ -81,6 +84,10 @@ for r in "${runs[@]}"; do
     # shellcheck disable=SC2086 # $r is a list of cargo arguments
     cargo test --release --target "$TARGET" $r --no-run
 done
+# The C example, linked statically with the C library (as build-pi.sh does).
+c_generate=$CARGO_TARGET_DIR/c-examples/generate
+c_model=../shared/fixtures/tiny-gqa-q4_0.gguf
+scripts/build-c-examples.sh --aarch64 "$(dirname "$c_generate")"
 
 failed=""
 for cpu in $CPUS; do
@@ -108,6 +115,23 @@ for cpu in $CPUS; do
         continue
     fi
     echo "$out" | grep -E "kernel path"
+    if [ -f "$c_model" ]; then
+        # The C example: generates text on the kernel path this CPU should get.
+        want=""
+        [ "$expect" = 0 ] && want=neon
+        [ "$expect" = 1 ] && want=dotprod
+        if out=$(qemu-aarch64-static "$c_generate" --model "$c_model" --prompt "Once upon a time" \
+            -n 8 --temp 0 2>&1) && { [ -z "$want" ] || grep -q "kernels $want," <<<"$out"; } &&
+            grep -q '^Once upon a time.' <<<"$out"; then
+            echo "C example: $(grep -o 'kernels [a-z0-9]*' <<<"$out"); $(grep -m1 '^Once upon a time' <<<"$out" | cut -c1-60)"
+        else
+            echo "$out" >&2
+            echo "C example failed under QEMU_CPU=$cpu (expected kernels ${want:-any})" >&2
+            failed="$failed $cpu"
+        fi
+    else
+        echo "note: $c_model not found; C example not run" >&2
+    fi
     for r in "${runs[@]}"; do
         # shellcheck disable=SC2086
         if ! cargo test --release --target "$TARGET" $r --no-fail-fast -- "$@"; then

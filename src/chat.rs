@@ -277,6 +277,13 @@ impl Chat {
         &self.session
     }
 
+    /// Cancels a running [`Chat::send`] from another thread (see
+    /// [`CancelHandle`](crate::CancelHandle)); `send` then returns
+    /// [`Error::Cancelled`] and the turn is dropped.
+    pub fn cancel_handle(&self) -> crate::CancelHandle {
+        self.session.cancel_handle()
+    }
+
     /// The conversation so far.
     pub fn history(&self) -> &[Message] {
         &self.history
@@ -308,7 +315,21 @@ impl Chat {
 
     /// Sends a user message; streams the reply's text to `on_text` as it is
     /// generated and returns it. Only the new turn's tokens are evaluated.
-    pub fn send(&mut self, user: &str, mut on_text: impl FnMut(&str)) -> Result<Reply> {
+    ///
+    /// On an error (such as [`Error::Cancelled`]) the turn is not added to
+    /// the history and its tokens are dropped from the session, so the next
+    /// `send` starts a clean turn (when the cache has wrapped since the turn
+    /// began they cannot be dropped; then [`Chat::reset`] starts over).
+    pub fn send(&mut self, user: &str, on_text: impl FnMut(&str)) -> Result<Reply> {
+        let start = self.session.position();
+        let reply = self.send_turn(user, on_text);
+        if reply.is_err() {
+            let _ = self.session.truncate(start);
+        }
+        reply
+    }
+
+    fn send_turn(&mut self, user: &str, mut on_text: impl FnMut(&str)) -> Result<Reply> {
         let prompt = self.turn_tokens(user)?;
         let t0 = Instant::now();
         self.session.eval(&prompt)?;

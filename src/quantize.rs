@@ -1,7 +1,9 @@
 //! Quantization: f32 weights into GGUF tensor bytes of a given type
-//! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into Q8_0,
-//! Q4_0 or f16 the way llama.cpp's `llama-quantize` does ([`quantize_file`]).
-//! Already quantized files (Q4_0, Q4_1, Q8_0, Q6_K tensors) are accepted only
+//! ([`quantize_values`]), and whole GGUF files from f32/f16/bf16 into one of
+//! llama.cpp's mixes (Q4_K_M, Q5_K_M, Q3_K_M, Q2_K, Q6_K, Q8_0, Q4_0, …: the
+//! tensor types its rules choose, [`mix`]) or f16 the way llama.cpp's
+//! `llama-quantize` does ([`quantize_file`]): the same file, byte for byte.
+//! Already quantized files (any [`REQUANTIZABLE`] type) are accepted only
 //! with [`QuantizeOptions::allow_requantize`] (llama.cpp's
 //! `--allow-requantize`): their tensors are dequantized to f32 and quantized
 //! again, which compounds the rounding errors.
@@ -18,6 +20,7 @@
 //! ```
 
 pub mod mix;
+pub mod mix_types;
 
 pub use mix::{choose_types, MixModel, MixPlanner, QuantTarget, TensorRole};
 
@@ -39,10 +42,23 @@ impl QuantVisitor for QuantizeRows<'_> {
     }
 }
 
+/// "f32, f16, bf16, q4_0, …": every type [`quantize_values`] writes.
+fn target_type_names() -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let all = edge_llama_kernels::quant::matmul_types().chain(mix_types::MIX_TYPES);
+    for t in all {
+        if !names.contains(&t.name()) {
+            names.push(t.name());
+        }
+    }
+    names.join(", ")
+}
+
 /// Encodes `values` (rows of `row_len` elements, row-major) as tensor bytes of
-/// type `dtype`. Supported: f32, f16, bf16 and every quantized type of
-/// [`edge_llama_kernels::QUANT_TYPES`]; the row length must be a multiple
-/// of the type's block size.
+/// type `dtype`. Supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0,
+/// q2_K, q3_K, q4_K, q5_K, q6_K and iq4_nl (llama.cpp's reference
+/// quantizers, byte for byte); the row length must be a multiple of the
+/// type's block size.
 pub fn quantize_values(
     name: &str,
     values: &[f32],
@@ -72,7 +88,9 @@ pub fn quantize_values(
             .iter()
             .flat_map(|&v| bf16::from_f32(v).to_le_bytes())
             .collect(),
-        other => match with_quant_type(other, QuantizeRows { values }) {
+        other => match with_quant_type(other, QuantizeRows { values })
+            .or_else(|| mix_types::quantize(other, values))
+        {
             Some(bytes) => bytes,
             None => {
                 return Err(Error::UnsupportedTensorType {
@@ -80,7 +98,7 @@ pub fn quantize_values(
                     ty: other.to_string(),
                     context: format!(
                         "as a quantization target (supported: {})",
-                        edge_llama_kernels::quant::matmul_type_names()
+                        target_type_names()
                     ),
                 })
             }
@@ -117,7 +135,7 @@ pub struct QuantizeOptions {
     /// Makes the output stream fail after this many bytes, as a full disk would
     /// (for testing that a failed run leaves nothing under the output name).
     pub fail_after_bytes: Option<u64>,
-    /// Accept weights that are already quantized (Q4_0, Q4_1, Q8_0, Q6_K), as
+    /// Accept weights that are already quantized ([`REQUANTIZABLE`]), as
     /// llama.cpp's `--allow-requantize` does: each is dequantized to f32 with
     /// the reference `dequantize_row_*` and quantized to its planned type. A
     /// tensor already of its planned type is copied unchanged (as llama.cpp
@@ -223,7 +241,8 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
                          at the cost of compounded rounding error)"
                     } else {
                         "as quantizer input (the input file must be f32, f16 or bf16, \
-                         or with requantization allowed q4_0, q4_1, q8_0 or q6_K)"
+                         or with requantization allowed one of the quantized types \
+                         the quantizer writes)"
                     };
                     return Err(Error::UnsupportedTensorType {
                         name: t.name.to_string(),
@@ -270,16 +289,36 @@ pub fn plan(input: &GgufFile, opts: &QuantizeOptions) -> Result<Vec<TensorPlan>>
 }
 
 /// Quantized tensor types that [`QuantizeOptions::allow_requantize`] accepts
-/// as input: every quantized type of the kernels (each has a reference
-/// dequantizer).
-pub const REQUANTIZABLE: &[GgmlType] = edge_llama_kernels::QUANT_TYPES;
+/// as input: those with a reference dequantizer (the kernels' quantized
+/// types and [`mix_types::MIX_TYPES`]).
+pub const REQUANTIZABLE: &[GgmlType] = &[
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
+    GgmlType::Q6K,
+    GgmlType::Q2K,
+    GgmlType::Q3K,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::IQ4NL,
+];
 
 /// The elements of a tensor as f32: exact conversions of f32, f16 and bf16;
-/// for quantized types the reference dequantization
-/// ([`edge_llama_kernels::QuantType::dequantize`], the values the quantized
+/// for the [`REQUANTIZABLE`] types the reference dequantization
+/// ([`edge_llama_kernels::QuantType::dequantize`] and
+/// [`mix_types::dequantize`], the values the quantized
 /// model computes with).
 pub fn tensor_to_f32(t: &TensorView<'_>) -> Result<Vec<f32>> {
-    t.to_f32_vec()
+    let n = usize::try_from(t.n_elements()).map_err(|_| Error::BadTensor {
+        name: t.name.to_string(),
+        reason: "too many elements for this platform".into(),
+    })?;
+    match mix_types::dequantize(t.name, t.dtype, t.data, n) {
+        Some(values) => values,
+        None => t.to_f32_vec(),
+    }
 }
 
 /// Quantizes `values` (rows of `row_len`) to `dtype`, splitting the rows over

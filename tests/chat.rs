@@ -87,8 +87,14 @@ fn chat_evaluates_only_new_tokens() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q4_0.gguf"), ModelOptions { threads: 1 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q4_0.gguf"),
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     assert_eq!(ChatFormat::of(&model), ChatFormat::Llama2);
     let sampler = SamplerConfig {
         seed: 5,
@@ -129,7 +135,14 @@ fn chatml_format_tokens() {
     let Some(path) = common::smollm2_model() else {
         return;
     };
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     assert_eq!(ChatFormat::of(&model), ChatFormat::ChatMl);
     let tok = model.tokenizer();
     let messages = vec![

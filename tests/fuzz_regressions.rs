@@ -201,7 +201,14 @@ fn tiny_model(tag: &str) -> Model {
     SyntheticSpec::tiny(GgmlType::Q8_0)
         .write(&path)
         .expect("write model");
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let _ = std::fs::remove_file(&path);
     model
 }

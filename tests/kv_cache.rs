@@ -155,7 +155,14 @@ impl RefRun<'_> {
 fn sliding_window_attends_to_sinks_and_recent_positions() {
     let spec = SyntheticSpec::tiny(GgmlType::F32);
     let path = temp_model("ring", &spec);
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let reference = RefModel::load(&path);
     let _ = std::fs::remove_file(&path);
     let (capacity, n_sink) = (16, 4);
@@ -223,8 +230,14 @@ fn large_capacity_gives_identical_logits() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q4_0.gguf"), ModelOptions { threads: 1 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q4_0.gguf"),
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let tokens: Vec<u32> = (0..40).map(|i| 100 + i * 7).collect();
     let run = |capacity| {
         let mut s = model
@@ -253,7 +266,10 @@ fn cache_types_match_llama_cpp_and_q8_0_is_small() {
         let llama = common::read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
         let model = Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
-            ModelOptions { threads: 1 },
+            ModelOptions {
+                threads: 1,
+                ..Default::default()
+            },
         )
         .expect("open");
         let mut bytes = Vec::new();
@@ -300,7 +316,14 @@ fn cache_types_match_llama_cpp_and_q8_0_is_small() {
 fn truncate_and_reset() {
     let spec = SyntheticSpec::tiny(GgmlType::Q8_0);
     let path = temp_model("trunc", &spec);
-    let model = Model::open_with(&path, ModelOptions { threads: 1 }).expect("open");
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let _ = std::fs::remove_file(&path);
     let opts = SessionOptions {
         kv: KvCacheConfig {
@@ -331,5 +354,140 @@ fn truncate_and_reset() {
     assert!(
         s.eval(&[spec.n_vocab as u32]).is_err(),
         "token id out of range"
+    );
+}
+
+/// The independent visibility rule: everything while it fits, afterwards the
+/// first `n_sink` positions plus the most recent `capacity - n_sink`.
+fn visible_positions(pos: usize, capacity: usize, n_sink: usize) -> Vec<usize> {
+    if pos < capacity {
+        (0..=pos).collect()
+    } else {
+        (0..n_sink)
+            .chain(pos + 1 - (capacity - n_sink)..=pos)
+            .collect()
+    }
+}
+
+/// Largest |a − b| over two logit rows.
+fn max_diff(a: &[f32], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn batches_crossing_the_capacity_match_token_by_token_and_reference() {
+    let spec = SyntheticSpec::tiny(GgmlType::F32);
+    let path = temp_model("ring-batches", &spec);
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
+    let reference = RefModel::load(&path);
+    let _ = std::fs::remove_file(&path);
+    let (capacity, n_sink) = (16, 4);
+    let opts = SessionOptions {
+        kv: KvCacheConfig {
+            capacity,
+            n_sink,
+            dtype: KvType::F32,
+            ..KvCacheConfig::default()
+        },
+    };
+    let n_vocab = spec.n_vocab;
+    let tokens: Vec<u32> = (0..capacity as u32 + 5)
+        .map(|i| (i * 53 + 11) % n_vocab as u32)
+        .collect();
+
+    // The reference: every position's logits by the independent f64 pass.
+    let reference_logits = |tokens: &[u32]| -> Vec<Vec<f64>> {
+        let mut run = RefRun {
+            m: &reference,
+            n_layers: spec.n_layers,
+            keys: vec![Vec::new(); spec.n_layers],
+            values: vec![Vec::new(); spec.n_layers],
+        };
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(pos, &t)| run.step(t, pos, &visible_positions(pos, capacity, n_sink)))
+            .collect()
+    };
+    let expected = reference_logits(&tokens);
+
+    // Token by token.
+    let mut one = model.new_session(opts).expect("session");
+    let by_token: Vec<f32> = tokens
+        .iter()
+        .flat_map(|&t| one.eval(&[t]).expect("eval").to_vec())
+        .collect();
+
+    // Batches: one call for everything, and splits whose second batch ends
+    // exactly at the capacity or crosses it.
+    let splits: [&[usize]; 4] = [&[21], &[7, 9, 5], &[10, 11], &[16, 5]];
+    for split in splits {
+        let mut s = model.new_session(opts).expect("session");
+        let mut got = Vec::new();
+        let mut at = 0;
+        for &n in split {
+            got.extend(s.eval_all(&tokens[at..at + n]).expect("eval_all"));
+            at += n;
+            if at == capacity {
+                assert_eq!(s.position(), capacity, "exactly full");
+            }
+        }
+        assert_eq!(s.position(), tokens.len());
+        for pos in 0..tokens.len() {
+            let row = &got[pos * n_vocab..(pos + 1) * n_vocab];
+            let tok_row = &by_token[pos * n_vocab..(pos + 1) * n_vocab];
+            let vs_ref = max_diff(row, &expected[pos]);
+            assert!(
+                vs_ref < 1e-3,
+                "split {split:?} position {pos}: max |Δ| vs reference {vs_ref}"
+            );
+            // Batched and single-token attention sum in different orders;
+            // both are f32 passes of the same arithmetic.
+            let vs_tok = row
+                .iter()
+                .zip(tok_row)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                vs_tok < 1e-4,
+                "split {split:?} position {pos}: max |Δ| vs token by token {vs_tok}"
+            );
+        }
+        // `logits()` is the last row.
+        assert_eq!(s.logits(), &got[got.len() - n_vocab..]);
+    }
+
+    // Exactly full, then truncate at pos == capacity (allowed: nothing was
+    // overwritten yet) and continue with other tokens past the capacity.
+    let mut s = model.new_session(opts).expect("session");
+    let full = s.eval_all(&tokens[..capacity]).expect("fill");
+    assert_eq!(s.position(), capacity);
+    let last_full = &full[(capacity - 1) * n_vocab..];
+    assert!(max_diff(last_full, &expected[capacity - 1]) < 1e-3);
+    s.truncate(capacity)
+        .expect("truncate to the same position at capacity");
+    s.truncate(12).expect("truncate at pos == capacity");
+    assert_eq!(s.position(), 12);
+    let mut other = tokens[..12].to_vec();
+    other.extend((0..9u32).map(|i| (i * 29 + 260) % n_vocab as u32));
+    let expected_other = reference_logits(&other);
+    let got = s.eval_all(&other[12..]).expect("continue past capacity");
+    for (i, row) in got.chunks_exact(n_vocab).enumerate() {
+        let d = max_diff(row, &expected_other[12 + i]);
+        assert!(d < 1e-3, "after truncate, position {}: max |Δ| {d}", 12 + i);
+    }
+    assert!(
+        s.truncate(capacity).is_err(),
+        "truncate after the ring wrapped must fail"
     );
 }

@@ -5,20 +5,48 @@ mod common;
 
 use common::{compare, fixtures, ids, read_f32, read_json};
 use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue};
-use edge_llama::kernels::GgmlType;
+use edge_llama::kernels::{GgmlType, KernelPath, Numerics};
 use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
 use std::path::Path;
 
+/// The model at `path` in llama.cpp's numerics (bit-for-bit checks).
 fn open(path: &Path, threads: usize) -> Model {
-    Model::open_with(path, ModelOptions { threads })
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    open_in(path, threads, Numerics::LlamaCpp, None)
 }
 
-/// Checks one fixture variant; returns (mean |Δ| / std, argmax agreement).
+fn open_in(
+    path: &Path,
+    threads: usize,
+    numerics: Numerics,
+    kernel_path: Option<KernelPath>,
+) -> Model {
+    Model::open_with(
+        path,
+        ModelOptions {
+            threads,
+            numerics: Some(numerics),
+            kernel_path,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Checks one fixture variant against llama.cpp's logits: within the
+/// bounds (mean |Δ| ≤ `max_rel_mean` × std, argmax agreement ≥
+/// `min_agree`) and, in llama.cpp's numerics, bit for bit.
 fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
+    check_variant_in(variant, max_rel_mean, min_agree, Numerics::LlamaCpp)
+}
+
+fn check_variant_in(variant: &str, max_rel_mean: f64, min_agree: f64, numerics: Numerics) {
     let Some(dir) = fixtures() else { return };
     let reference = read_json(&dir.join(format!("tiny-gqa-{variant}.ref.json")));
-    let model = open(&dir.join(format!("tiny-gqa-{variant}.gguf")), 2);
+    let model = open_in(
+        &dir.join(format!("tiny-gqa-{variant}.gguf")),
+        2,
+        numerics,
+        None,
+    );
     let prompt = reference["prompt"].as_str().expect("prompt");
     let expected_ids = ids(&reference["tokens"]);
     let ours = model.tokenizer().encode(prompt, true);
@@ -30,7 +58,10 @@ fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
     let logits = session.eval_all(&ours).expect("eval");
     let llama = read_f32(&dir.join(format!("tiny-gqa-{variant}.logits.f32")));
     let c = compare(&logits, &llama, model.config().n_vocab);
-    println!("{variant}: {c:?}, mean/std = {:.5}", c.mean_abs / c.ref_std);
+    println!(
+        "{variant} ({numerics:?}): {c:?}, mean/std = {:.5}",
+        c.mean_abs / c.ref_std
+    );
     assert_eq!(c.rows, ours.len());
     assert!(
         c.mean_abs <= max_rel_mean * c.ref_std,
@@ -43,8 +74,12 @@ fn check_variant(variant: &str, max_rel_mean: f64, min_agree: f64) {
         "{variant}: argmax agrees at {} of positions, need {min_agree}",
         c.argmax_agree
     );
-    // Beyond the bounds: we follow llama.cpp's CPU arithmetic
-    // operation by operation, so every logit must be its logit, bit for bit.
+    if numerics != Numerics::LlamaCpp {
+        return;
+    }
+    // Beyond the bounds: in llama.cpp's numerics we follow its CPU
+    // arithmetic operation by operation, so every logit must be its logit,
+    // bit for bit.
     let n = model.config().n_vocab;
     for (p, (a, b)) in logits
         .chunks_exact(n)
@@ -76,6 +111,63 @@ fn q8_0_matches_llama_cpp() {
 #[test]
 fn q4_0_matches_llama_cpp() {
     check_variant("q4_0", 0.04, 0.85);
+}
+
+/// The default numerics stay within the bounds of llama.cpp's
+/// logits: F16 mean |Δ| ≤ 0.003 × std with the same argmax everywhere,
+/// quantized mean |Δ| ≤ 0.04 × std with argmax agreement ≥ 85%.
+#[test]
+fn default_numerics_within_bounds_of_llama_cpp() {
+    check_variant_in("f16", 0.003, 1.0, Numerics::Default);
+    check_variant_in("q8_0", 0.04, 0.85, Numerics::Default);
+    check_variant_in("q4_0", 0.04, 0.85, Numerics::Default);
+}
+
+/// In the default numerics, every kernel path this CPU runs and every
+/// thread count give the same logits, bit for bit (prompt batch and
+/// single-token steps).
+#[test]
+fn default_numerics_same_bits_on_every_path_and_thread_count() {
+    let Some(dir) = fixtures() else { return };
+    let paths: Vec<KernelPath> = edge_llama::kernels::available()
+        .iter()
+        .filter_map(|n| KernelPath::from_name(n))
+        .collect();
+    assert!(paths.contains(&KernelPath::Scalar));
+    let tokens: Vec<u32> = vec![1, 9038, 2501, 263, 931, 29892, 297];
+    for variant in ["f16", "q8_0", "q4_0"] {
+        let path = dir.join(format!("tiny-gqa-{variant}.gguf"));
+        let run = |kp: KernelPath, threads: usize| {
+            let model = open_in(&path, threads, Numerics::Default, Some(kp));
+            let mut s = model
+                .new_session(SessionOptions::default())
+                .expect("session");
+            // A batch, then single tokens.
+            let mut out = s.eval_all(&tokens[..5]).expect("eval");
+            for &t in &tokens[5..] {
+                out.extend(s.eval_all(&[t]).expect("eval"));
+            }
+            out
+        };
+        let want = run(KernelPath::Scalar, 1);
+        for &kp in &paths {
+            for threads in [1, 2, 3] {
+                let got = run(kp, threads);
+                assert_eq!(got.len(), want.len());
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .filter(|(a, b)| a.to_bits() == b.to_bits())
+                    .count();
+                assert_eq!(
+                    same,
+                    want.len(),
+                    "{variant}: {kp} with {threads} threads: {same} of {} logits equal scalar's",
+                    want.len()
+                );
+            }
+        }
+    }
 }
 
 /// llama.cpp's 24-token greedy continuation of the fixture's prompt.
@@ -178,7 +270,7 @@ fn logits_do_not_depend_on_thread_count() {
         let path = dir.join(format!("tiny-gqa-{variant}.gguf"));
         let tokens: Vec<u32> = vec![1, 9038, 2501, 263, 931, 29892, 297];
         let run = |threads| {
-            let model = open(&path, threads);
+            let model = open_in(&path, threads, Numerics::LlamaCpp, None);
             let mut s = model
                 .new_session(SessionOptions::default())
                 .expect("session");

@@ -22,8 +22,14 @@ fn ten_thousand_tokens_in_constant_memory() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q4_0.gguf"), ModelOptions { threads: 2 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q4_0.gguf"),
+        ModelOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let mut session = model
         .new_session(SessionOptions::default())
         .expect("session");

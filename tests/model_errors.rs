@@ -9,7 +9,13 @@ use edge_llama::{Error, Model, ModelOptions};
 fn load(w: &GgufWriter<'_>) -> Result<Model, Error> {
     let mut bytes = Vec::new();
     w.write(&mut bytes).expect("write to memory");
-    Model::from_gguf(GgufFile::from_bytes(bytes)?, ModelOptions { threads: 1 })
+    Model::from_gguf(
+        GgufFile::from_bytes(bytes)?,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
 }
 
 fn base() -> GgufWriter<'static> {

@@ -534,15 +534,16 @@ fn quantized_input_without_the_option_is_an_error() {
 
 #[test]
 fn unsupported_quantized_input_is_refused_even_with_the_option() {
-    // A Q5_0 weight (22-byte blocks, no dequantizer here): refused by name.
+    // A Q8_1 weight (36-byte blocks, an activation type with no dequantizer
+    // here): refused by name.
     let mut w = GgufWriter::new();
     w.add_metadata("general.architecture", OwnedValue::from("llama"))
         .unwrap();
     w.add_tensor(
         "blk.0.attn_q.weight",
-        GgmlType::Q5_0,
+        GgmlType::Q8_1,
         &[64, 2],
-        vec![0u8; 22 * 4],
+        vec![0u8; 36 * 4],
     )
     .unwrap();
     let mut bytes = Vec::new();
@@ -558,7 +559,7 @@ fn unsupported_quantized_input_is_refused_even_with_the_option() {
         Error::UnsupportedTensorType { name, ty, .. } => {
             assert_eq!(
                 (name.as_str(), ty.as_str()),
-                ("blk.0.attn_q.weight", "q5_0")
+                ("blk.0.attn_q.weight", "q8_1")
             );
         }
         other => panic!("unexpected error {other:?}"),

@@ -77,3 +77,83 @@ fn q8_0_file_equals_llama_cpp() {
 fn q4_0_file_equals_llama_cpp() {
     check(QuantTarget::Q4_0, "tiny-gqa-q4_0.gguf");
 }
+
+#[test]
+fn q4_k_m_file_equals_llama_cpp() {
+    check(QuantTarget::Q4KM, "kquants/tiny-gqa-q4_k_m.gguf");
+}
+
+#[test]
+fn q5_k_m_file_equals_llama_cpp() {
+    check(QuantTarget::Q5KM, "kquants/tiny-gqa-q5_k_m.gguf");
+}
+
+#[test]
+fn q3_k_m_file_equals_llama_cpp() {
+    check(QuantTarget::Q3KM, "kquants/tiny-gqa-q3_k_m.gguf");
+}
+
+#[test]
+fn q2_k_file_equals_llama_cpp() {
+    check(QuantTarget::Q2K, "kquants/tiny-gqa-q2_k.gguf");
+}
+
+#[test]
+fn q5_0_file_equals_llama_cpp() {
+    check(QuantTarget::Q5_0, "kquants/tiny-gqa-q5_0.gguf");
+}
+
+#[test]
+fn q5_1_file_equals_llama_cpp() {
+    check(QuantTarget::Q5_1, "kquants/tiny-gqa-q5_1.gguf");
+}
+
+#[test]
+fn iq4_nl_file_equals_llama_cpp() {
+    check(QuantTarget::IQ4NL, "kquants/tiny-gqa-iq4_nl.gguf");
+}
+
+/// SmolLM2's Q4_1 file requantized to `target` equals llama.cpp's
+/// requantization as a whole file: its size and sha256 in `smollm2/TAG.ref.json`.
+fn check_smollm2(target: QuantTarget, tag: &str) {
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
+    if common::slow_tests_skipped() {
+        return;
+    }
+    let Some(path) = common::smollm2_model() else {
+        return;
+    };
+    let input = GgufFile::open(path).expect("SmolLM2");
+    let opts = QuantizeOptions {
+        target,
+        allow_requantize: true,
+        ..QuantizeOptions::default()
+    };
+    let mut bytes = Vec::new();
+    quantize_to_writer(&input, &mut bytes, &opts, &mut |_| {}).expect("requantize");
+    let json = common::read_json(&dir.join(format!("smollm2/smollm2-{tag}.ref.json")));
+    assert_eq!(
+        bytes.len() as u64,
+        json["size"].as_u64().expect("size"),
+        "{tag}: file size"
+    );
+    let sha = format!("{:x}", Sha256::digest(&bytes));
+    println!("SmolLM2 {tag}: {} bytes, sha256 {sha}", bytes.len());
+    assert_eq!(
+        sha,
+        json["sha256"].as_str().expect("sha256"),
+        "{tag}: sha256"
+    );
+}
+
+#[test]
+fn smollm2_q4_k_m_file_equals_llama_cpp() {
+    check_smollm2(QuantTarget::Q4KM, "q4_k_m");
+}
+
+#[test]
+fn smollm2_q3_k_m_file_equals_llama_cpp() {
+    check_smollm2(QuantTarget::Q3KM, "q3_k_m");
+}

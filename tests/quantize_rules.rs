@@ -99,8 +99,11 @@ fn tiny_gqa(target: QuantTarget) -> BTreeMap<String, GgmlType> {
 /// (`kquants/tiny-gqa-MIX.ref.json`, `tensor_types`): (token_embd, output,
 /// then per layer 0 and 1: attn_q, attn_k, attn_v, attn_output, ffn_gate,
 /// ffn_up, ffn_down).
+/// One mix's expected types: (mix, [token_embd, output], per-layer rows).
+type TableRow = (QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2]);
+
 #[rustfmt::skip]
-const TINY_GQA_TABLE: &[(QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2])] = &[
+const TINY_GQA_TABLE: &[TableRow] = &[
     (T::Q4KM, [G::Q4K, G::Q6K], [
         [G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K, G::Q4K],
         [G::Q4K, G::Q4K, G::Q6K, G::Q4K, G::Q4K, G::Q4K, G::Q6K]]),
@@ -115,6 +118,7 @@ const TINY_GQA_TABLE: &[(QuantTarget, [GgmlType; 2], [[GgmlType; 7]; 2])] = &[
         [G::Q2K, G::Q2K, G::Q3K, G::Q3K, G::Q2K, G::Q2K, G::Q3K]]),
     (T::Q5_0, [G::Q5_0, G::Q6K], [[G::Q5_0; 7], [G::Q5_0; 7]]),
     (T::Q5_1, [G::Q5_1, G::Q6K], [[G::Q5_1; 7], [G::Q5_1; 7]]),
+    (T::IQ4NL, [G::IQ4NL, G::Q6K], [[G::IQ4NL; 7], [G::IQ4NL; 7]]),
     // Earlier fixtures (tiny-gqa-q4_0.gguf, tiny-gqa-q8_0.gguf).
     (T::Q4_0, [G::Q4_0, G::Q6K], [[G::Q4_0; 7], [G::Q4_0; 7]]),
     (T::Q8_0, [G::Q8_0, G::Q8_0], [[G::Q8_0; 7], [G::Q8_0; 7]]),
@@ -247,6 +251,19 @@ fn other_mixes_follow_llama_cpp_rules() {
         G::F32,
     );
     assert_eq!(gqa4["blk.0.attn_v.weight"], G::Q4K);
+    // IQ4_NL: attn_v Q5_K with 4 or more query heads per kv head, and
+    // ffn_down Q5_K in the first eighth of the layers (16 layers: 0 and 1).
+    let iq4 = choose(
+        T::IQ4NL,
+        model(16, 8, 2),
+        &llama_tensors(16, 256, 64, 768, 1000, false),
+        G::F32,
+        G::F32,
+    );
+    assert_eq!(iq4["blk.3.attn_v.weight"], G::Q5K);
+    assert_eq!(iq4["blk.1.ffn_down.weight"], G::Q5K);
+    assert_eq!(iq4["blk.2.ffn_down.weight"], G::IQ4NL);
+    assert_eq!(iq4["blk.2.attn_q.weight"], G::IQ4NL);
     // A 70B-shaped Llama: Q4_K attn_v becomes Q5_K.
     let m70 = MixModel {
         llama_70b: true,
@@ -342,6 +359,7 @@ fn file_type_numbers_and_names() {
         (T::Q5KS, 16),
         (T::Q5KM, 17),
         (T::Q6K, 18),
+        (T::IQ4NL, 25),
     ];
     for (t, n) in want {
         assert_eq!(t.file_type(), n, "{t}");
@@ -380,33 +398,14 @@ fn missing_layer_count_is_an_error_for_k_mixes() {
 // Against the fixture files.
 // ---------------------------------------------------------------------------
 
-/// The demo model (`$EDGE_LLAMA_SMOLLM2` or `models/…Q4_1.gguf`), or `None`
-/// with a printed note.
-fn smollm2_path() -> Option<std::path::PathBuf> {
-    let p = std::env::var_os("EDGE_LLAMA_SMOLLM2")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    if p.is_file() {
-        Some(p)
-    } else {
-        println!(
-            "skipped: {} not found; run scripts/fetch-demo-model.sh",
-            p.display()
-        );
-        None
-    }
-}
-
-const KQUANT_FIXTURES: [(QuantTarget, &str); 6] = [
+const KQUANT_FIXTURES: [(QuantTarget, &str); 7] = [
     (T::Q4KM, "q4_k_m"),
     (T::Q5KM, "q5_k_m"),
     (T::Q3KM, "q3_k_m"),
     (T::Q2K, "q2_k"),
     (T::Q5_0, "q5_0"),
     (T::Q5_1, "q5_1"),
+    (T::IQ4NL, "iq4_nl"),
 ];
 
 #[test]
@@ -447,7 +446,7 @@ fn plan_of_smollm2_requantization_equals_llama_cpp_counts() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let Some(path) = smollm2_path() else {
+    let Some(path) = common::smollm2_model() else {
         return;
     };
     let input = GgufFile::open(path).expect("SmolLM2");

@@ -18,8 +18,14 @@ fn sessions_on_threads_agree_with_a_lone_session() {
     let Some(dir) = common::fixtures() else {
         return;
     };
-    let model = Model::open_with(dir.join("tiny-gqa-q8_0.gguf"), ModelOptions { threads: 2 })
-        .expect("open");
+    let model = Model::open_with(
+        dir.join("tiny-gqa-q8_0.gguf"),
+        ModelOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let prompts: Vec<Vec<u32>> = (0..4)
         .map(|k| (0..12).map(|i| 100 + 31 * i + 7 * k).collect())
         .collect();
@@ -63,7 +69,10 @@ fn sessions_on_threads_agree_with_a_lone_session() {
 /// different orders: position 0 is still identical, later ones differ by
 /// rounding only. F16 weight matrices take those same two orders (tinyBLAS
 /// for a batch, ggml_vec_dot_f16 for one token), so for the f16 model every
-/// position may differ by rounding, whatever the cache.
+/// position may differ by rounding, whatever the cache. Rounding only means
+/// a mean |Δ| of at most 0.002 of the logits' standard deviation: measured
+/// ≤ 5.5e-4 (scalar, AVX2 and AVX-512 paths) for the f16 model; the q4_0
+/// model with an f16 cache measured identical.
 #[test]
 fn batched_prompt_equals_token_by_token() {
     let Some(dir) = common::fixtures() else {
@@ -76,7 +85,10 @@ fn batched_prompt_equals_token_by_token() {
     ] {
         let model = Model::open_with(
             dir.join(format!("tiny-gqa-{variant}.gguf")),
-            ModelOptions { threads: 2 },
+            ModelOptions {
+                threads: 2,
+                ..Default::default()
+            },
         )
         .expect("open");
         let options = SessionOptions {
@@ -101,7 +113,7 @@ fn batched_prompt_equals_token_by_token() {
             } else {
                 let c = common::compare(l, b, n);
                 assert!(
-                    c.mean_abs <= 0.01 * c.ref_std,
+                    c.mean_abs <= 0.002 * c.ref_std,
                     "{variant} {kv_type:?}: position {i}: {c:?}"
                 );
             }
@@ -116,7 +128,7 @@ fn batched_prompt_equals_token_by_token() {
             // single-token product, in the other order.
             let c = common::compare(l, b, n);
             assert!(
-                c.mean_abs <= 0.01 * c.ref_std,
+                c.mean_abs <= 0.002 * c.ref_std,
                 "{variant}: last only: {c:?}"
             );
         }

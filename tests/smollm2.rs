@@ -4,8 +4,10 @@
 mod common;
 
 use common::{compare, ids, read_f32, read_json};
+use edge_llama::eval::{compare_models, Windows};
+use edge_llama::kernels::Numerics;
 use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, SessionOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn model_path() -> Option<PathBuf> {
     if common::slow_tests_skipped() {
@@ -14,13 +16,51 @@ fn model_path() -> Option<PathBuf> {
     common::smollm2_model()
 }
 
+fn open(path: &Path, numerics: Numerics) -> Model {
+    Model::open_with(
+        path,
+        ModelOptions {
+            threads: 2,
+            numerics: Some(numerics),
+            ..Default::default()
+        },
+    )
+    .expect("open")
+}
+
+/// The default numerics against llama.cpp's order over
+/// `tests/data/quant_text.txt` (windows of 512 tokens, second halves
+/// scored, as llama-perplexity): mean KL divergence ≤ 0.001 nats, a
+/// quarter of what Q8_0 quantization itself costs.
+#[test]
+fn smollm2_default_numerics_kld_against_llama_cpp_order() {
+    let Some(path) = model_path() else { return };
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/quant_text.txt"),
+    )
+    .expect("quant_text.txt");
+    let default = open(&path, Numerics::Default);
+    let llamacpp = open(&path, Numerics::LlamaCpp);
+    let windows = Windows::from_text(&llamacpp, &text, 512, None).expect("windows");
+    let c = compare_models(&default, &llamacpp, &windows, &mut |_, _| {}).expect("compare");
+    println!(
+        "SmolLM2 default vs llama.cpp order over {} positions: mean KLD {:.3e}, max {:.3e}, top-1 {:.4}",
+        windows.n_scored(),
+        c.kld.mean,
+        c.kld.max,
+        c.top1
+    );
+    assert!(c.kld.mean <= 0.001, "mean KLD {}", c.kld.mean);
+}
+
 #[test]
 fn smollm2_matches_llama_cpp() {
     let (Some(dir), Some(path)) = (common::fixtures(), model_path()) else {
         return;
     };
     let reference = read_json(&dir.join("smollm2/smollm2-q4_1.ref.json"));
-    let model = Model::open_with(&path, ModelOptions { threads: 2 }).expect("open");
+    // Bit for bit only in llama.cpp's numerics.
+    let model = open(&path, Numerics::LlamaCpp);
     let c = model.config();
     assert_eq!(
         (c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim),

@@ -3,6 +3,7 @@
 
 use crate::model::EdgeLlamaModel;
 use crate::sampler::{sampler_config, EdgeLlamaSamplerParams};
+use crate::session::stop_strings;
 use crate::session::{session_options, EdgeLlamaSessionParams};
 use crate::status::{arg_mut, arg_ref, arg_str, guard, need_out, write_out, EdgeLlamaStatus};
 use edge_llama::Chat;
@@ -11,6 +12,13 @@ use std::ffi::{c_char, c_void};
 /// A conversation: its session, sampler, system message and history. Opaque.
 pub struct EdgeLlamaChat {
     chat: Chat,
+}
+
+impl EdgeLlamaChat {
+    /// The cancel handle of the chat's session.
+    pub(crate) fn cancel_handle(&self) -> edge_llama::CancelHandle {
+        self.chat.session().cancel_handle()
+    }
 }
 
 /// Called with each piece of a reply's text as it is generated, on the
@@ -129,6 +137,29 @@ pub unsafe extern "C" fn edge_llama_chat_reset(chat: *mut EdgeLlamaChat) -> Edge
     guard(|| {
         // SAFETY: the caller's guarantee.
         unsafe { arg_mut(chat, "chat") }?.chat.reset();
+        Ok(())
+    })
+}
+
+/// Sets the strings that end a reply (`n_stop` UTF-8 strings at `stop`;
+/// 0 clears them). A stop string is matched across token boundaries and is
+/// not part of the reply. The strings are copied.
+///
+/// # Safety
+/// `chat` is NULL or a live handle used by no other thread; `stop` is NULL
+/// or readable for `n_stop` pointers, each NULL or a C string.
+#[no_mangle]
+pub unsafe extern "C" fn edge_llama_chat_set_stop_strings(
+    chat: *mut EdgeLlamaChat,
+    stop: *const *const c_char,
+    n_stop: usize,
+) -> EdgeLlamaStatus {
+    guard(|| {
+        // SAFETY: the caller's guarantees, as documented.
+        let chat = &mut unsafe { arg_mut(chat, "chat") }?.chat;
+        // SAFETY: as above.
+        let stops = unsafe { stop_strings(stop, n_stop) }?;
+        chat.stop_strings = stops;
         Ok(())
     })
 }

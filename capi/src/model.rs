@@ -15,7 +15,7 @@ pub struct EdgeLlamaModel {
     pub(crate) model: Model,
 }
 
-/// Facts about an opened model, filled by `edge_llama_model_info`.
+/// Facts about an opened model, filled by `edge_llama_model_get_info`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct EdgeLlamaModelInfo {
@@ -83,7 +83,13 @@ pub unsafe extern "C" fn edge_llama_model_open(
         // SAFETY: the caller guarantees `path` is NULL or a C string.
         let path = unsafe { arg_str(path, "path") }?;
         let threads = usize::try_from(threads).map_err(|_| CError::invalid("threads"))?;
-        let model = Model::open_with(path, ModelOptions { threads })?;
+        let model = Model::open_with(
+            path,
+            ModelOptions {
+                threads,
+                ..Default::default()
+            },
+        )?;
         let handle = Box::into_raw(Box::new(EdgeLlamaModel { model }));
         // SAFETY: as above.
         unsafe { write_out(out, handle, "out") }
@@ -114,7 +120,7 @@ pub unsafe extern "C" fn edge_llama_model_free(model: *mut EdgeLlamaModel) -> Ed
 /// # Safety
 /// `model` is NULL or a live model handle; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn edge_llama_model_info(
+pub unsafe extern "C" fn edge_llama_model_get_info(
     model: *const EdgeLlamaModel,
     out: *mut EdgeLlamaModelInfo,
 ) -> EdgeLlamaStatus {

@@ -290,6 +290,23 @@ pub(crate) unsafe fn call_token_callback(
     unsafe { f(token, buf.as_ptr().cast(), text.len(), user_data) == 0 }
 }
 
+/// The `n_stop` strings at `stop`, copied.
+///
+/// # Safety
+/// `stop` is NULL or readable for `n_stop` pointers, each NULL or a C string.
+pub(crate) unsafe fn stop_strings(
+    stop: *const *const c_char,
+    n_stop: usize,
+) -> CResult<Vec<String>> {
+    // SAFETY: the caller's guarantee.
+    let ptrs = unsafe { arg_slice(stop, n_stop, "stop") }?;
+    ptrs.iter()
+        .enumerate()
+        // SAFETY: the caller guarantees each pointer is NULL or a C string.
+        .map(|(i, &p)| unsafe { arg_str(p, &format!("stop[{i}]")) }.map(str::to_string))
+        .collect()
+}
+
 /// Generates up to `max_tokens` tokens after the UTF-8 `prompt`, calling
 /// `callback` (may be NULL) with each one as it is produced, and writes the
 /// number generated to `*n_generated` (may be NULL). The prompt is
@@ -297,19 +314,29 @@ pub(crate) unsafe fn call_token_callback(
 /// model's prompts start with BOS; NULL or "" continues after the tokens
 /// evaluated before. Generation stops after an end-of-generation token
 /// (which is passed to the callback, with empty text), after `max_tokens`,
-/// or when the callback returns non-zero. Every generated token is
-/// evaluated, so a later call continues the text.
+/// when the callback returns non-zero, or at the first of the `n_stop` UTF-8
+/// `stop` strings (may be NULL when `n_stop` is 0). A stop string is matched
+/// across token boundaries and never passed to the callback: text that could
+/// start one is held back until it is known not to. Every generated token
+/// is evaluated, so a later call continues the text. A cancel request
+/// (`edge_llama_cancel_request`) ends it with `EDGE_LLAMA_ERR_CANCELLED`;
+/// the tokens passed to the callback before then stay evaluated, but the
+/// logits of the last one are gone, so the next call needs a non-empty
+/// prompt.
 ///
 /// # Safety
 /// `session` and `sampler` are NULL or live handles used by no other thread;
-/// `prompt` is NULL or a C string; `callback` is NULL or a function that
-/// accepts `user_data`; `n_generated` is NULL or writable.
+/// `prompt` is NULL or a C string; `stop` is NULL or readable for `n_stop`
+/// pointers, each a C string; `callback` is NULL or a function that accepts
+/// `user_data`; `n_generated` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn edge_llama_session_generate(
     session: *mut EdgeLlamaSession,
     sampler: *mut EdgeLlamaSampler,
     prompt: *const c_char,
     max_tokens: u32,
+    stop: *const *const c_char,
+    n_stop: usize,
     callback: EdgeLlamaTokenCallback,
     user_data: *mut c_void,
     n_generated: *mut usize,
@@ -326,6 +353,8 @@ pub unsafe extern "C" fn edge_llama_session_generate(
             // SAFETY: as above.
             unsafe { arg_str(prompt, "prompt") }?
         };
+        // SAFETY: as above.
+        let stops = unsafe { stop_strings(stop, n_stop) }?;
         if !n_generated.is_null() {
             // SAFETY: non-null; the caller guarantees it is writable.
             unsafe { n_generated.write(0) };
@@ -339,7 +368,10 @@ pub unsafe extern "C" fn edge_llama_session_generate(
         let mut count = 0usize;
         let mut buf = Vec::new();
         let mut result = Ok(());
-        for g in s.generate(&tokens, sampler, max_tokens as usize)? {
+        for g in s
+            .generate(&tokens, sampler, max_tokens as usize)?
+            .stop_at(stops)
+        {
             match g {
                 Ok(g) => {
                     count += 1;

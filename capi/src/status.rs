@@ -78,6 +78,8 @@ impl From<edge_llama::Error> for CError {
                 EDGE_LLAMA_ERR_INVALID_ARGUMENT
             }
             E::Context(_) => EDGE_LLAMA_ERR_CONTEXT,
+            E::Cancelled => EDGE_LLAMA_ERR_CANCELLED,
+            E::SessionFile { .. } => EDGE_LLAMA_ERR_BAD_FILE,
             _ => EDGE_LLAMA_ERR_OTHER,
         };
         CError {
@@ -246,6 +248,10 @@ mod tests {
         assert_eq!(
             CError::from(edge_llama::Error::Context("c".into())).status,
             EDGE_LLAMA_ERR_CONTEXT
+        );
+        assert_eq!(
+            CError::from(edge_llama::Error::Cancelled).status,
+            EDGE_LLAMA_ERR_CANCELLED
         );
     }
 

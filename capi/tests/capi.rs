@@ -2,132 +2,14 @@
 //! files, status codes and messages, generation through the callback with
 //! its user_data, the model shared by threads.
 
+mod common;
+
+use common::*;
 use edge_llama::kernels::GgmlType;
 use edge_llama::synthetic::SyntheticSpec;
 use edge_llama_capi::*;
-use std::ffi::{c_char, c_void, CStr, CString};
-use std::path::PathBuf;
+use std::ffi::{c_char, c_void, CStr};
 use std::ptr::{null, null_mut};
-use std::sync::OnceLock;
-
-/// A small random-weight model written once for all tests.
-fn model_path() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let path =
-            std::env::temp_dir().join(format!("edge-llama-capi-{}.gguf", std::process::id()));
-        SyntheticSpec::tiny(GgmlType::Q8_0)
-            .write(&path)
-            .expect("write the synthetic model");
-        path
-    })
-}
-
-fn cstr(s: &str) -> CString {
-    CString::new(s).expect("no NUL")
-}
-
-fn last_error() -> String {
-    // SAFETY: edge_llama_last_error never returns NULL; the string is valid
-    // until the next call on this thread, and is copied at once.
-    unsafe { CStr::from_ptr(edge_llama_last_error()) }
-        .to_str()
-        .expect("UTF-8 message")
-        .to_string()
-}
-
-/// Opens the test model; panics with the library's message on failure.
-fn open_model(threads: u32) -> *mut EdgeLlamaModel {
-    let path = cstr(model_path().to_str().expect("UTF-8 temp path"));
-    let mut model = null_mut();
-    // SAFETY: valid C string and out pointer.
-    let status = unsafe { edge_llama_model_open(path.as_ptr(), threads, &mut model) };
-    assert_eq!(status, EDGE_LLAMA_OK, "{}", last_error());
-    assert!(!model.is_null());
-    model
-}
-
-fn greedy_params() -> EdgeLlamaSamplerParams {
-    let mut p = std::mem::MaybeUninit::uninit();
-    // SAFETY: writable out pointer.
-    assert_eq!(
-        unsafe { edge_llama_sampler_params_default(p.as_mut_ptr()) },
-        EDGE_LLAMA_OK
-    );
-    // SAFETY: written by the call above.
-    let mut p = unsafe { p.assume_init() };
-    p.temperature = 0.0;
-    p
-}
-
-/// What the callback collects through user_data.
-#[derive(Default)]
-struct Collected {
-    tokens: Vec<u32>,
-    text: String,
-    stop_after: Option<usize>,
-}
-
-unsafe extern "C" fn collect(
-    token: u32,
-    text: *const c_char,
-    text_len: usize,
-    user_data: *mut c_void,
-) -> i32 {
-    // SAFETY: the tests pass a live `Collected` as user_data.
-    let c = unsafe { &mut *user_data.cast::<Collected>() };
-    // SAFETY: the library passes text_len readable bytes followed by a NUL.
-    let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), text_len + 1) };
-    assert_eq!(bytes[text_len], 0, "text is NUL-terminated");
-    c.text
-        .push_str(std::str::from_utf8(&bytes[..text_len]).expect("UTF-8 text"));
-    c.tokens.push(token);
-    match c.stop_after {
-        Some(n) if c.tokens.len() >= n => 1,
-        _ => 0,
-    }
-}
-
-/// Generates `n` greedy tokens after `prompt` on a new session of `model`.
-fn generate(model: *const EdgeLlamaModel, prompt: &str, n: u32) -> Collected {
-    let mut session = null_mut();
-    let mut sampler = null_mut();
-    let params = greedy_params();
-    // SAFETY: live model handle, valid out pointers and params.
-    unsafe {
-        assert_eq!(
-            edge_llama_session_new(model, null(), &mut session),
-            EDGE_LLAMA_OK
-        );
-        assert_eq!(
-            edge_llama_sampler_new(model, &params, &mut sampler),
-            EDGE_LLAMA_OK
-        );
-    }
-    let mut got = Collected::default();
-    let mut n_generated = 0usize;
-    let prompt = cstr(prompt);
-    // SAFETY: live handles; `got` outlives the call.
-    let status = unsafe {
-        edge_llama_session_generate(
-            session,
-            sampler,
-            prompt.as_ptr(),
-            n,
-            Some(collect),
-            (&mut got as *mut Collected).cast(),
-            &mut n_generated,
-        )
-    };
-    assert_eq!(status, EDGE_LLAMA_OK, "{}", last_error());
-    assert_eq!(n_generated, got.tokens.len());
-    // SAFETY: handles from the calls above, freed once.
-    unsafe {
-        assert_eq!(edge_llama_sampler_free(sampler), EDGE_LLAMA_OK);
-        assert_eq!(edge_llama_session_free(session), EDGE_LLAMA_OK);
-    }
-    got
-}
 
 #[test]
 fn null_arguments_are_errors_naming_the_argument() {
@@ -148,7 +30,7 @@ fn null_arguments_are_errors_naming_the_argument() {
         assert!(last_error().contains("out is NULL"), "{}", last_error());
         let mut info = std::mem::MaybeUninit::uninit();
         assert_eq!(
-            edge_llama_model_info(null(), info.as_mut_ptr()),
+            edge_llama_model_get_info(null(), info.as_mut_ptr()),
             EDGE_LLAMA_ERR_INVALID_ARGUMENT
         );
         assert!(last_error().contains("model is NULL"));
@@ -162,6 +44,8 @@ fn null_arguments_are_errors_naming_the_argument() {
                 null_mut(),
                 null(),
                 1,
+                null(),
+                0,
                 None,
                 null_mut(),
                 null_mut()
@@ -183,7 +67,7 @@ fn null_arguments_are_errors_naming_the_argument() {
 
 #[test]
 fn bad_files_are_status_codes_with_messages() {
-    let mut model = 1usize as *mut EdgeLlamaModel; // must be overwritten with NULL
+    let mut model = std::ptr::dangling_mut::<EdgeLlamaModel>(); // must be overwritten with NULL
     let missing = cstr("/nonexistent/dir/model.gguf");
     // SAFETY: valid C string and out pointer.
     let status = unsafe { edge_llama_model_open(missing.as_ptr(), 0, &mut model) };
@@ -230,7 +114,7 @@ fn model_info_describes_the_model() {
     let mut info = std::mem::MaybeUninit::uninit();
     // SAFETY: live handle, writable out.
     assert_eq!(
-        unsafe { edge_llama_model_info(model, info.as_mut_ptr()) },
+        unsafe { edge_llama_model_get_info(model, info.as_mut_ptr()) },
         EDGE_LLAMA_OK
     );
     // SAFETY: written by the call above.
@@ -299,8 +183,14 @@ fn generate_streams_tokens_to_the_callback_with_user_data() {
     assert!(!got.tokens.is_empty() && got.tokens.len() <= 8);
 
     // The same tokens as the Rust API with the same settings.
-    let m = edge_llama::Model::open_with(model_path(), edge_llama::ModelOptions { threads: 1 })
-        .expect("open");
+    let m = edge_llama::Model::open_with(
+        model_path(),
+        edge_llama::ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let prompt = m
         .tokenizer()
         .encode("Once upon a time", m.tokenizer().add_bos());
@@ -348,6 +238,8 @@ fn a_nonzero_callback_return_stops_generation() {
             sampler,
             prompt.as_ptr(),
             20,
+            null(),
+            0,
             Some(collect),
             (&mut got as *mut Collected).cast(),
             &mut n,
@@ -370,6 +262,8 @@ fn a_nonzero_callback_return_stops_generation() {
             sampler,
             null(),
             2,
+            null(),
+            0,
             Some(collect),
             (&mut got as *mut Collected).cast(),
             &mut n,
@@ -513,6 +407,8 @@ fn a_session_outlives_its_model_handle() {
             sampler,
             prompt.as_ptr(),
             4,
+            null(),
+            0,
             None,
             null_mut(),
             &mut n,
@@ -593,8 +489,14 @@ fn chat_streams_the_reply() {
     }
     // The random model rarely ends by itself within 6 tokens; either way
     // the text streamed must be what the Rust chat gives.
-    let m = edge_llama::Model::open_with(model_path(), edge_llama::ModelOptions { threads: 1 })
-        .expect("open");
+    let m = edge_llama::Model::open_with(
+        model_path(),
+        edge_llama::ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )
+    .expect("open");
     let mut c = edge_llama::Chat::new(
         &m,
         Default::default(),

@@ -1,4 +1,5 @@
-//! Argument parsing shared by the examples: `--name value` pairs and flags.
+//! Argument parsing shared by the examples: `--name value` pairs (an
+//! option may repeat) and flags; the thread-count line they print.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -6,7 +7,8 @@ use std::str::FromStr;
 
 /// Parsed command line.
 pub struct Args {
-    values: HashMap<String, String>,
+    /// Every value given for each option, in order.
+    values: HashMap<String, Vec<String>>,
     flags: Vec<String>,
 }
 
@@ -41,9 +43,7 @@ impl Args {
                 continue;
             }
             match it.next() {
-                Some(v) => {
-                    values.insert(a, v);
-                }
+                Some(v) => values.entry(a).or_insert_with(Vec::new).push(v),
                 None => fail(usage, &format!("{a} needs a value")),
             }
         }
@@ -53,9 +53,19 @@ impl Args {
         }
     }
 
+    /// The last value of option `name`.
+    fn last(&self, name: &str) -> Option<&String> {
+        self.values.get(name).and_then(|v| v.last())
+    }
+
+    /// Every value of a repeatable option, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+
     /// A required option.
     pub fn required(&self, usage: &str, name: &str) -> String {
-        match self.values.get(name) {
+        match self.last(name) {
             Some(v) => v.clone(),
             None => fail(usage, &format!("missing {name}")),
         }
@@ -63,12 +73,12 @@ impl Args {
 
     /// An optional string option.
     pub fn opt(&self, name: &str) -> Option<String> {
-        self.values.get(name).cloned()
+        self.last(name).cloned()
     }
 
     /// An option parsed as `T`, with a default.
     pub fn get<T: FromStr>(&self, usage: &str, name: &str, default: T) -> T {
-        match self.values.get(name) {
+        match self.last(name) {
             None => default,
             Some(v) => v
                 .parse()
@@ -88,5 +98,31 @@ impl Args {
                 fail(usage, &format!("unknown option {k}"));
             }
         }
+    }
+}
+
+/// "N threads (why)": `--threads` when given (non-zero), else the library's
+/// default choice.
+pub fn threads_line(model: &edge_llama::Model, requested: usize) -> String {
+    if requested == 0 {
+        let choice = edge_llama::model::default_threads();
+        format!("{} threads ({})", model.threads(), choice.reason)
+    } else {
+        format!("{} threads (--threads)", model.threads())
+    }
+}
+
+/// Prints one line to stderr when the model file did not align some weight
+/// tensors (GGUF `general.alignment` 1 or 2) and they were copied into
+/// memory; prints nothing for a normally aligned file.
+pub fn report_realigned(model: &edge_llama::Model) {
+    let copied = model.realigned_tensors();
+    if !copied.is_empty() {
+        let bytes: usize = copied.iter().map(|(_, b)| b).sum();
+        eprintln!(
+            "note: {} weight tensors are not aligned in the file (general.alignment {}); copied into memory ({bytes} bytes)",
+            copied.len(),
+            model.gguf().alignment()
+        );
     }
 }

@@ -48,7 +48,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]\n  TYPES: base, f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 q4_0 q3_k_l q3_k_m q3_k_s q2_k";
+const USAGE: &str = "quant_bench --model BASE.gguf --text FILE [--types f16,q8_0,q4_0] [--ctx 512] [--chunks N] [--threads T] [--gen 64] [--reps 1] [--pure] [--keep] [--out DIR]\n  TYPES (comma-separated): f32 f16 q8_0 q6_k q5_k_m q5_k_s q5_1 q5_0 q4_k_m q4_k_s q4_1 iq4_nl q4_0 q3_k_l q3_k_m q3_k_s q2_k";
 const OPTIONS: &[&str] = &[
     "--model",
     "--text",
@@ -196,8 +196,14 @@ fn measure_one(s: &Settings, ty: &str) {
         let target: QuantTarget = ty.parse().unwrap_or_else(|e: edge_llama::Error| die(e));
         s.quantized_path(target)
     };
-    let model =
-        Model::open_with(&path, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let model = Model::open_with(
+        &path,
+        ModelOptions {
+            threads: s.threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let windows = s.windows(&model);
     let bos = model.tokenizer().bos_id().unwrap_or(windows.windows[0][0]);
     let capacity = s.ctx.max(s.gen + 1).max(8);
@@ -574,8 +580,14 @@ fn main() {
     }
 
     // 1. The baseline's log-probs on the scored positions.
-    let base =
-        Model::open_with(&s.model, ModelOptions { threads: s.threads }).unwrap_or_else(|e| die(e));
+    let base = Model::open_with(
+        &s.model,
+        ModelOptions {
+            threads: s.threads,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| die(e));
     let windows = s.windows(&base);
     eprintln!(
         "text {}: {} windows of {} tokens, {} scored positions; kernels {}, {} threads",
@@ -699,8 +711,9 @@ fn main() {
         })
         .collect();
     let title = format!(
-        "Accuracy vs speed: {model_name} (ctx {}, {threads} threads)",
-        s.ctx
+        "Accuracy vs speed: {model_name} (ctx {}, {threads} thread{})",
+        s.ctx,
+        if threads == 1.0 { "" } else { "s" }
     );
     write("accuracy_vs_speed.svg", &plot::svg(&title, &points));
 }

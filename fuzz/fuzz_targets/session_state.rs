@@ -31,9 +31,15 @@ fn model() -> &'static Model {
         if let Err(e) = built {
             panic!("building the session model: {e}");
         }
-        match GgufFile::from_bytes(bytes)
-            .and_then(|f| Model::from_gguf(f, ModelOptions { threads: 1 }))
-        {
+        match GgufFile::from_bytes(bytes).and_then(|f| {
+            Model::from_gguf(
+                f,
+                ModelOptions {
+                    threads: 1,
+                    ..Default::default()
+                },
+            )
+        }) {
             Ok(m) => m,
             Err(e) => panic!("opening the session model: {e}"),
         }

@@ -2,16 +2,15 @@
 //! (one, when generating). Each step is one short function; `forward` reads
 //! top to bottom like the paper.
 
+use super::attention::{attention, HeadScratch};
 use super::config::Config;
-use super::matvec::{matvec, Activation, Prepared};
+use super::matvec::Activation;
+use super::products::{products, Job};
 use super::weights::{Weight, Weights};
 use crate::error::Result;
-use crate::kv_cache::{KvCache, Row};
+use crate::kv_cache::KvCache;
 use crate::tensor::dequantize;
-use edge_llama_kernels::{float_ops, BlockQ8_0, GgmlType, Kernels, QK};
-use half::f16;
-use half::slice::HalfFloatSliceExt;
-use rayon::prelude::*;
+use edge_llama_kernels::Kernels;
 
 /// Most tokens evaluated together. A batch reads each weight row once for
 /// all its tokens, which is what makes prompt processing faster than
@@ -42,7 +41,9 @@ pub(crate) struct Scratch {
     sin: Vec<f32>,
     /// Output logits, `n_vocab`.
     logits: Vec<f32>,
-    /// A product's output before it is transposed to `[batch][rows]`.
+    /// The outputs of a batch's products (those run together back to
+    /// back), each `[rows][batch]`, before they are transposed to
+    /// `[batch][rows]`.
     product: Vec<f32>,
     /// Per-head attention buffers, `n_heads`.
     heads: Vec<HeadScratch>,
@@ -53,6 +54,8 @@ impl Scratch {
     pub fn new(c: &Config, capacity: usize) -> Scratch {
         let qdim = c.n_heads * c.head_dim;
         let widest = c.dim.max(c.ffn_dim).max(qdim);
+        // Most rows of the products run together (Q, K and V; gate and up).
+        let together = (qdim + 2 * c.kv_dim()).max(2 * c.ffn_dim).max(c.dim);
         let b = MAX_BATCH;
         Scratch {
             x: vec![0.0; b * c.dim],
@@ -67,15 +70,9 @@ impl Scratch {
             cos: vec![0.0; b * c.rope_dim / 2],
             sin: vec![0.0; b * c.rope_dim / 2],
             logits: vec![0.0; b * c.n_vocab],
-            product: vec![0.0; b * widest.max(c.n_vocab)],
+            product: vec![0.0; b * together.max(c.n_vocab)],
             heads: (0..c.n_heads)
-                .map(|_| HeadScratch {
-                    scores: vec![0.0; capacity],
-                    value: vec![0.0; c.head_dim],
-                    q16: vec![0.0; c.head_dim],
-                    lanes: vec![0.0; VALUE_LANES * c.head_dim],
-                    tail: vec![0.0; c.head_dim],
-                })
+                .map(|_| HeadScratch::new(c, capacity))
                 .collect(),
             act: Activation::new(b * widest),
         }
@@ -92,29 +89,6 @@ impl Scratch {
         &self.logits[..n * self.logits.len() / MAX_BATCH]
     }
 }
-
-/// One attention head's buffers.
-struct HeadScratch {
-    /// Scores (then weights) over the attended positions, `capacity`.
-    scores: Vec<f32>,
-    /// One cached key or value converted to f32, `head_dim`.
-    value: Vec<f32>,
-    /// The query rounded to f16 (f16 cache), `head_dim`.
-    q16: Vec<f32>,
-    /// Lane accumulators of the weighted value sum, `VALUE_LANES` rows of
-    /// `head_dim`.
-    lanes: Vec<f32>,
-    /// The f64 part of the weighted value sum (positions past the last
-    /// full 64), `head_dim`.
-    tail: Vec<f64>,
-}
-
-/// Lane rows of the value accumulation: 64 for a single token, 16 for a
-/// batch (see [`attend_head_f16`]).
-const VALUE_LANES: usize = 64;
-
-/// llama.cpp pads its key/value window to a multiple of this many cells.
-const KV_PAD: usize = 32;
 
 /// Everything the forward pass reads but does not change.
 pub(crate) struct Ctx<'a> {
@@ -179,7 +153,7 @@ pub(crate) fn forward(
             &mut s.product,
             &s.xb[..n * dim],
             n,
-            &mut [(&w.wq, &mut s.q), (&w.wk, &mut s.k), (&w.wv, &mut s.v)],
+            [(&w.wq, &mut s.q), (&w.wk, &mut s.k), (&w.wv, &mut s.v)],
         )?;
         for b in 0..n {
             let angles = b * half_rope..(b + 1) * half_rope;
@@ -189,27 +163,14 @@ pub(crate) fn forward(
             let (k, v) = (&s.k[b * kv..(b + 1) * kv], &s.v[b * kv..(b + 1) * kv]);
             cache.write(ctx.kernels, l, pos + b, k, v);
         }
-        for b in 0..n {
-            let (q, att) = (
-                &s.q[b * qdim..(b + 1) * qdim],
-                &mut s.att[b * qdim..(b + 1) * qdim],
-            );
-            let at = Attend {
-                ctx,
-                cache,
-                layer: l,
-                pos: pos + b,
-                single: n == 1,
-            };
-            attention(&at, &mut s.heads, q, att);
-        }
+        attention(ctx, cache, l, pos, n, &s.q, &mut s.att, &mut s.heads);
         project(
             ctx,
             &mut s.act,
             &mut s.product,
             &s.att[..n * qdim],
             n,
-            &mut [(&w.wo, &mut s.proj)],
+            [(&w.wo, &mut s.proj)],
         )?;
         add(&mut s.x[..n * dim], &s.proj[..n * dim]);
         // Feed-forward block.
@@ -225,7 +186,7 @@ pub(crate) fn forward(
             &mut s.product,
             &s.xb[..n * dim],
             n,
-            &mut [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
+            [(&w.w_gate, &mut s.gate), (&w.w_up, &mut s.up)],
         )?;
         (ctx.kernels.float_ops.silu_mul)(&mut s.gate[..n * ffn], &s.up[..n * ffn]);
         project(
@@ -234,7 +195,7 @@ pub(crate) fn forward(
             &mut s.product,
             &s.gate[..n * ffn],
             n,
-            &mut [(&w.w_down, &mut s.proj)],
+            [(&w.w_down, &mut s.proj)],
         )?;
         add(&mut s.x[..n * dim], &s.proj[..n * dim]);
     }
@@ -257,7 +218,7 @@ pub(crate) fn forward(
         &mut s.product,
         &s.xb[..m * dim],
         m,
-        &mut [(&ctx.weights.output, &mut s.logits)],
+        [(&ctx.weights.output, &mut s.logits)],
     )
 }
 
@@ -289,36 +250,72 @@ fn rms_norm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
 
 /// Runs every `(weight, out)` product on the same `batch` input vectors `x`
 /// (`[batch][cols]`), preparing the activations once per format; each `out`
-/// receives `[batch][rows]`.
-fn project(
+/// receives `[batch][rows]`. Products that share an activation format run
+/// as one parallel region (see [`products`]).
+fn project<const N: usize>(
     ctx: &Ctx<'_>,
     act: &mut Activation,
     product: &mut [f32],
     x: &[f32],
     batch: usize,
-    products: &mut [(&Weight, &mut Vec<f32>)],
+    mut outs: [(&Weight, &mut Vec<f32>); N],
 ) -> Result<()> {
-    let mut prepared: Option<GgmlType> = None;
-    for (w, out) in products.iter_mut() {
-        let fmt = Activation::format_of(w.dtype);
-        if prepared != Some(fmt) {
-            act.fill(ctx.kernels, fmt, x);
-            prepared = Some(fmt);
-        }
-        let p: Prepared<'_> = act.view(fmt, x);
-        let rows = w.rows;
-        if batch == 1 {
-            matvec(ctx.kernels, ctx.pool, w, ctx.map, p, 1, &mut out[..rows])?;
-        } else {
-            // The product comes out as [rows][batch]; transpose it.
-            let tmp = &mut product[..rows * batch];
-            matvec(ctx.kernels, ctx.pool, w, ctx.map, p, batch, tmp)?;
-            for (r, vals) in tmp.chunks_exact(batch).enumerate() {
-                for (b, &v) in vals.iter().enumerate() {
-                    out[b * rows + r] = v;
-                }
+    if batch == 1 {
+        let mut jobs = outs.each_mut().map(|(w, o)| (&**w, &mut o[..w.rows]));
+        return prepare_and_run(ctx, act, x, 1, &mut jobs);
+    }
+    // The products come out as [rows][batch], back to back in `product`.
+    let mut rest = product;
+    let mut jobs = outs.each_ref().map(|(w, _)| {
+        let (mine, after) = std::mem::take(&mut rest).split_at_mut(w.rows * batch);
+        rest = after;
+        (*w, mine)
+    });
+    prepare_and_run(ctx, act, x, batch, &mut jobs)?;
+    for ((w, out), (_, tmp)) in outs.iter_mut().zip(&jobs) {
+        transpose(tmp, &mut out[..w.rows * batch], batch);
+    }
+    Ok(())
+}
+
+/// Writes `from` (`[rows][batch]`) to `to` as `[batch][rows]`, eight rows at
+/// a time: each step reads eight rows of `batch` values and writes eight
+/// consecutive values of each output row, instead of one value per cache
+/// line of `to`.
+fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
+    let rows = from.len() / batch;
+    for (block, vals) in from.chunks(8 * batch).enumerate() {
+        let r0 = 8 * block;
+        let n = vals.len() / batch;
+        for (b, dst) in to.chunks_exact_mut(rows).enumerate() {
+            for (i, d) in dst[r0..r0 + n].iter_mut().enumerate() {
+                *d = vals[i * batch + b];
             }
         }
+    }
+}
+
+/// Prepares `x` for each run of consecutive jobs whose weights share an
+/// activation format, and runs each run as one region.
+fn prepare_and_run(
+    ctx: &Ctx<'_>,
+    act: &mut Activation,
+    x: &[f32],
+    batch: usize,
+    jobs: &mut [Job<'_>],
+) -> Result<()> {
+    let mut start = 0;
+    while start < jobs.len() {
+        let fmt = Activation::format_of(jobs[start].0.dtype);
+        let len = jobs[start..]
+            .iter()
+            .take_while(|(w, _)| Activation::format_of(w.dtype) == fmt)
+            .count();
+        act.fill(ctx.kernels, fmt, x);
+        let p = act.view(fmt, x);
+        let run = &mut jobs[start..start + len];
+        products(ctx.kernels, ctx.pool, ctx.map, p, batch, run)?;
+        start += len;
     }
     Ok(())
 }
@@ -343,200 +340,6 @@ fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
             pair[0] = a * c - b * s;
             pair[1] = a * s + b * c;
         }
-    }
-}
-
-/// Grouped-query attention of every query head over the cached positions of
-/// its kv head, written to `s.att`. Heads are independent: with a pool and
-/// enough work they run in parallel, each head on one thread with the same
-/// code, so the result does not depend on the thread count.
-fn attention(at: &Attend<'_>, heads: &mut [HeadScratch], q: &[f32], att: &mut [f32]) {
-    let c = at.ctx.config;
-    let hd = c.head_dim;
-    let n_attended = at.cache.attended(at.pos).count();
-    let one = |(h, (out, hs)): (usize, (&mut [f32], &mut HeadScratch))| {
-        attend_head(at, h, &q[h * hd..(h + 1) * hd], hs, out)
-    };
-    match at.ctx.pool {
-        Some(pool) if n_attended * c.n_heads * hd >= PARALLEL_ATTENTION_MIN => pool.install(|| {
-            att.par_chunks_mut(hd)
-                .zip(heads.par_iter_mut())
-                .enumerate()
-                .for_each(one)
-        }),
-        _ => att
-            .chunks_mut(hd)
-            .zip(heads.iter_mut())
-            .enumerate()
-            .for_each(one),
-    }
-}
-
-/// Multiply-adds below which attention stays on the calling thread.
-const PARALLEL_ATTENTION_MIN: usize = 1 << 16;
-
-/// What one head's attention reads: the cache, the layer, the query's
-/// position, and whether this token is evaluated alone (which decides
-/// llama.cpp's summation order, see [`attend_head_f16`]).
-struct Attend<'a> {
-    ctx: &'a Ctx<'a>,
-    cache: &'a KvCache,
-    layer: usize,
-    pos: usize,
-    single: bool,
-}
-
-/// Attention of query head `h` (`q`, `head_dim` values) into `out`.
-fn attend_head(at: &Attend<'_>, h: usize, q: &[f32], hs: &mut HeadScratch, out: &mut [f32]) {
-    let c = at.ctx.config;
-    let kvh = h / (c.n_heads / c.n_kv_heads);
-    let first = at.cache.attended(at.pos).next().unwrap_or(0);
-    match at.cache.key(at.layer, first, kvh) {
-        Row::F16(_) => attend_head_f16(at, kvh, q, hs, out),
-        _ => attend_head_plain(at, kvh, q, hs, out),
-    }
-}
-
-/// Attention over an f16 cache in llama.cpp's arithmetic (CPU, no flash
-/// attention), so that logits match it bit for bit:
-/// - the query is rounded to f16; score = key·q in the lane order of
-///   llama.cpp's product (`dot_lanes16` for a batch, `dot_vec64` for a
-///   single token), times 1/√head_dim;
-/// - softmax as [`edge_llama_kernels::float_ops::softmax`]; the weights
-///   are rounded to f16;
-/// - out = Σ weight·value over the window padded to `KV_PAD` positions:
-///   a batch puts position i in lane i mod 16 (FMA chains, then a 16-lane
-///   reduction); a single token puts the first whole 64 positions in lane
-///   i mod 64 (folded to 16 lanes, reduced) and adds the rest in f64.
-fn attend_head_f16(at: &Attend<'_>, kvh: usize, q: &[f32], hs: &mut HeadScratch, out: &mut [f32]) {
-    let f = &at.ctx.kernels.float_ops;
-    let (cache, layer) = (at.cache, at.layer);
-    let hd = q.len();
-    let scale = 1.0 / (hd as f32).sqrt();
-    for (r, &v) in hs.q16.iter_mut().zip(q) {
-        *r = f16::from_f32(v).to_f32();
-    }
-    let dot = if at.single {
-        f.dot_vec64
-    } else {
-        f.dot_lanes16
-    };
-    let mut n = 0;
-    for p in cache.attended(at.pos) {
-        row_to_f32(cache.key(layer, p, kvh), &mut hs.value);
-        hs.scores[n] = dot(&hs.value, &hs.q16) * scale;
-        n += 1;
-    }
-    let w = &mut hs.scores[..n];
-    (f.softmax)(w);
-    for v in w.iter_mut() {
-        *v = f16::from_f32(*v).to_f32();
-    }
-    let (rows, in_lanes) = if at.single {
-        (64, n.div_ceil(KV_PAD) * KV_PAD / 64 * 64)
-    } else {
-        (16, n)
-    };
-    hs.lanes[..rows * hd].fill(0.0);
-    hs.tail.fill(0.0);
-    for (i, p) in cache.attended(at.pos).enumerate() {
-        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
-        if i < in_lanes {
-            let lane = &mut hs.lanes[(i % rows) * hd..(i % rows + 1) * hd];
-            (f.fma_acc)(lane, hs.scores[i], &hs.value);
-        } else {
-            for (t, &v) in hs.tail.iter_mut().zip(&hs.value) {
-                *t += f64::from(hs.scores[i] * v);
-            }
-        }
-    }
-    let lanes = &hs.lanes;
-    for (d, (o, &t)) in out.iter_mut().zip(&hs.tail).enumerate() {
-        let lane = |r: usize| lanes[r * hd + d];
-        *o = if at.single {
-            let l64: [f32; 64] = std::array::from_fn(lane);
-            (f64::from(float_ops::reduce16(&float_ops::fold64(&l64))) + t) as f32
-        } else {
-            float_ops::reduce16(&std::array::from_fn(lane))
-        };
-    }
-}
-
-/// One cached row (key or value) as f32 in `out` (`head_dim` values).
-fn row_to_f32(row: Row<'_>, out: &mut [f32]) {
-    match row {
-        Row::F32(v) => out.copy_from_slice(v),
-        Row::F16(v) => v.convert_to_f32_slice(out),
-        Row::Q8_0(v) => {
-            for (b, o) in v.iter().zip(out.chunks_exact_mut(QK)) {
-                let d = b.d.to_f32();
-                for (x, &q) in o.iter_mut().zip(&b.qs) {
-                    *x = d * q as f32;
-                }
-            }
-        }
-    }
-}
-
-/// Attention over an f32 or Q8_0 cache: the query and weights stay f32,
-/// scores and the weighted sum in plain order.
-fn attend_head_plain(
-    at: &Attend<'_>,
-    kvh: usize,
-    q: &[f32],
-    hs: &mut HeadScratch,
-    out: &mut [f32],
-) {
-    let k = at.ctx.kernels;
-    let (cache, layer) = (at.cache, at.layer);
-    let scale = 1.0 / (q.len() as f32).sqrt();
-    let mut n = 0;
-    for p in cache.attended(at.pos) {
-        hs.scores[n] = match cache.key(layer, p, kvh) {
-            Row::F32(key) => (k.dot_f32_f32)(key, q),
-            Row::F16(key) => (k.dot_f16_f32)(key, q),
-            Row::Q8_0(key) => dot_q8_0_f32(key, q),
-        } * scale;
-        n += 1;
-    }
-    softmax(&mut hs.scores[..n]);
-    out.fill(0.0);
-    for (p, &w) in cache.attended(at.pos).zip(&hs.scores[..n]) {
-        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
-        axpy(out, w, &hs.value);
-    }
-}
-
-/// Σ key·q for a Q8_0 key and an unquantized query (quantizing the query
-/// as well would add a second rounding to every score).
-fn dot_q8_0_f32(key: &[BlockQ8_0], q: &[f32]) -> f32 {
-    key.iter()
-        .zip(q.chunks_exact(QK))
-        .map(|(b, x)| {
-            let s: f32 = b.qs.iter().zip(x).map(|(&w, &v)| w as f32 * v).sum();
-            b.d.to_f32() * s
-        })
-        .sum()
-}
-
-/// `out += w * v`.
-fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
-    for (o, &x) in out.iter_mut().zip(v) {
-        *o += w * x;
-    }
-}
-
-/// In-place softmax; the sum accumulated in f64 as llama.cpp does.
-fn softmax(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f64;
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v as f64;
-    }
-    let inv = (1.0 / sum) as f32;
-    for v in x.iter_mut() {
-        *v *= inv;
     }
 }
 

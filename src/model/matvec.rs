@@ -207,7 +207,13 @@ pub(crate) fn matvec(
         }
         (GgmlType::F32, Prepared::F32(a)) => {
             let wb = blocks::<f32>(name, bytes)?;
-            let dot = |r: &[f32], b| (k.dot_f32_f32)(r, nth(a, batch, b));
+            // The path's own f32 dot in llama.cpp's numerics (as before);
+            // the 16-lane order, the same bits on every path, by default.
+            let dot_f32 = match k.numerics {
+                Numerics::LlamaCpp => k.dot_f32_f32,
+                Numerics::Default => k.float_ops.dot_lanes16,
+            };
+            let dot = |r: &[f32], b| dot_f32(r, nth(a, batch, b));
             rows(pool, out, batch, wb, w.cols, dot, each(dot));
         }
         (GgmlType::BF16, Prepared::F32(a)) => {
@@ -305,7 +311,7 @@ fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
             context: format!("with {fmt} activations"),
         });
     }
-    let rk = k.quant::<T>();
+    let rk = k.quant_for_batch::<T>(batch);
     let wb = blocks::<T>(name, bytes)?;
     let per_row = w.cols / T::ELEMS;
     let n_act = batch * per_row * std::mem::size_of::<T::Act>();
@@ -522,6 +528,7 @@ pub fn bench_matvec(
         cols: x.len(),
         offset: 0,
         len: weights.len(),
+        copy: None,
     };
     let fmt = Activation::format_of(dtype);
     act.0.fill(k, fmt, x);

@@ -1,9 +1,12 @@
 //! The Llama model: config from metadata, weights bound to the mapped file,
 //! and the forward pass.
 
+mod attention;
 mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
+mod products;
+mod realign;
 mod threads;
 pub(crate) mod weights;
 
@@ -13,7 +16,7 @@ pub use threads::{default_threads, ThreadChoice};
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use crate::tokenizer::Tokenizer;
-use edge_llama_kernels::Kernels;
+use edge_llama_kernels::{KernelPath, Kernels, Numerics};
 use std::path::Path;
 use std::sync::Arc;
 use weights::Weights;
@@ -24,6 +27,29 @@ pub struct ModelOptions {
     /// Threads for matrix-vector products; 0 means [`default_threads`]: the
     /// physical cores, or the performance cores of a big.LITTLE ARM board.
     pub threads: usize,
+    /// Summation order of the kernels. `None`: the `EDGE_LLAMA_NUMERICS`
+    /// variable (`default` or `llamacpp`; any other value is an error at
+    /// open), else [`Numerics::Default`].
+    pub numerics: Option<Numerics>,
+    /// Kernel path. `None`: the `EDGE_LLAMA_KERNELS` variable, else the best
+    /// this CPU runs. A path this CPU cannot run is an error at open.
+    pub kernel_path: Option<KernelPath>,
+}
+
+/// The numerics `options` ask for, else `EDGE_LLAMA_NUMERICS`, else the default.
+fn numerics_of(options: &ModelOptions) -> Result<Numerics> {
+    if let Some(n) = options.numerics {
+        return Ok(n);
+    }
+    match std::env::var(Numerics::ENV_VAR) {
+        Ok(v) if !v.trim().is_empty() => Numerics::from_name(v.trim()).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}={v:?}: expected \"default\" or \"llamacpp\"",
+                Numerics::ENV_VAR
+            ))
+        }),
+        _ => Ok(Numerics::Default),
+    }
 }
 
 /// A mapped GGUF model, ready to run. Cheap to clone (shared); `Send + Sync`,
@@ -38,7 +64,7 @@ pub(crate) struct ModelInner {
     pub config: Config,
     pub weights: Weights,
     pub tokenizer: Tokenizer,
-    pub kernels: &'static Kernels,
+    pub kernels: Kernels,
     pub pool: Option<rayon::ThreadPool>,
     pub threads: usize,
 }
@@ -49,7 +75,7 @@ impl ModelInner {
             config: &self.config,
             weights: &self.weights,
             map: self.file.as_bytes(),
-            kernels: self.kernels,
+            kernels: &self.kernels,
             pool: self.pool.as_ref(),
             cancel: None,
         }
@@ -82,8 +108,12 @@ impl Model {
         }
         // An EDGE_LLAMA_KERNELS naming an unknown path, or one this CPU
         // cannot run, is an error rather than a silent fallback.
-        let kernels =
-            edge_llama_kernels::try_kernels().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let kernels = match options.kernel_path {
+            Some(path) => edge_llama_kernels::kernels_for(path.name()),
+            None => edge_llama_kernels::try_kernels().copied(),
+        }
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        .with_numerics(numerics_of(&options)?);
         let threads = if options.threads == 0 {
             default_threads().threads
         } else {
@@ -138,6 +168,33 @@ impl Model {
     /// Name of the kernel path in use ("scalar", "avx2", "avx512", "neon", "dotprod").
     pub fn kernel_path(&self) -> &'static str {
         self.inner.kernels.name
+    }
+
+    /// The summation order the kernels follow.
+    pub fn numerics(&self) -> Numerics {
+        self.inner.kernels.numerics
+    }
+
+    /// Names and sizes (bytes) of the weight matrices that the file did not
+    /// align for their type (GGUF allows `general.alignment` 1 or 2) and
+    /// that were therefore copied into aligned memory when the model was
+    /// opened; empty for a normally aligned file, where every weight is read
+    /// in place from the map. The library logs nothing itself: applications
+    /// may report this (the `generate` and `chat` examples print one line).
+    pub fn realigned_tensors(&self) -> Vec<(&str, usize)> {
+        let w = &self.inner.weights;
+        let layers = w
+            .layers
+            .iter()
+            .flat_map(|l| [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]);
+        let mut out: Vec<(&str, usize)> = [&w.token_embd, &w.output]
+            .into_iter()
+            .chain(layers)
+            .filter_map(|m| m.copy.as_ref().map(|c| (m.name.as_str(), c.len())))
+            .collect();
+        // A tied head shares the embedding's copy: list it once.
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
     }
 }
 

@@ -16,11 +16,17 @@ pub(crate) struct Weight {
     pub cols: usize,
     pub offset: usize,
     pub len: usize,
+    /// The data, copied when the file does not align it (see `realign`).
+    pub copy: Option<super::realign::AlignedCopy>,
 }
 
 impl Weight {
-    /// The weight's bytes inside `map` (the bytes of the file it came from).
-    pub fn bytes<'a>(&self, map: &'a [u8]) -> &'a [u8] {
+    /// The weight's bytes inside `map` (the bytes of the file it came from),
+    /// or its aligned copy.
+    pub fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
+        if let Some(c) = &self.copy {
+            return c.bytes();
+        }
         map.get(self.offset..self.offset + self.len).unwrap_or(&[])
     }
 
@@ -92,14 +98,10 @@ fn matrix(file: &GgufFile, name: &str, cols: usize, rows: usize) -> Result<Weigh
     }
     let base = file.as_bytes().as_ptr() as usize;
     let offset = t.data.as_ptr() as usize - base;
-    // The alignment the type's blocks need (f32: 4; f16 and most blocks: 2).
-    let align = edge_llama_kernels::quant::block_align(t.dtype);
-    if !(t.data.as_ptr() as usize).is_multiple_of(align) {
-        return Err(Error::BadTensor {
-            name: name.to_string(),
-            reason: format!("data is not {align}-byte aligned"),
-        });
-    }
+    // Data the file does not align for its type (legal with
+    // general.alignment 1 or 2) is copied once into aligned memory.
+    let copy = super::realign::is_misaligned(t.data, t.dtype)
+        .then(|| super::realign::AlignedCopy::new(t.data));
     Ok(Weight {
         name: name.to_string(),
         dtype: t.dtype,
@@ -107,6 +109,7 @@ fn matrix(file: &GgufFile, name: &str, cols: usize, rows: usize) -> Result<Weigh
         cols,
         offset,
         len: t.data.len(),
+        copy,
     })
 }
 

@@ -51,6 +51,9 @@ pub enum QuantTarget {
     Q4KS,
     /// Q4_1, output head Q6_K (`LLAMA_FTYPE_MOSTLY_Q4_1` = 3).
     Q4_1,
+    /// IQ4_NL (4-bit non-linear levels), Q5_K for the first `ffn_down`
+    /// layers (`LLAMA_FTYPE_MOSTLY_IQ4_NL` = 25).
+    IQ4NL,
     /// Q4_0, output head Q6_K (`LLAMA_FTYPE_MOSTLY_Q4_0` = 2).
     Q4_0,
     /// Q3_K with Q5_K `attn_v`, `ffn_down`, `attn_output`
@@ -68,7 +71,7 @@ pub enum QuantTarget {
 
 impl QuantTarget {
     /// Every target, in order of decreasing size (as llama.cpp lists them).
-    pub const ALL: [QuantTarget; 16] = [
+    pub const ALL: [QuantTarget; 17] = [
         QuantTarget::F32,
         QuantTarget::F16,
         QuantTarget::Q8_0,
@@ -80,6 +83,7 @@ impl QuantTarget {
         QuantTarget::Q4KM,
         QuantTarget::Q4KS,
         QuantTarget::Q4_1,
+        QuantTarget::IQ4NL,
         QuantTarget::Q4_0,
         QuantTarget::Q3KL,
         QuantTarget::Q3KM,
@@ -101,6 +105,7 @@ impl QuantTarget {
             Q5_0 => GgmlType::Q5_0,
             Q4KM | Q4KS => GgmlType::Q4K,
             Q4_1 => GgmlType::Q4_1,
+            IQ4NL => GgmlType::IQ4NL,
             Q4_0 => GgmlType::Q4_0,
             Q3KL | Q3KM | Q3KS => GgmlType::Q3K,
             Q2K => GgmlType::Q2K,
@@ -127,6 +132,7 @@ impl QuantTarget {
             Q5KS => 16,
             Q5KM => 17,
             Q6K => 18,
+            IQ4NL => 25,
         }
     }
 
@@ -146,6 +152,7 @@ impl QuantTarget {
             Q4KM => "q4_k_m",
             Q4KS => "q4_k_s",
             Q4_1 => "q4_1",
+            IQ4NL => "iq4_nl",
             Q4_0 => "q4_0",
             Q3KL => "q3_k_l",
             Q3KM => "q3_k_m",
@@ -162,7 +169,7 @@ impl QuantTarget {
     /// Whether the rules depend on the layer count (`{arch}.block_count`).
     fn needs_layer_count(self) -> bool {
         use QuantTarget::*;
-        matches!(self, Q2K | Q3KM | Q3KL | Q4KM | Q4KS | Q5KM)
+        matches!(self, Q2K | Q3KM | Q3KL | Q4KM | Q4KS | Q5KM | IQ4NL)
     }
 }
 
@@ -489,6 +496,7 @@ impl MixPlanner {
                     T::Q3KM if i < 2 => G::Q5K,
                     T::Q3KM => G::Q4K,
                     T::Q3KL => G::Q5K,
+                    T::IQ4NL if m.n_gqa() >= 4 => G::Q5K,
                     T::Q4KM | T::Q5KM if use_more_bits(i, n) => G::Q6K,
                     T::Q4KS if i < 4 => G::Q5K,
                     _ => ty,
@@ -514,6 +522,8 @@ impl MixPlanner {
                     T::Q4KM if m.falcon && i < n / 16 => G::Q6K,
                     T::Q4KM if m.falcon && use_more_bits(i, n) => G::Q5K,
                     T::Q4KM if m.falcon => G::Q4K,
+                    // No importance matrix: llama.cpp's IQ4_NL rule applies.
+                    T::IQ4NL if i < n / 8 => G::Q5K,
                     T::Q4KM | T::Q5KM if use_more_bits(i, n) => G::Q6K,
                     T::Q4KS if !m.falcon && i < n / 8 => G::Q5K,
                     _ => ty,
@@ -522,7 +532,9 @@ impl MixPlanner {
             }
             TensorRole::AttnOutput => {
                 ty = match (m.falcon, m.n_expert == 8, ft) {
-                    (false, true, T::Q2K | T::Q3KS | T::Q3KM | T::Q4KS | T::Q4KM) => G::Q5K,
+                    (false, true, T::Q2K | T::Q3KS | T::Q3KM | T::Q4KS | T::Q4KM | T::IQ4NL) => {
+                        G::Q5K
+                    }
                     (false, false, T::Q2K) => G::Q3K,
                     (false, false, T::Q3KM) => G::Q4K,
                     (false, false, T::Q3KL) => G::Q5K,

@@ -360,7 +360,10 @@ fn run(out: &Path, fixtures: &Path) -> Result<()> {
     session_model_spec().build()?.write(&mut spec_bytes)?;
     let model = Model::from_gguf(
         GgufFile::from_bytes(spec_bytes)?,
-        ModelOptions { threads: 1 },
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
     )?;
     let tmp = std::env::temp_dir().join(format!("edge-llama-seedgen-{}.elss", std::process::id()));
     for (name, capacity, dtype, n_tokens, truncate_to) in [

@@ -570,6 +570,86 @@ macro_rules! dot_blocks_chain {
 }
 pub(super) use dot_blocks_chain;
 
+/// Generates a quantized dot and its 4-activation-row companion in the
+/// default order ([`crate::scalar::dot_q4_0_q8_0_default`]): each block's
+/// exact integer sum (`$isum` of the block prepared by `$prep`) is added
+/// with one fused multiply-add by d_w·d_x into lane b mod 8 of eight f32
+/// accumulators, summed at the end by [`crate::scalar::hsum8`]: the same
+/// operations as the x86 kernels, so the same bits. Safe wrappers as in
+/// [`dot_blocks_chain`].
+macro_rules! dot_blocks_lanes {
+    ($(#[$doc:meta])* $name:ident, $name4:ident, $feat:literal, $wt:ty, $xt:ty,
+     $prep:path, $isum:path) => {
+        $(#[$doc])*
+        pub(super) fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            assert_eq!(w.len(), x.len(), "block counts differ");
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                use $crate::arm::neon::f16_to_f32;
+                let mut lanes = [0.0f32; 8];
+                for (b, (wb, xb)) in w.iter().zip(x).enumerate() {
+                    let d = f16_to_f32(wb.d) * f16_to_f32(xb.d);
+                    // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
+                    // SAFETY: NEON (and `$feat`) are enabled in this function.
+                    let sumi = unsafe { $isum($prep(wb), xb.qs.as_ptr()) };
+                    let lane = &mut lanes[b % 8];
+                    *lane = (sumi as f32).mul_add(d, *lane);
+                }
+                $crate::scalar::hsum8(&lanes)
+            }
+            // SAFETY: only reachable through kernels built with a token
+            // proving the CPU features in `$feat`; block counts checked.
+            unsafe { imp(w, x) }
+        }
+
+        #[doc = concat!("Four [`", stringify!($name), "`] dots of one weight row with the 4 \
+            activation rows stored back to back in `x`, bit-identical to the single-row \
+            kernel.\n\n# Panics\nWhen `x.len() != 4 * w.len()`.")]
+        pub(super) fn $name4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            let n = w.len();
+            assert_eq!(
+                x.len(),
+                4 * n,
+                "dot4: activation is not 4 rows of the weight's length"
+            );
+            #[target_feature(enable = $feat)]
+            unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                use $crate::arm::neon::f16_to_f32;
+                let n = w.len();
+                let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
+                let mut lanes = [[0.0f32; 8]; 4];
+                for (i, wb) in w.iter().enumerate() {
+                    // SAFETY: NEON (and `$feat`) are enabled in this function.
+                    let p = unsafe { $prep(wb) };
+                    let dw = f16_to_f32(wb.d);
+                    for v in 0..4 {
+                        let xb = &xs[v][i];
+                        let d = dw * f16_to_f32(xb.d);
+                        // SAFETY: `xb.qs` is 32 bytes, the loads of `$isum`
+                        // are in bounds; `$feat` is enabled here.
+                        let sumi = unsafe { $isum(p, xb.qs.as_ptr()) };
+                        let lane = &mut lanes[v][i % 8];
+                        *lane = (sumi as f32).mul_add(d, *lane);
+                    }
+                }
+                for (o, l) in out.iter_mut().zip(&lanes) {
+                    *o = $crate::scalar::hsum8(l);
+                }
+            }
+            // SAFETY: only reachable through kernels built with a token
+            // proving the CPU features in `$feat`; `x` holds 4·n blocks.
+            unsafe { imp(w, x, out) }
+        }
+    };
+}
+pub(super) use dot_blocks_lanes;
+
+dot_blocks_lanes!(
+    /// Σ w·x over a Q4_0 row and a Q8_0 row in the default order,
+    /// bit-identical to [`crate::scalar::dot_q4_0_q8_0_default`].
+    dot_q4_0_q8_0_default, dot4_q4_0_q8_0_default, "neon", BlockQ4_0, BlockQ8_0, prep_q4_0,
+    isum_q4
+);
 dot_blocks_chain!(
     /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
     /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].

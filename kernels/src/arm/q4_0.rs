@@ -1,33 +1,36 @@
-//! Q4_0 kernels on aarch64 (NEON, NEON + dotprod). Each constructor
-//! takes the detection token of its instruction set, so these kernels can
-//! only be handed out on a CPU that runs them.
+//! Q4_0 kernels on aarch64 (NEON, NEON + dotprod), in both numerics. Each
+//! constructor takes the detection token of its instruction set, so these
+//! kernels can only be handed out on a CPU that runs them.
 
 use super::{dotprod, neon};
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
 use crate::cpu::{Dotprod, Neon};
-use crate::quant::RowKernels;
+use crate::quant::{Numerics, RowKernels};
 
 /// The plain NEON kernels.
-pub(crate) fn neon(_proof: Neon) -> RowKernels<BlockQ4_0, BlockQ8_0> {
+pub(crate) fn neon(_proof: Neon, numerics: Numerics) -> RowKernels<BlockQ4_0, BlockQ8_0> {
+    let (dot, dot4): (crate::DotFn<_, _>, crate::Dot4Fn<_, _>) = match numerics {
+        Numerics::Default => (neon::dot_q4_0_q8_0_default, neon::dot4_q4_0_q8_0_default),
+        Numerics::LlamaCpp => (neon::dot_q4_0_q8_0, neon::dot4_q4_0_q8_0),
+    };
     RowKernels {
-        quantize_act: neon::quantize_q8_0,
-        dot: neon::dot_q4_0_q8_0,
-        dot4: Some(neon::dot4_q4_0_q8_0),
-        rows2: None,
-        tile8x1: None,
-        tile8x4: None,
+        dot4: Some(dot4),
+        ..RowKernels::from_dot(neon::quantize_q8_0, dot)
     }
 }
 
 /// The NEON + dotprod kernels (`sdot` integer block sums).
-pub(crate) fn dotprod(proof: Dotprod) -> RowKernels<BlockQ4_0, BlockQ8_0> {
+pub(crate) fn dotprod(proof: Dotprod, numerics: Numerics) -> RowKernels<BlockQ4_0, BlockQ8_0> {
     let _ = proof;
+    let (dot, dot4): (crate::DotFn<_, _>, crate::Dot4Fn<_, _>) = match numerics {
+        Numerics::Default => (
+            dotprod::dot_q4_0_q8_0_default,
+            dotprod::dot4_q4_0_q8_0_default,
+        ),
+        Numerics::LlamaCpp => (dotprod::dot_q4_0_q8_0, dotprod::dot4_q4_0_q8_0),
+    };
     RowKernels {
-        quantize_act: neon::quantize_q8_0,
-        dot: dotprod::dot_q4_0_q8_0,
-        dot4: Some(dotprod::dot4_q4_0_q8_0),
-        rows2: None,
-        tile8x1: None,
-        tile8x4: None,
+        dot4: Some(dot4),
+        ..RowKernels::from_dot(neon::quantize_q8_0, dot)
     }
 }

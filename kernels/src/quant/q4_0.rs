@@ -22,22 +22,23 @@ impl QuantType for BlockQ4_0 {
     }
     fn dot(numerics: Numerics, w: &[Self], x: &[BlockQ8_0]) -> f32 {
         match numerics {
-            Numerics::Default | Numerics::LlamaCpp => scalar::dot_q4_0_q8_0(w, x),
+            Numerics::Default => scalar::dot_q4_0_q8_0_default(w, x),
+            Numerics::LlamaCpp => scalar::dot_q4_0_q8_0(w, x),
         }
     }
 
     fn kernels(cpu: Cpu, numerics: Numerics) -> RowKernels<Self, BlockQ8_0> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2(t), _) => crate::x86::q4_0::avx2(t),
+            (Isa::Avx2(t), n) => crate::x86::q4_0::avx2(t, n),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512(t), _) => crate::x86::q4_0::avx512(t),
+            (Isa::Avx512(t), n) => crate::x86::q4_0::avx512(t, n),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512Vnni(t), _) => crate::x86::q4_0::avx512_vnni(t),
+            (Isa::Avx512Vnni(t), n) => crate::x86::q4_0::avx512_vnni(t, n),
             #[cfg(target_arch = "aarch64")]
-            (Isa::Neon(t), _) => crate::arm::q4_0::neon(t),
+            (Isa::Neon(t), n) => crate::arm::q4_0::neon(t, n),
             #[cfg(target_arch = "aarch64")]
-            (Isa::Dotprod(t), _) => crate::arm::q4_0::dotprod(t),
+            (Isa::Dotprod(t), n) => crate::arm::q4_0::dotprod(t, n),
             (Isa::Scalar, n) => Self::reference(n),
         }
     }

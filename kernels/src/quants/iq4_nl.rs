@@ -140,15 +140,18 @@ pub fn block_sum_iq4_nl(w: &BlockIq4Nl, x: &BlockQ8_0) -> i32 {
     super::group_dot(&w.levels(), &x.qs)
 }
 
-/// Σ w·x over an IQ4_NL row and a Q8_0 row. Per block, in order:
-/// acc += (d_w·d_x)·f32(sumi) with the exact sum of [`block_sum_iq4_nl`].
+/// Σ w·x over an IQ4_NL row and a Q8_0 row (default order): eight i32
+/// lanes of four consecutive products per block, acc[L] = fma(d_w·d_x,
+/// f32(lane), acc[L]), then [`crate::scalar::hsum8`] (the order of
+/// llama.cpp's Q5_0 kernel, fast for 32-element blocks on every path).
 pub fn dot_iq4_nl_q8_0(w: &[BlockIq4Nl], x: &[BlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len());
-    let mut acc = 0f32;
+    let mut acc = [0f32; 8];
     for (wb, xb) in w.iter().zip(x) {
-        acc += wb.d.to_f32() * xb.d.to_f32() * block_sum_iq4_nl(wb, xb) as f32;
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |_| 1);
+        super::fma_lanes(&mut acc, wb.d.to_f32() * xb.d.to_f32(), lanes);
     }
-    acc
+    crate::scalar::hsum8(&acc)
 }
 
 /// Σ w·x over an IQ4_NL row and a Q8_0 row in llama.cpp's order on x86

@@ -6,10 +6,15 @@
 //! dequantizer and the scalar fused dot with llama.cpp's activation partner
 //! (Q8_K for the K types, Q8_0 for Q5_0 and IQ4_NL, Q8_1 for Q5_1).
 //!
-//! Dot products: each block's products are summed exactly in integers
-//! (every SIMD path can reproduce an exact integer), and the float work is a
-//! short, fixed sequence per block, so every path that follows this file
-//! gives the same bits.
+//! Dot products, default order: for the 256-element K types each block's
+//! products are summed exactly in integers (every SIMD path can reproduce an
+//! exact integer) and the float work is a short, fixed sequence per block;
+//! for the 32-element types, eight integer lanes of four consecutive
+//! products, one fused multiply-add per lane and block, and one fixed
+//! horizontal sum per row. Every path that follows these definitions gives
+//! the same bits. The `*_llamacpp` dots follow llama.cpp's x86 kernels
+//! (AVX-512 build) instead.
+//!
 
 pub mod iq4_nl;
 pub mod q2_k;

@@ -94,15 +94,11 @@ pub fn block_sum_q5_0(w: &BlockQ5_0, x: &BlockQ8_0) -> i32 {
     super::group_dot(&w.levels(), &x.qs)
 }
 
-/// Σ w·x over a Q5_0 row and a Q8_0 row. Per block, in order:
-/// acc += (d_w·d_x)·f32(sumi) with the exact sum of [`block_sum_q5_0`].
+/// Σ w·x over a Q5_0 row and a Q8_0 row (default order): the order of
+/// [`dot_q5_0_q8_0_llamacpp`], which is already the fast one for 32-element
+/// blocks (eight independent lanes, one horizontal sum per row).
 pub fn dot_q5_0_q8_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut acc = 0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        acc += wb.d.to_f32() * xb.d.to_f32() * block_sum_q5_0(wb, xb) as f32;
-    }
-    acc
+    dot_q5_0_q8_0_llamacpp(w, x)
 }
 
 /// Σ w·x over a Q5_0 row and a Q8_0 row in the order of llama.cpp's x86

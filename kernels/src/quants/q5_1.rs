@@ -99,17 +99,10 @@ pub fn block_sum_q5_1(w: &BlockQ5_1, x: &BlockQ8_1) -> i32 {
     super::group_dot(&w.levels(), &x.qs)
 }
 
-/// Σ w·x over a Q5_1 row and a Q8_1 row. Per block, in order:
-/// acc += (d_w·d_x)·f32(sumi) + m_w·s_x with the exact sum of
-/// [`block_sum_q5_1`].
+/// Σ w·x over a Q5_1 row and a Q8_1 row (default order): the order of
+/// [`dot_q5_1_q8_1_llamacpp`], already the fast one for 32-element blocks.
 pub fn dot_q5_1_q8_1(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut acc = 0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let sumi = block_sum_q5_1(wb, xb) as f32;
-        acc += wb.d.to_f32() * xb.d.to_f32() * sumi + wb.m.to_f32() * xb.s.to_f32();
-    }
-    acc
+    dot_q5_1_q8_1_llamacpp(w, x)
 }
 
 /// Σ w·x over a Q5_1 row and a Q8_1 row in the order of llama.cpp's x86

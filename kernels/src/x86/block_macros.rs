@@ -291,3 +291,81 @@ macro_rules! dot4_blocks8 {
     };
 }
 pub(crate) use dot4_blocks8;
+
+/// Generates a single-row and a 4-activation-row quantized dot in the
+/// default order ([`crate::scalar::dot_q4_0_q8_0_default`]): each block's
+/// exact integer sum (`$block` on the block prepared by `$prep`, reduced)
+/// is added with one FMA by d_w·d_x into lane b mod 8 of an 8-lane f32
+/// accumulator: eight blocks per vector FMA, then [`crate::scalar::hsum8`].
+/// The 4-row kernel prepares each weight block once and keeps one
+/// accumulator per activation row; both are bit-identical to the scalar
+/// reference.
+macro_rules! dot_block_lanes {
+    ($(#[$doc:meta])* $name:ident, $name4:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt]) -> f32 {
+            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
+            assert_eq!(w.len(), x.len());
+            let mut acc = _mm256_setzero_ps();
+            let full = w.len() / 8 * 8;
+            for (w8, x8) in w[..full].chunks_exact(8).zip(x[..full].chunks_exact(8)) {
+                let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| {
+                    $block($prep(&w8[k]), &x8[k])
+                })));
+                let d = _mm256_mul_ps(
+                    f16x8(std::array::from_fn(|k| w8[k].d)),
+                    f16x8(std::array::from_fn(|k| x8[k].d)),
+                );
+                acc = _mm256_fmadd_ps(sums, d, acc);
+            }
+            let mut lanes = [0f32; 8];
+            // SAFETY: `lanes` holds 8 f32.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+            for (lane, (wb, xb)) in lanes.iter_mut().zip(w[full..].iter().zip(&x[full..])) {
+                let sumi = hsum_epi32($block($prep(wb), xb)) as f32;
+                *lane = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), *lane);
+            }
+            $crate::scalar::hsum8(&lanes)
+        }
+
+        #[doc = concat!("Four [`", stringify!($name), "`] dots of one weight row with the 4 \
+            activation rows back to back in `x`, each bit-identical to the single-row kernel.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            use $crate::x86::avx2::imp::{f16_to_f32, f16x8, hsum_epi32, reduce8};
+            let n = w.len();
+            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows of the weight's length");
+            let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..]];
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let full = n / 8 * 8;
+            for (i, w8) in w[..full].chunks_exact(8).enumerate() {
+                let p: [_; 8] = std::array::from_fn(|k| $prep(&w8[k]));
+                let wd = f16x8(std::array::from_fn(|k| w8[k].d));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    let x8 = &xs[v][8 * i..8 * i + 8];
+                    let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(p[k], &x8[k]))));
+                    let d = _mm256_mul_ps(wd, f16x8(std::array::from_fn(|k| x8[k].d)));
+                    *a = _mm256_fmadd_ps(sums, d, *a);
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                let mut lanes = [0f32; 8];
+                // SAFETY: `lanes` holds 8 f32.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *a) };
+                for (lane, (wb, xb)) in lanes.iter_mut().zip(w[full..].iter().zip(&xs[v][full..])) {
+                    let sumi = hsum_epi32($block($prep(wb), xb)) as f32;
+                    *lane = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), *lane);
+                }
+                out[v] = $crate::scalar::hsum8(&lanes);
+            }
+        }
+    };
+}
+pub(crate) use dot_block_lanes;
