@@ -44,7 +44,11 @@ fn check_weights(values: &[f32]) {
         }
         let x = &values[..n];
         // Two rows when the length allows, one otherwise.
-        let row_len = if n % (2 * block) == 0 { n / 2 } else { n };
+        let row_len = if n.is_multiple_of(2 * block) {
+            n / 2
+        } else {
+            n
+        };
         let bytes = match quantize_values("fuzz", x, row_len, dtype) {
             Ok(b) => b,
             Err(Error::UnsupportedTensorType { .. }) => continue,
