@@ -147,7 +147,8 @@ fn from_prompt_cache(
     let mut session = model
         .restore_session(file)
         .unwrap_or_else(|e| die(format!("--prompt-cache: {e}")));
-    if session.kv_config() != options.kv {
+    let layout = |c: edge_llama::KvCacheConfig| (c.capacity, c.n_sink, c.dtype);
+    if layout(session.kv_config()) != layout(options.kv) {
         eprintln!(
             "prompt cache {shown}: using its KV cache settings {:?}",
             session.kv_config()

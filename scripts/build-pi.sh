@@ -10,7 +10,10 @@
 #     lib/libedge_llama_capi.a   the C library (static)
 #     include/edge_llama.h   its header
 #
-# Every binary is statically linked (no glibc version to match on the Pi).
+# Every binary is statically linked (no glibc version to match on the Pi)
+# and stripped of debug info in OUT_DIR (the copies under CARGO_TARGET_DIR
+# keep it). Only the static C library is built: Rust drops the cdylib crate
+# type for a target linked with +crt-static (.cargo/config.toml).
 # Then, unless --no-check, each CPU in PI_CPUS (default "cortex-a72
 # cortex-a76": Pi 4 and Pi 5) runs `generate` and `c/generate` on the
 # fixture model under qemu-aarch64-static and checks that text came out and
@@ -46,10 +49,12 @@ echo "== C library and C examples"
 scripts/build-c-examples.sh --aarch64 "$OUT/c"
 
 mkdir -p "$OUT/lib" "$OUT/include"
+strip=aarch64-linux-gnu-strip
 for e in $EXAMPLES; do
-    cp "$CARGO_TARGET_DIR/$T/release/examples/$e" "$OUT/$e"
+    "$strip" -o "$OUT/$e" "$CARGO_TARGET_DIR/$T/release/examples/$e"
 done
-cp "$CARGO_TARGET_DIR/$T/release/libedge_llama_capi.a" "$OUT/lib/"
+for c in "$OUT"/c/*; do "$strip" "$c"; done
+"$strip" --strip-debug -o "$OUT/lib/libedge_llama_capi.a" "$CARGO_TARGET_DIR/$T/release/libedge_llama_capi.a"
 cp include/edge_llama.h "$OUT/include/"
 echo "== built in $OUT:"
 (cd "$OUT" && ls -l $EXAMPLES c/* lib/* include/*)

@@ -194,6 +194,10 @@ pub enum Error {
         /// What is wrong with it.
         kind: SessionFileError,
     },
+    /// A kernel path that is unknown or that this CPU cannot run (from
+    /// `EDGE_LLAMA_KERNELS` or `ModelOptions::kernel_path`).
+    #[error("kernels: {0}")]
+    Kernel(#[from] edge_llama_kernels::KernelError),
 }
 
 /// Why a saved session file was refused. Every check runs before a live

@@ -179,25 +179,27 @@ impl Session {
 
     /// Replaces this session's state with the one saved in `path`. The file
     /// is checked completely first (as by [`Model::restore_session`]) and
-    /// must have this session's KV cache settings; on any error the session
-    /// is left exactly as it was.
+    /// must have this session's KV cache capacity, sinks and type; on any
+    /// error the session is left exactly as it was.
     pub fn restore(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let bytes = state::read(path)?;
         let saved =
             state::parse(&self.model, &bytes).map_err(|kind| state::file_error(path, kind))?;
-        // The memory limit is the caller's, not part of the saved state.
-        let ours = self.cache.config();
-        let file_kv = KvCacheConfig {
-            max_session_bytes: ours.max_session_bytes,
-            ..saved.kv
-        };
-        if file_kv != ours {
+        let (file, mine) = (saved.kv, self.cache.config());
+        let layout = |c: KvCacheConfig| (c.capacity, c.n_sink, c.dtype);
+        if layout(file) != layout(mine) {
+            let show = |c: KvCacheConfig| {
+                format!(
+                    "{} positions, {} sinks, {:?}",
+                    c.capacity, c.n_sink, c.dtype
+                )
+            };
             return Err(state::file_error(
                 path,
                 crate::error::SessionFileError::KvConfigMismatch {
-                    file: format!("{:?}", saved.kv),
-                    session: format!("{:?}", self.cache.config()),
+                    file: show(file),
+                    session: show(mine),
                 },
             ));
         }

@@ -191,3 +191,74 @@ fn missing_file_names_the_path() {
     );
     assert!(err.to_string().contains("/nonexistent/dir/model.gguf"));
 }
+
+/// A kernel path this CPU cannot run is an `Error::Kernel` at open; the
+/// options select the path and the numerics.
+#[test]
+fn unsupported_kernel_path_and_bad_numerics_are_errors() {
+    use edge_llama::kernels::{KernelPath, Numerics};
+    let path = std::env::temp_dir().join(format!("edge-llama-kv2-{}.gguf", std::process::id()));
+    edge_llama::synthetic::SyntheticSpec::tiny(edge_llama::kernels::GgmlType::Q8_0)
+        .write(&path)
+        .expect("write");
+    let foreign = if cfg!(target_arch = "x86_64") {
+        KernelPath::Neon
+    } else {
+        KernelPath::Avx2
+    };
+    let r = Model::open_with(
+        &path,
+        ModelOptions {
+            kernel_path: Some(foreign),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(r, Err(Error::Kernel(_))), "{r:?}");
+    let ok = Model::open_with(
+        &path,
+        ModelOptions {
+            kernel_path: Some(KernelPath::Scalar),
+            numerics: Some(Numerics::LlamaCpp),
+            ..Default::default()
+        },
+    )
+    .expect("scalar path");
+    assert_eq!(ok.kernel_path(), "scalar");
+    assert_eq!(ok.numerics(), Numerics::LlamaCpp);
+    std::fs::remove_file(&path).ok();
+}
+
+/// An invalid `EDGE_LLAMA_NUMERICS` is an error at open naming the variable.
+/// Runs itself in a child process with the variable set, so that no other
+/// test of this binary sees it.
+#[test]
+fn invalid_numerics_variable_is_an_error_at_open() {
+    const CHILD: &str = "EDGE_LLAMA_TEST_NUMERICS_CHILD";
+    let path = std::env::temp_dir().join(format!(
+        "edge-llama-kv2-num-{}-{}.gguf",
+        std::process::id(),
+        std::env::var_os(CHILD).is_some()
+    ));
+    if std::env::var_os(CHILD).is_some() {
+        edge_llama::synthetic::SyntheticSpec::tiny(edge_llama::kernels::GgmlType::Q8_0)
+            .write(&path)
+            .expect("write");
+        let r = Model::open(&path);
+        std::fs::remove_file(&path).ok();
+        match r {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("EDGE_LLAMA_NUMERICS"), "{m}"),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "invalid_numerics_variable_is_an_error_at_open"])
+        .env("EDGE_LLAMA_NUMERICS", "fastest")
+        .env(CHILD, "1")
+        .output()
+        .expect("run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    assert!(stdout.contains("1 passed"), "child ran nothing: {stdout}");
+}

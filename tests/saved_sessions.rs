@@ -445,6 +445,19 @@ fn corrupted_state_files_are_refused_with_their_error() {
     std::fs::write(&bad_path, &good).expect("write");
     live.restore(&bad_path).expect("good file");
     assert_eq!(live.tokens(), &p[..]);
+    // A memory limit of its own does not matter, only the cache layout.
+    let mut limited = model
+        .new_session(SessionOptions {
+            kv: KvCacheConfig {
+                max_session_bytes: 1 << 30,
+                ..options.kv
+            },
+        })
+        .expect("session");
+    limited
+        .restore(&good_path)
+        .expect("same layout, other limit");
+    assert_eq!(limited.tokens(), &p[..]);
     // Other KV settings: refused in place, accepted as a new session.
     let mut small = model
         .new_session(SessionOptions {

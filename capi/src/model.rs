@@ -1,7 +1,7 @@
 //! Model handles: open, free, facts about the model, tokens to text and back.
 
 use crate::status::{
-    arg_mut, arg_ref, arg_slice, arg_str, guard, need_out, write_out, CError, EdgeLlamaStatus,
+    arg_ref, arg_slice, arg_str, guard, need_out, write_out, CError, EdgeLlamaStatus,
     EDGE_LLAMA_ERR_BUFFER_TOO_SMALL,
 };
 use edge_llama::{Model, ModelOptions};
@@ -232,13 +232,12 @@ pub unsafe extern "C" fn edge_llama_detokenize(
                 ),
             });
         }
-        // SAFETY: the caller guarantees `buf` is NULL or writable for `capacity`.
-        let buf = unsafe { arg_mut(buf, "buf") }?;
-        let dst: *mut c_char = buf;
-        // SAFETY: `capacity >= text.len() + 1` bytes are writable at `dst`.
+        need_out(buf, "buf")?;
+        // SAFETY: `buf` is non-null and the caller guarantees `capacity >=
+        // text.len() + 1` writable bytes there.
         unsafe {
-            std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), dst, text.len());
-            dst.add(text.len()).write(0);
+            std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), buf, text.len());
+            buf.add(text.len()).write(0);
         }
         Ok(())
     })

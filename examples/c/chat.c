@@ -109,6 +109,7 @@ int main(int argc, char **argv) {
         bool ended = false;
         st = edge_llama_chat_send(chat, line, on_text, &stats, &ended);
         printf("\n");
+        fflush(stdout);
         if (st != EDGE_LLAMA_OK) {
             rc = fail("chat", st);
             break;

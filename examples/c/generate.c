@@ -161,6 +161,7 @@ int main(int argc, char **argv) {
                                      on_token, NULL, &produced);
     double t_gen = now_seconds() - t1;
     printf("\n");
+    fflush(stdout);
     if (st != EDGE_LLAMA_OK) {
         rc = fail("generating", st);
         goto done;

@@ -7,7 +7,7 @@
 use super::config::Config;
 use super::forward::{Ctx, MAX_BATCH};
 use crate::kv_cache::{KvCache, Row};
-use edge_llama_kernels::{BlockQ8_0, QK};
+use edge_llama_kernels::{BlockQ8_0, FloatOps, QK};
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
@@ -54,6 +54,9 @@ const VALUE_LANES: usize = 64;
 /// Tokens of a batch whose attention reads the cached values together
 /// (each value converted to f32 once for all of them).
 const GROUP: usize = 8;
+
+/// Most query heads per kv head that [`attend_kv_group_f16`] takes together.
+const MAX_GROUP_HEADS: usize = 8;
 
 /// llama.cpp pads its key/value window to a multiple of this many cells.
 const KV_PAD: usize = 32;
@@ -105,6 +108,25 @@ pub(crate) fn attention(
     };
     let attended = cache.attended(pos + n - 1).count();
     let heads = &mut heads[..c.n_heads];
+    let per_kv = c.n_heads / c.n_kv_heads;
+    let f16_cache = matches!(cache.key(layer, 0, 0), Row::F16(_));
+    if n == 1 && f16_cache && (2..=MAX_GROUP_HEADS).contains(&per_kv) {
+        // A lone token: the query heads of one kv head together, each
+        // cached value converted once for all of them.
+        let group = |(g, hs): (usize, &mut [HeadScratch])| {
+            attend_kv_group_f16(&at, g, g * per_kv, pos, q, hs)
+        };
+        match ctx.pool {
+            Some(pool) if attended * qdim >= PARALLEL_ATTENTION_MIN => {
+                pool.install(|| heads.par_chunks_mut(per_kv).enumerate().for_each(group))
+            }
+            _ => heads.chunks_mut(per_kv).enumerate().for_each(group),
+        }
+        for (h, hs) in heads.iter().enumerate() {
+            att[h * hd..(h + 1) * hd].copy_from_slice(&hs.out[..hd]);
+        }
+        return;
+    }
     match ctx.pool {
         Some(pool) if n * attended * qdim >= PARALLEL_ATTENTION_MIN => {
             pool.install(|| heads.par_iter_mut().enumerate().for_each(one))
@@ -162,6 +184,63 @@ fn attend_head_f16(
 ) {
     let f = &at.ctx.kernels.float_ops;
     let (cache, layer) = (at.cache, at.layer);
+    let w = weights_f16(at, kvh, pos, q, hs);
+    let mut value = std::mem::take(&mut hs.value);
+    for (i, p) in cache.attended(pos).enumerate() {
+        row_to_f32(cache.value(layer, p, kvh), &mut value);
+        add_value(f, &w, i, &value, hs);
+    }
+    hs.value = value;
+    finish_f16(at.single, &w, hs, b);
+}
+
+/// The single token at `pos`, query heads `first..first + heads.len()`
+/// (all reading kv head `kvh`): [`attend_head_f16`] for each, with each
+/// cached value converted to f32 once for all of them. The same operations
+/// per head in the same order, so the same bits.
+fn attend_kv_group_f16(
+    at: &Attend<'_>,
+    kvh: usize,
+    first: usize,
+    pos: usize,
+    q: &[f32],
+    heads: &mut [HeadScratch],
+) {
+    let f = &at.ctx.kernels.float_ops;
+    let (cache, layer) = (at.cache, at.layer);
+    let hd = at.ctx.config.head_dim;
+    let mut w = [Window::default(); MAX_GROUP_HEADS];
+    for (j, hs) in heads.iter_mut().enumerate() {
+        w[j] = weights_f16(at, kvh, pos, &q[(first + j) * hd..][..hd], hs);
+    }
+    let mut value = std::mem::take(&mut heads[0].value);
+    for (i, p) in cache.attended(pos).enumerate() {
+        row_to_f32(cache.value(layer, p, kvh), &mut value);
+        for (j, hs) in heads.iter_mut().enumerate() {
+            add_value(f, &w[j], i, &value, hs);
+        }
+    }
+    heads[0].value = value;
+    for (j, hs) in heads.iter_mut().enumerate() {
+        finish_f16(true, &w[j], hs, 0);
+    }
+}
+
+/// How one head's weighted value sum splits the attended positions: the
+/// first `in_lanes` go to lane i mod `rows`, the rest to the f64 tail.
+#[derive(Clone, Copy, Default)]
+struct Window {
+    n: usize,
+    rows: usize,
+    in_lanes: usize,
+}
+
+/// The f16-rounded attention weights of query `q` over the positions
+/// `pos` attends (in `hs.scores`), with the lanes and tail made ready for
+/// the value pass (see [`attend_head_f16`]).
+fn weights_f16(at: &Attend<'_>, kvh: usize, pos: usize, q: &[f32], hs: &mut HeadScratch) -> Window {
+    let f = &at.ctx.kernels.float_ops;
+    let (cache, layer) = (at.cache, at.layer);
     let hd = q.len();
     let scale = 1.0 / (hd as f32).sqrt();
     round_f16(q, &mut hs.q16);
@@ -199,38 +278,48 @@ fn attend_head_f16(
     if at.single {
         hs.tail.fill(0.0);
     }
-    for (i, p) in cache.attended(pos).enumerate() {
-        row_to_f32(cache.value(layer, p, kvh), &mut hs.value);
-        let w = hs.scores[i];
-        if i < in_lanes {
-            let lane = &mut hs.lanes[(i % rows) * hd..(i % rows + 1) * hd];
-            if i < rows {
-                // The lane's first step, fma(w, v, +0): w and v are f16
-                // values, so w·v is exact in f32 and adding +0 rounds the
-                // same way (a zero product becomes +0 as in the FMA).
-                for (l, &v) in lane.iter_mut().zip(&hs.value) {
-                    *l = w * v + 0.0;
-                }
-            } else {
-                (f.fma_acc)(lane, w, &hs.value);
+    Window { n, rows, in_lanes }
+}
+
+/// Adds attended position `i`'s value (`value`, f32) times its weight into
+/// the head's lanes or tail.
+fn add_value(f: &FloatOps, w: &Window, i: usize, value: &[f32], hs: &mut HeadScratch) {
+    let hd = value.len();
+    let wi = hs.scores[i];
+    if i < w.in_lanes {
+        let r = i % w.rows;
+        let lane = &mut hs.lanes[r * hd..(r + 1) * hd];
+        if i < w.rows {
+            // The lane's first step, fma(w, v, +0): w and v are f16
+            // values, so w·v is exact in f32 and adding +0 rounds the
+            // same way (a zero product becomes +0 as in the FMA).
+            for (l, &v) in lane.iter_mut().zip(value) {
+                *l = wi * v + 0.0;
             }
         } else {
-            for (t, &v) in hs.tail.iter_mut().zip(&hs.value) {
-                *t += f64::from(w * v);
-            }
+            (f.fma_acc)(lane, wi, value);
+        }
+    } else {
+        for (t, &v) in hs.tail.iter_mut().zip(value) {
+            *t += f64::from(wi * v);
         }
     }
+}
+
+/// Reduces the head's lanes (and tail) into row `b` of `hs.out`.
+fn finish_f16(single: bool, w: &Window, hs: &mut HeadScratch, b: usize) {
+    let hd = hs.q16.len();
     let out = &mut hs.out[b * hd..(b + 1) * hd];
-    if at.single {
-        if in_lanes > 0 {
+    if single {
+        if w.in_lanes > 0 {
             fold_lanes64(&mut hs.lanes, hd);
         }
-        let l0 = sum_lanes16(&mut hs.lanes, hd, in_lanes > 0);
+        let l0 = sum_lanes16(&mut hs.lanes, hd, w.in_lanes > 0);
         for ((o, &t), &l) in out.iter_mut().zip(&hs.tail).zip(l0.iter()) {
             *o = (f64::from(l) + t) as f32;
         }
     } else {
-        let l0 = sum_lanes16(&mut hs.lanes, hd, true);
+        let l0 = sum_lanes16(&mut hs.lanes, hd, w.n > 0);
         out.copy_from_slice(l0);
     }
 }

@@ -112,7 +112,7 @@ impl Model {
             Some(path) => edge_llama_kernels::kernels_for(path.name()),
             None => edge_llama_kernels::try_kernels().copied(),
         }
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?
+        .map_err(Error::Kernel)?
         .with_numerics(numerics_of(&options)?);
         let threads = if options.threads == 0 {
             default_threads().threads

@@ -29,6 +29,8 @@ macro_rules! sdot {
         let mut acc: int32x4_t = $acc;
         let a: int8x16_t = $a;
         let b: int8x16_t = $b;
+        // `sdot` is an integer instruction: it writes only `acc` and sets
+        // neither NZCV nor FPSR, so `preserves_flags` holds.
         asm!(
             "sdot {acc:v}.4s, {a:v}.16b, {b:v}.16b",
             acc = inout(vreg) acc,
@@ -50,11 +52,15 @@ macro_rules! sdot {
 /// NEON and dotprod enabled (this is inlined into it).
 #[inline(always)]
 unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
-    let (y0, y1) = neon::load_q8(qs);
-    (
-        sdot!(vdupq_n_s32(0), p.0, y0),
-        sdot!(vdupq_n_s32(0), p.1, y1),
-    )
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (y0, y1) = neon::load_q8(qs);
+        (
+            sdot!(vdupq_n_s32(0), p.0, y0),
+            sdot!(vdupq_n_s32(0), p.1, y1),
+        )
+    }
 }
 
 /// The exact integer sum Σ w·x of a prepared weight block (two vectors of
@@ -66,8 +72,12 @@ unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, in
 /// NEON and dotprod enabled (this is inlined into it).
 #[inline(always)]
 unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
-    let (y0, y1) = neon::load_q8(qs);
-    vaddvq_s32(sdot!(sdot!(vdupq_n_s32(0), p.0, y0), p.1, y1))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (y0, y1) = neon::load_q8(qs);
+        vaddvq_s32(sdot!(sdot!(vdupq_n_s32(0), p.0, y0), p.1, y1))
+    }
 }
 
 neon::dot_blocks_lanes!(

@@ -48,14 +48,15 @@ pub(crate) fn table(_proof: Neon, cpu: Cpu, name: &'static str) -> Kernels {
 pub(super) fn f16_to_f32(h: f16) -> f32 {
     let out: f32;
     // SAFETY: `fcvt s, h` is part of the base AArch64 FP instruction set,
-    // which every aarch64 Linux target has; it touches only the two named
-    // registers (no memory, stack or flags).
+    // which every aarch64 Linux target has; it reads and writes only the two
+    // named registers (no memory or stack). It may set FPSR.IOC (a
+    // signalling-NaN input), so the block does not claim `preserves_flags`.
     unsafe {
         asm!(
             "fcvt {o:s}, {i:h}",
             i = in(vreg) h.to_bits() as i16,
             o = lateout(vreg) out,
-            options(pure, nomem, nostack, preserves_flags)
+            options(pure, nomem, nostack)
         );
     }
     out
@@ -65,19 +66,24 @@ pub(super) fn f16_to_f32(h: f16) -> f32 {
 /// (stable Rust has no `vcvt_f32_f16`: the f16 vector type is unstable).
 #[inline(always)]
 unsafe fn cvt8_f16(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
-    let lo: float32x4_t;
-    let hi: float32x4_t;
-    // SAFETY: `fcvtl`/`fcvtl2` (half → single) are base ARMv8 Advanced SIMD
-    // instructions; they read `h` and write the outputs only.
-    asm!(
-        "fcvtl {lo:v}.4s, {h:v}.4h",
-        "fcvtl2 {hi:v}.4s, {h:v}.8h",
-        h = in(vreg) h,
-        lo = out(vreg) lo,
-        hi = out(vreg) hi,
-        options(pure, nomem, nostack, preserves_flags)
-    );
-    (lo, hi)
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let lo: float32x4_t;
+        let hi: float32x4_t;
+        // `fcvtl`/`fcvtl2` (half → single) are base ARMv8 Advanced SIMD
+        // instructions; they read `h` and write the outputs only, but may set
+        // FPSR.IOC (a signalling-NaN input): no `preserves_flags`.
+        asm!(
+            "fcvtl {lo:v}.4s, {h:v}.4h",
+            "fcvtl2 {hi:v}.4s, {h:v}.8h",
+            h = in(vreg) h,
+            lo = out(vreg) lo,
+            hi = out(vreg) hi,
+            options(pure, nomem, nostack)
+        );
+        (lo, hi)
+    }
 }
 
 /// Unpacks one 128-element half of a Q6_K block (`ql` 64 bytes, `qh` 32
@@ -90,75 +96,91 @@ unsafe fn cvt8_f16(h: uint16x8_t) -> (float32x4_t, float32x4_t) {
 /// available.
 #[inline(always)]
 pub(super) unsafe fn unpack_q6k_half(ql: *const u8, qh: *const u8) -> [int8x16_t; 8] {
-    let m4 = vdupq_n_u8(0x0F);
-    let m3 = vdupq_n_u8(0x03);
-    let off = vdupq_n_s8(32);
-    let l0 = vld1q_u8(ql);
-    let l1 = vld1q_u8(ql.add(16));
-    let l2 = vld1q_u8(ql.add(32));
-    let l3 = vld1q_u8(ql.add(48));
-    let h0 = vld1q_u8(qh);
-    let h1 = vld1q_u8(qh.add(16));
-    // Element l (0..32):    low nibble of ql[l]    | bits 0-1 of qh[l] << 4
-    // Element l+32:         low nibble of ql[l+32] | bits 2-3 of qh[l] << 4
-    // Element l+64:         high nibble of ql[l]   | bits 4-5 of qh[l] << 4
-    // Element l+96:         high nibble of ql[l+32]| bits 6-7 of qh[l] << 4
-    let lvl = |l: uint8x16_t, lo_nibble: bool, h: uint8x16_t, shift: i32| -> int8x16_t {
-        let low = if lo_nibble {
-            vandq_u8(l, m4)
-        } else {
-            vshrq_n_u8::<4>(l)
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let m4 = vdupq_n_u8(0x0F);
+        let m3 = vdupq_n_u8(0x03);
+        let off = vdupq_n_s8(32);
+        let l0 = vld1q_u8(ql);
+        let l1 = vld1q_u8(ql.add(16));
+        let l2 = vld1q_u8(ql.add(32));
+        let l3 = vld1q_u8(ql.add(48));
+        let h0 = vld1q_u8(qh);
+        let h1 = vld1q_u8(qh.add(16));
+        // Element l (0..32):    low nibble of ql[l]    | bits 0-1 of qh[l] << 4
+        // Element l+32:         low nibble of ql[l+32] | bits 2-3 of qh[l] << 4
+        // Element l+64:         high nibble of ql[l]   | bits 4-5 of qh[l] << 4
+        // Element l+96:         high nibble of ql[l+32]| bits 6-7 of qh[l] << 4
+        let lvl = |l: uint8x16_t, lo_nibble: bool, h: uint8x16_t, shift: i32| -> int8x16_t {
+            let low = if lo_nibble {
+                vandq_u8(l, m4)
+            } else {
+                vshrq_n_u8::<4>(l)
+            };
+            let hb = match shift {
+                0 => vshlq_n_u8::<4>(vandq_u8(h, m3)),
+                2 => vshlq_n_u8::<2>(vandq_u8(h, vdupq_n_u8(0x0C))),
+                4 => vandq_u8(h, vdupq_n_u8(0x30)),
+                _ => vshrq_n_u8::<2>(vandq_u8(h, vdupq_n_u8(0xC0))),
+            };
+            vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, hb)), off)
         };
-        let hb = match shift {
-            0 => vshlq_n_u8::<4>(vandq_u8(h, m3)),
-            2 => vshlq_n_u8::<2>(vandq_u8(h, vdupq_n_u8(0x0C))),
-            4 => vandq_u8(h, vdupq_n_u8(0x30)),
-            _ => vshrq_n_u8::<2>(vandq_u8(h, vdupq_n_u8(0xC0))),
-        };
-        vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, hb)), off)
-    };
-    [
-        lvl(l0, true, h0, 0),
-        lvl(l1, true, h1, 0),
-        lvl(l2, true, h0, 2),
-        lvl(l3, true, h1, 2),
-        lvl(l0, false, h0, 4),
-        lvl(l1, false, h1, 4),
-        lvl(l2, false, h0, 6),
-        lvl(l3, false, h1, 6),
-    ]
+        [
+            lvl(l0, true, h0, 0),
+            lvl(l1, true, h1, 0),
+            lvl(l2, true, h0, 2),
+            lvl(l3, true, h1, 2),
+            lvl(l0, false, h0, 4),
+            lvl(l1, false, h1, 4),
+            lvl(l2, false, h0, 6),
+            lvl(l3, false, h1, 6),
+        ]
+    }
 }
 
 /// Splits a Q4 block's 16 packed bytes into its 32 nibbles: (elements 0..16
 /// = low nibbles, elements 16..32 = high nibbles), as unsigned values 0..15.
 #[inline(always)]
 pub(super) unsafe fn nibbles(qs: *const u8) -> (int8x16_t, int8x16_t) {
-    let q = vld1q_u8(qs);
-    (
-        vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))),
-        vreinterpretq_s8_u8(vshrq_n_u8::<4>(q)),
-    )
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let q = vld1q_u8(qs);
+        (
+            vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))),
+            vreinterpretq_s8_u8(vshrq_n_u8::<4>(q)),
+        )
+    }
 }
 
 /// Saturating narrow of four i32x4 vectors (16 values) to one i8x16.
 #[inline(always)]
 unsafe fn narrow16(a: int32x4_t, b: int32x4_t, c: int32x4_t, d: int32x4_t) -> int8x16_t {
-    let ab = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
-    let cd = vcombine_s16(vqmovn_s32(c), vqmovn_s32(d));
-    vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let ab = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
+        let cd = vcombine_s16(vqmovn_s32(c), vqmovn_s32(d));
+        vcombine_s8(vqmovn_s16(ab), vqmovn_s16(cd))
+    }
 }
 
 /// Largest |x| over `n` floats (n a multiple of 4), ignoring NaN like
 /// `f32::max`.
 #[inline(always)]
 unsafe fn amax(p: *const f32, n: usize) -> f32 {
-    let mut m = vdupq_n_f32(0.0);
-    let mut i = 0;
-    while i < n {
-        m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(p.add(i))));
-        i += 4;
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let mut m = vdupq_n_f32(0.0);
+        let mut i = 0;
+        while i < n {
+            m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(p.add(i))));
+            i += 4;
+        }
+        vmaxnmvq_f32(m)
     }
-    vmaxnmvq_f32(m)
 }
 
 // ---------------------------------------------------------------------------
@@ -175,13 +197,17 @@ pub(super) fn quantize_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
 
 #[target_feature(enable = "neon")]
 unsafe fn quantize_q8_0_neon(x: &[f32], y: &mut [BlockQ8_0]) {
-    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
-        // `xb` holds 32 floats and `yb.qs` 32 bytes: every access below is
-        // in bounds.
-        let ((q0, q1), d) = quantize_block32(xb.as_ptr());
-        yb.d = f16::from_f32(d);
-        vst1q_s8(yb.qs.as_mut_ptr(), q0);
-        vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+            // `xb` holds 32 floats and `yb.qs` 32 bytes: every access below is
+            // in bounds.
+            let ((q0, q1), d) = quantize_block32(xb.as_ptr());
+            yb.d = f16::from_f32(d);
+            vst1q_s8(yb.qs.as_mut_ptr(), q0);
+            vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
+        }
     }
 }
 
@@ -194,22 +220,26 @@ unsafe fn quantize_q8_0_neon(x: &[f32], y: &mut [BlockQ8_0]) {
 /// `p` must be valid for 32 f32 reads; NEON must be available.
 #[inline(always)]
 unsafe fn quantize_block32(p: *const f32) -> ((int8x16_t, int8x16_t), f32) {
-    let amax = amax(p, QK);
-    let d = amax / 127.0;
-    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-    let mut v = [vdupq_n_s32(0); 8];
-    for (k, out) in v.iter_mut().enumerate() {
-        // Round to nearest, ties to even (saturating, NaN → 0, like the
-        // scalar `round_ties_even() as i8` after the saturating narrow).
-        *out = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(p.add(4 * k)), id));
-    }
-    (
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let amax = amax(p, QK);
+        let d = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        let mut v = [vdupq_n_s32(0); 8];
+        for (k, out) in v.iter_mut().enumerate() {
+            // Round to nearest, ties to even (saturating, NaN → 0, like the
+            // scalar `round_ties_even() as i8` after the saturating narrow).
+            *out = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(p.add(4 * k)), id));
+        }
         (
-            narrow16(v[0], v[1], v[2], v[3]),
-            narrow16(v[4], v[5], v[6], v[7]),
-        ),
-        d,
-    )
+            (
+                narrow16(v[0], v[1], v[2], v[3]),
+                narrow16(v[4], v[5], v[6], v[7]),
+            ),
+            d,
+        )
+    }
 }
 
 /// Quantizes activations `x` (length 32 × `y.len()`) to Q8_1, bit-identical
@@ -222,15 +252,19 @@ pub(super) fn quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
 
 #[target_feature(enable = "neon")]
 unsafe fn quantize_q8_1_neon(x: &[f32], y: &mut [BlockQ8_1]) {
-    for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
-        // 32 floats in, 32 bytes out: every access below is in bounds.
-        let ((q0, q1), d) = quantize_block32(xb.as_ptr());
-        yb.d = f16::from_f32(d);
-        vst1q_s8(yb.qs.as_mut_ptr(), q0);
-        vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
-        // Σq fits easily (|Σ| ≤ 32·127); integer sums are order-free.
-        let sum = i32::from(vaddlvq_s8(q0)) + i32::from(vaddlvq_s8(q1));
-        yb.s = f16::from_f32(d * sum as f32);
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {
+            // 32 floats in, 32 bytes out: every access below is in bounds.
+            let ((q0, q1), d) = quantize_block32(xb.as_ptr());
+            yb.d = f16::from_f32(d);
+            vst1q_s8(yb.qs.as_mut_ptr(), q0);
+            vst1q_s8(yb.qs.as_mut_ptr().add(16), q1);
+            // Σq fits easily (|Σ| ≤ 32·127); integer sums are order-free.
+            let sum = i32::from(vaddlvq_s8(q0)) + i32::from(vaddlvq_s8(q1));
+            yb.s = f16::from_f32(d * sum as f32);
+        }
     }
 }
 
@@ -244,32 +278,36 @@ pub(super) fn quantize_q8_k(x: &[f32], y: &mut [BlockQ8K]) {
 
 #[target_feature(enable = "neon")]
 unsafe fn quantize_q8_k_neon(x: &[f32], y: &mut [BlockQ8K]) {
-    for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
-        let p = xb.as_ptr();
-        let amax = amax(p, QK_K);
-        if amax == 0.0 {
-            yb.d = 0.0;
-            yb.qs = [0; QK_K];
-            yb.bsums = [0; QK_K / 16];
-            continue;
-        }
-        // The scalar keeps the sign of the *first* element of largest
-        // magnitude (strict `>`), so find that element.
-        let max = xb.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax);
-        let iscale = -127.0f32 / max;
-        let cap = vdupq_n_s32(127);
-        for g in 0..QK_K / 16 {
-            let mut v = [vdupq_n_s32(0); 4];
-            for (k, out) in v.iter_mut().enumerate() {
-                let f = vmulq_n_f32(vld1q_f32(p.add(16 * g + 4 * k)), iscale);
-                // nearest_int: round to nearest, ties to even = `fcvtns`.
-                *out = vminq_s32(vcvtnq_s32_f32(f), cap);
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        for (xb, yb) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+            let p = xb.as_ptr();
+            let amax = amax(p, QK_K);
+            if amax == 0.0 {
+                yb.d = 0.0;
+                yb.qs = [0; QK_K];
+                yb.bsums = [0; QK_K / 16];
+                continue;
             }
-            let q = narrow16(v[0], v[1], v[2], v[3]);
-            vst1q_s8(yb.qs.as_mut_ptr().add(16 * g), q);
-            yb.bsums[g] = vaddlvq_s8(q);
+            // The scalar keeps the sign of the *first* element of largest
+            // magnitude (strict `>`), so find that element.
+            let max = xb.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax);
+            let iscale = -127.0f32 / max;
+            let cap = vdupq_n_s32(127);
+            for g in 0..QK_K / 16 {
+                let mut v = [vdupq_n_s32(0); 4];
+                for (k, out) in v.iter_mut().enumerate() {
+                    let f = vmulq_n_f32(vld1q_f32(p.add(16 * g + 4 * k)), iscale);
+                    // nearest_int: round to nearest, ties to even = `fcvtns`.
+                    *out = vminq_s32(vcvtnq_s32_f32(f), cap);
+                }
+                let q = narrow16(v[0], v[1], v[2], v[3]);
+                vst1q_s8(yb.qs.as_mut_ptr().add(16 * g), q);
+                yb.bsums[g] = vaddlvq_s8(q);
+            }
+            yb.d = 1.0 / iscale;
         }
-        yb.d = 1.0 / iscale;
     }
 }
 
@@ -286,7 +324,9 @@ pub(super) type Acc8 = (float32x4_t, float32x4_t);
 /// NEON must be available (inlined into `target_feature` bodies).
 #[inline(always)]
 pub(super) unsafe fn acc8_zero() -> Acc8 {
-    (vdupq_n_f32(0.0), vdupq_n_f32(0.0))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe { (vdupq_n_f32(0.0), vdupq_n_f32(0.0)) }
 }
 
 /// `acc[j] = fma(d, lane[j], acc[j])` for the eight lanes (the lanes are
@@ -297,9 +337,13 @@ pub(super) unsafe fn acc8_zero() -> Acc8 {
 /// NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn fma8(acc: &mut Acc8, d: f32, lanes: (int32x4_t, int32x4_t)) {
-    let dv = vdupq_n_f32(d);
-    acc.0 = vfmaq_f32(acc.0, dv, vcvtq_f32_s32(lanes.0));
-    acc.1 = vfmaq_f32(acc.1, dv, vcvtq_f32_s32(lanes.1));
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let dv = vdupq_n_f32(d);
+        acc.0 = vfmaq_f32(acc.0, dv, vcvtq_f32_s32(lanes.0));
+        acc.1 = vfmaq_f32(acc.1, dv, vcvtq_f32_s32(lanes.1));
+    }
 }
 
 /// [`crate::scalar::hsum8`]: t_j = l[j+4] + l[j], then (t0+t2) + (t1+t3).
@@ -308,10 +352,14 @@ pub(super) unsafe fn fma8(acc: &mut Acc8, d: f32, lanes: (int32x4_t, int32x4_t))
 /// NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn hsum8(acc: Acc8) -> f32 {
-    let t = vaddq_f32(acc.1, acc.0);
-    // [t0 + t2, t1 + t3], then one pairwise add.
-    let u = vadd_f32(vget_low_f32(t), vget_high_f32(t));
-    vaddv_f32(u)
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let t = vaddq_f32(acc.1, acc.0);
+        // [t0 + t2, t1 + t3], then one pairwise add.
+        let u = vadd_f32(vget_low_f32(t), vget_high_f32(t));
+        vaddv_f32(u)
+    }
 }
 
 /// A Q4 block's 32 weights as two vectors of 16 (elements 0..16 = low
@@ -321,10 +369,14 @@ pub(super) unsafe fn hsum8(acc: Acc8) -> f32 {
 /// NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn prep_q4_0(wb: &BlockQ4_0) -> (int8x16_t, int8x16_t) {
-    let eight = vdupq_n_s8(8);
-    // `qs` is 16 bytes: the load in `nibbles` is in bounds.
-    let (lo, hi) = nibbles(wb.qs.as_ptr());
-    (vsubq_s8(lo, eight), vsubq_s8(hi, eight))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let eight = vdupq_n_s8(8);
+        // `qs` is 16 bytes: the load in `nibbles` is in bounds.
+        let (lo, hi) = nibbles(wb.qs.as_ptr());
+        (vsubq_s8(lo, eight), vsubq_s8(hi, eight))
+    }
 }
 
 /// A Q4_1 block's 32 weights as two vectors of 16 unsigned nibbles (0..15).
@@ -333,8 +385,12 @@ pub(super) unsafe fn prep_q4_0(wb: &BlockQ4_0) -> (int8x16_t, int8x16_t) {
 /// NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn prep_q4_1(wb: &BlockQ4_1) -> (int8x16_t, int8x16_t) {
-    // `qs` is 16 bytes: the load in `nibbles` is in bounds.
-    nibbles(wb.qs.as_ptr())
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        // `qs` is 16 bytes: the load in `nibbles` is in bounds.
+        nibbles(wb.qs.as_ptr())
+    }
 }
 
 /// A Q8_0 block's 32 weights as two vectors of 16.
@@ -343,8 +399,12 @@ pub(super) unsafe fn prep_q4_1(wb: &BlockQ4_1) -> (int8x16_t, int8x16_t) {
 /// NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn prep_q8_0(wb: &BlockQ8_0) -> (int8x16_t, int8x16_t) {
-    // `qs` is 32 bytes: both loads are in bounds.
-    (vld1q_s8(wb.qs.as_ptr()), vld1q_s8(wb.qs.as_ptr().add(16)))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        // `qs` is 32 bytes: both loads are in bounds.
+        (vld1q_s8(wb.qs.as_ptr()), vld1q_s8(wb.qs.as_ptr().add(16)))
+    }
 }
 
 /// The 32 activations of a Q8 block (`qs` of 32 bytes) as two vectors.
@@ -353,16 +413,22 @@ pub(super) unsafe fn prep_q8_0(wb: &BlockQ8_0) -> (int8x16_t, int8x16_t) {
 /// `qs` must be valid for 32 byte reads; NEON must be available.
 #[inline(always)]
 pub(super) unsafe fn load_q8(qs: *const i8) -> (int8x16_t, int8x16_t) {
-    (vld1q_s8(qs), vld1q_s8(qs.add(16)))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe { (vld1q_s8(qs), vld1q_s8(qs.add(16))) }
 }
 
 /// lane k = Σ_{j<4} a[4k+j]·b[4k+j], exact for any i8 inputs: products are
 /// widened to i16 and every addition happens in i32.
 #[inline(always)]
 unsafe fn sum4_wide(a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let lo = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));
-    let hi = vpaddlq_s16(vmull_high_s8(a, b));
-    vpaddq_s32(lo, hi)
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let lo = vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+        let hi = vpaddlq_s16(vmull_high_s8(a, b));
+        vpaddq_s32(lo, hi)
+    }
 }
 
 /// lane k = Σ_{j<4} a[4k+j]·b[4k+j] when |a| ≤ 15 (Q4 weights): pairs of
@@ -370,25 +436,37 @@ unsafe fn sum4_wide(a: int8x16_t, b: int8x16_t) -> int32x4_t {
 /// stays in i16. Exact.
 #[inline(always)]
 unsafe fn sum4_small(a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    let hi = vmull_high_s8(a, b);
-    vpaddlq_s16(vpaddq_s16(lo, hi))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+        let hi = vmull_high_s8(a, b);
+        vpaddlq_s16(vpaddq_s16(lo, hi))
+    }
 }
 
 /// The eight partial sums of a Q4 block (prepared by [`prep_q4_0`] or
 /// [`prep_q4_1`]) with a Q8 block's values at `qs`.
 #[inline(always)]
 unsafe fn lanes_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
-    let (y0, y1) = load_q8(qs);
-    (sum4_small(p.0, y0), sum4_small(p.1, y1))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (y0, y1) = load_q8(qs);
+        (sum4_small(p.0, y0), sum4_small(p.1, y1))
+    }
 }
 
 /// The eight partial sums of two Q8_0 blocks (weights prepared by
 /// [`prep_q8_0`]).
 #[inline(always)]
 unsafe fn lanes_q8(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
-    let (y0, y1) = load_q8(qs);
-    (sum4_wide(p.0, y0), sum4_wide(p.1, y1))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (y0, y1) = load_q8(qs);
+        (sum4_wide(p.0, y0), sum4_wide(p.1, y1))
+    }
 }
 
 /// Generates a single-row quantized dot `$name(w, x)` and its 4-row
@@ -412,6 +490,9 @@ macro_rules! dot_blocks8 {
             assert_eq!(w.len(), x.len(), "block counts differ");
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 #[allow(unused_imports)]
                 use $crate::arm::neon::{acc8_zero, f16_to_f32, fma8, hsum8};
                 let mut acc = acc8_zero();
@@ -429,6 +510,7 @@ macro_rules! dot_blocks8 {
                 // Q4_1 only (`stringify!` just ties this to the `$m` group).
                 $( r += { let _ = stringify!($m); summs }; )?
                 r
+                            }
             }
             // SAFETY: only reachable through a kernel table built after the
             // CPU features in `$feat` were detected at run time; the block
@@ -449,6 +531,9 @@ macro_rules! dot_blocks8 {
             );
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 #[allow(unused_imports)]
                 use $crate::arm::neon::{acc8_zero, f16_to_f32, fma8, hsum8};
                 let n = w.len();
@@ -474,6 +559,7 @@ macro_rules! dot_blocks8 {
                     $( r += { let _ = stringify!($m); summs[v] }; )?
                     out[v] = r;
                 }
+                            }
             }
             // SAFETY: only reachable through a kernel table built after the
             // CPU features in `$feat` were detected at run time; `x` holds
@@ -491,8 +577,12 @@ pub(super) use dot_blocks8;
 /// `qs` must be valid for 32 byte reads; NEON must be available.
 #[inline(always)]
 unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
-    let (lo, hi) = lanes_q4(p, qs);
-    vaddvq_s32(vaddq_s32(lo, hi))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (lo, hi) = lanes_q4(p, qs);
+        vaddvq_s32(vaddq_s32(lo, hi))
+    }
 }
 
 /// Generates a single-row quantized dot `$name(w, x)` and its 4-row
@@ -515,6 +605,9 @@ macro_rules! dot_blocks_chain {
             assert_eq!(w.len(), x.len(), "block counts differ");
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 use $crate::arm::neon::f16_to_f32;
                 let mut acc = 0.0f32;
                 for (wb, xb) in w.iter().zip(x) {
@@ -524,6 +617,7 @@ macro_rules! dot_blocks_chain {
                     acc = (sumi as f32).mul_add(d, acc);
                 }
                 acc
+                            }
             }
             // SAFETY: only reachable through a kernel table built after the
             // CPU features in `$feat` were detected at run time; the block
@@ -544,6 +638,9 @@ macro_rules! dot_blocks_chain {
             );
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 use $crate::arm::neon::f16_to_f32;
                 let n = w.len();
                 let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
@@ -560,6 +657,7 @@ macro_rules! dot_blocks_chain {
                     }
                 }
                 *out = acc;
+                            }
             }
             // SAFETY: only reachable through a kernel table built after the
             // CPU features in `$feat` were detected at run time; `x` holds
@@ -585,17 +683,20 @@ macro_rules! dot_blocks_lanes {
             assert_eq!(w.len(), x.len(), "block counts differ");
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt]) -> f32 {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 use $crate::arm::neon::f16_to_f32;
                 let mut lanes = [0.0f32; 8];
                 for (b, (wb, xb)) in w.iter().zip(x).enumerate() {
                     let d = f16_to_f32(wb.d) * f16_to_f32(xb.d);
                     // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
-                    // SAFETY: NEON (and `$feat`) are enabled in this function.
-                    let sumi = unsafe { $isum($prep(wb), xb.qs.as_ptr()) };
+                    let sumi = $isum($prep(wb), xb.qs.as_ptr());
                     let lane = &mut lanes[b % 8];
                     *lane = (sumi as f32).mul_add(d, *lane);
                 }
                 $crate::scalar::hsum8(&lanes)
+                            }
             }
             // SAFETY: only reachable through kernels built with a token
             // proving the CPU features in `$feat`; block counts checked.
@@ -614,20 +715,21 @@ macro_rules! dot_blocks_lanes {
             );
             #[target_feature(enable = $feat)]
             unsafe fn imp(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                // SAFETY: the caller upholds this function's `# Safety` contract (the
+                // CPU features it names are present; pointers valid for the reads).
+                unsafe {
                 use $crate::arm::neon::f16_to_f32;
                 let n = w.len();
                 let xs: [&[$xt]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
                 let mut lanes = [[0.0f32; 8]; 4];
                 for (i, wb) in w.iter().enumerate() {
-                    // SAFETY: NEON (and `$feat`) are enabled in this function.
-                    let p = unsafe { $prep(wb) };
+                    let p = $prep(wb);
                     let dw = f16_to_f32(wb.d);
                     for v in 0..4 {
                         let xb = &xs[v][i];
                         let d = dw * f16_to_f32(xb.d);
-                        // SAFETY: `xb.qs` is 32 bytes, the loads of `$isum`
-                        // are in bounds; `$feat` is enabled here.
-                        let sumi = unsafe { $isum(p, xb.qs.as_ptr()) };
+                        // `xb.qs` is 32 bytes: the loads of `$isum` are in bounds.
+                        let sumi = $isum(p, xb.qs.as_ptr());
                         let lane = &mut lanes[v][i % 8];
                         *lane = (sumi as f32).mul_add(d, *lane);
                     }
@@ -635,6 +737,7 @@ macro_rules! dot_blocks_lanes {
                 for (o, l) in out.iter_mut().zip(&lanes) {
                     *o = $crate::scalar::hsum8(l);
                 }
+                            }
             }
             // SAFETY: only reachable through kernels built with a token
             // proving the CPU features in `$feat`; `x` holds 4·n blocks.
@@ -688,24 +791,28 @@ unsafe fn lanes_q6k(
     scales: &[i8; QK_K / 16],
     q8: *const i8,
 ) -> (int32x4_t, int32x4_t) {
-    let mut lo = vdupq_n_s32(0);
-    let mut hi = vdupq_n_s32(0);
-    // Pair sums of one 16-element sub-block s: [e0+e1, e2+e3, .., e14+e15].
-    let pairs = |s: usize| -> int16x8_t {
-        let w = a[s / 8][s % 8];
-        let q = vld1q_s8(q8.add(16 * s));
-        vpaddq_s16(
-            vmull_s8(vget_low_s8(w), vget_low_s8(q)),
-            vmull_high_s8(w, q),
-        )
-    };
-    for g in 0..QK_K / 32 {
-        // Quad sums: sub-block 2g in i16 lanes 0..3, 2g + 1 in lanes 4..7.
-        let quads = vpaddq_s16(pairs(2 * g), pairs(2 * g + 1));
-        lo = vmlal_n_s16(lo, vget_low_s16(quads), i16::from(scales[2 * g]));
-        hi = vmlal_high_n_s16(hi, quads, i16::from(scales[2 * g + 1]));
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let mut lo = vdupq_n_s32(0);
+        let mut hi = vdupq_n_s32(0);
+        // Pair sums of one 16-element sub-block s: [e0+e1, e2+e3, .., e14+e15].
+        let pairs = |s: usize| -> int16x8_t {
+            let w = a[s / 8][s % 8];
+            let q = vld1q_s8(q8.add(16 * s));
+            vpaddq_s16(
+                vmull_s8(vget_low_s8(w), vget_low_s8(q)),
+                vmull_high_s8(w, q),
+            )
+        };
+        for g in 0..QK_K / 32 {
+            // Quad sums: sub-block 2g in i16 lanes 0..3, 2g + 1 in lanes 4..7.
+            let quads = vpaddq_s16(pairs(2 * g), pairs(2 * g + 1));
+            lo = vmlal_n_s16(lo, vget_low_s16(quads), i16::from(scales[2 * g]));
+            hi = vmlal_high_n_s16(hi, quads, i16::from(scales[2 * g + 1]));
+        }
+        (lo, hi)
     }
-    (lo, hi)
 }
 
 /// A Q6_K block's 256 levels minus 32, both halves unpacked.
@@ -714,11 +821,15 @@ unsafe fn lanes_q6k(
 /// NEON must be available.
 #[inline(always)]
 unsafe fn prep_q6k(wb: &BlockQ6K) -> [[int8x16_t; 8]; 2] {
-    // `ql` has 128 bytes and `qh` 64: both halves' reads are in bounds.
-    [
-        unpack_q6k_half(wb.ql.as_ptr(), wb.qh.as_ptr()),
-        unpack_q6k_half(wb.ql.as_ptr().add(64), wb.qh.as_ptr().add(32)),
-    ]
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        // `ql` has 128 bytes and `qh` 64: both halves' reads are in bounds.
+        [
+            unpack_q6k_half(wb.ql.as_ptr(), wb.qh.as_ptr()),
+            unpack_q6k_half(wb.ql.as_ptr().add(64), wb.qh.as_ptr().add(32)),
+        ]
+    }
 }
 
 /// The exact integer sum of one Q6_K·Q8_K super-block: the sum of the
@@ -729,8 +840,12 @@ unsafe fn prep_q6k(wb: &BlockQ6K) -> [[int8x16_t; 8]; 2] {
 /// `q8` must be valid for 256 byte reads; NEON must be available.
 #[inline(always)]
 unsafe fn isum_q6k(a: &[[int8x16_t; 8]; 2], scales: &[i8; QK_K / 16], q8: *const i8) -> i32 {
-    let (lo, hi) = lanes_q6k(a, scales, q8);
-    vaddvq_s32(vaddq_s32(lo, hi))
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let (lo, hi) = lanes_q6k(a, scales, q8);
+        vaddvq_s32(vaddq_s32(lo, hi))
+    }
 }
 
 /// Σ w·x over a Q6_K row and a Q8_K row (equal block counts), bit-identical
@@ -749,14 +864,18 @@ pub(super) fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
-    let mut acc = 0.0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let a = prep_q6k(wb);
-        // `xb.qs` is 256 bytes.
-        let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
-        acc = (sumi as f32 * f16_to_f32(wb.d)).mul_add(xb.d, acc);
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let mut acc = 0.0f32;
+        for (wb, xb) in w.iter().zip(x) {
+            let a = prep_q6k(wb);
+            // `xb.qs` is 256 bytes.
+            let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
+            acc = (sumi as f32 * f16_to_f32(wb.d)).mul_add(xb.d, acc);
+        }
+        acc
     }
-    acc
 }
 
 /// Four [`dot_q6k_q8k`] dots of one weight row with the 4 activation rows
@@ -779,20 +898,24 @@ pub(super) fn dot4_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot4_q6k_q8k_neon(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
-    let n = w.len();
-    let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
-    let mut acc = [0.0f32; 4];
-    for (i, wb) in w.iter().enumerate() {
-        let a = prep_q6k(wb);
-        let dw = f16_to_f32(wb.d);
-        for v in 0..4 {
-            let xb = &xs[v][i];
-            // `xb.qs` is 256 bytes.
-            let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
-            acc[v] = (sumi as f32 * dw).mul_add(xb.d, acc[v]);
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let n = w.len();
+        let xs: [&[BlockQ8K]; 4] = [&x[..n], &x[n..2 * n], &x[2 * n..3 * n], &x[3 * n..4 * n]];
+        let mut acc = [0.0f32; 4];
+        for (i, wb) in w.iter().enumerate() {
+            let a = prep_q6k(wb);
+            let dw = f16_to_f32(wb.d);
+            for v in 0..4 {
+                let xb = &xs[v][i];
+                // `xb.qs` is 256 bytes.
+                let sumi = isum_q6k(&a, &wb.scales, xb.qs.as_ptr());
+                acc[v] = (sumi as f32 * dw).mul_add(xb.d, acc[v]);
+            }
         }
+        *out = acc;
     }
-    *out = acc;
 }
 
 // ---------------------------------------------------------------------------
@@ -808,35 +931,39 @@ pub(super) fn dot_f16_f32(w: &[f16], x: &[f32]) -> f32 {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_f16_f32_neon(w: &[f16], x: &[f32]) -> f32 {
-    let n = w.len();
-    // f16 is a transparent u16: reading its bits as u16 is sound.
-    let wp = w.as_ptr().cast::<u16>();
-    let xp = x.as_ptr();
-    let mut acc = [vdupq_n_f32(0.0); 4];
-    let mut i = 0;
-    while i + 16 <= n {
-        let (a0, a1) = cvt8_f16(vld1q_u16(wp.add(i)));
-        let (a2, a3) = cvt8_f16(vld1q_u16(wp.add(i + 8)));
-        acc[0] = vfmaq_f32(acc[0], a0, vld1q_f32(xp.add(i)));
-        acc[1] = vfmaq_f32(acc[1], a1, vld1q_f32(xp.add(i + 4)));
-        acc[2] = vfmaq_f32(acc[2], a2, vld1q_f32(xp.add(i + 8)));
-        acc[3] = vfmaq_f32(acc[3], a3, vld1q_f32(xp.add(i + 12)));
-        i += 16;
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let n = w.len();
+        // f16 is a transparent u16: reading its bits as u16 is sound.
+        let wp = w.as_ptr().cast::<u16>();
+        let xp = x.as_ptr();
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let mut i = 0;
+        while i + 16 <= n {
+            let (a0, a1) = cvt8_f16(vld1q_u16(wp.add(i)));
+            let (a2, a3) = cvt8_f16(vld1q_u16(wp.add(i + 8)));
+            acc[0] = vfmaq_f32(acc[0], a0, vld1q_f32(xp.add(i)));
+            acc[1] = vfmaq_f32(acc[1], a1, vld1q_f32(xp.add(i + 4)));
+            acc[2] = vfmaq_f32(acc[2], a2, vld1q_f32(xp.add(i + 8)));
+            acc[3] = vfmaq_f32(acc[3], a3, vld1q_f32(xp.add(i + 12)));
+            i += 16;
+        }
+        if i + 8 <= n {
+            let (a0, a1) = cvt8_f16(vld1q_u16(wp.add(i)));
+            acc[0] = vfmaq_f32(acc[0], a0, vld1q_f32(xp.add(i)));
+            acc[1] = vfmaq_f32(acc[1], a1, vld1q_f32(xp.add(i + 4)));
+            i += 8;
+        }
+        let mut sum = vaddvq_f32(vaddq_f32(
+            vaddq_f32(acc[0], acc[1]),
+            vaddq_f32(acc[2], acc[3]),
+        ));
+        for j in i..n {
+            sum += f16_to_f32(w[j]) * x[j];
+        }
+        sum
     }
-    if i + 8 <= n {
-        let (a0, a1) = cvt8_f16(vld1q_u16(wp.add(i)));
-        acc[0] = vfmaq_f32(acc[0], a0, vld1q_f32(xp.add(i)));
-        acc[1] = vfmaq_f32(acc[1], a1, vld1q_f32(xp.add(i + 4)));
-        i += 8;
-    }
-    let mut sum = vaddvq_f32(vaddq_f32(
-        vaddq_f32(acc[0], acc[1]),
-        vaddq_f32(acc[2], acc[3]),
-    ));
-    for j in i..n {
-        sum += f16_to_f32(w[j]) * x[j];
-    }
-    sum
 }
 
 /// Σ w·x over two f32 rows of equal length (four vector accumulators with
@@ -849,30 +976,34 @@ pub(super) fn dot_f32_f32(w: &[f32], x: &[f32]) -> f32 {
 
 #[target_feature(enable = "neon")]
 unsafe fn dot_f32_f32_neon(w: &[f32], x: &[f32]) -> f32 {
-    let n = w.len();
-    let (wp, xp) = (w.as_ptr(), x.as_ptr());
-    let mut acc = [vdupq_n_f32(0.0); 4];
-    let mut i = 0;
-    while i + 16 <= n {
-        for (k, a) in acc.iter_mut().enumerate() {
-            *a = vfmaq_f32(
-                *a,
-                vld1q_f32(wp.add(i + 4 * k)),
-                vld1q_f32(xp.add(i + 4 * k)),
-            );
+    // SAFETY: the caller upholds this function's `# Safety` contract (the
+    // CPU features it names are present; pointers valid for the reads).
+    unsafe {
+        let n = w.len();
+        let (wp, xp) = (w.as_ptr(), x.as_ptr());
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let mut i = 0;
+        while i + 16 <= n {
+            for (k, a) in acc.iter_mut().enumerate() {
+                *a = vfmaq_f32(
+                    *a,
+                    vld1q_f32(wp.add(i + 4 * k)),
+                    vld1q_f32(xp.add(i + 4 * k)),
+                );
+            }
+            i += 16;
         }
-        i += 16;
+        while i + 4 <= n {
+            acc[0] = vfmaq_f32(acc[0], vld1q_f32(wp.add(i)), vld1q_f32(xp.add(i)));
+            i += 4;
+        }
+        let mut sum = vaddvq_f32(vaddq_f32(
+            vaddq_f32(acc[0], acc[1]),
+            vaddq_f32(acc[2], acc[3]),
+        ));
+        for j in i..n {
+            sum += w[j] * x[j];
+        }
+        sum
     }
-    while i + 4 <= n {
-        acc[0] = vfmaq_f32(acc[0], vld1q_f32(wp.add(i)), vld1q_f32(xp.add(i)));
-        i += 4;
-    }
-    let mut sum = vaddvq_f32(vaddq_f32(
-        vaddq_f32(acc[0], acc[1]),
-        vaddq_f32(acc[2], acc[3]),
-    ));
-    for j in i..n {
-        sum += w[j] * x[j];
-    }
-    sum
 }

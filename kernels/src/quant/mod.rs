@@ -266,6 +266,13 @@ pub fn with_quant_type<V: QuantVisitor>(t: GgmlType, v: V) -> Option<V::Output> 
         GgmlType::Q4_1 => v.visit::<BlockQ4_1>(),
         GgmlType::Q8_0 => v.visit::<BlockQ8_0>(),
         GgmlType::Q6K => v.visit::<BlockQ6K>(),
+        GgmlType::Q5_0 => v.visit::<crate::quants::BlockQ5_0>(),
+        GgmlType::Q5_1 => v.visit::<crate::quants::BlockQ5_1>(),
+        GgmlType::Q2K => v.visit::<crate::quants::BlockQ2K>(),
+        GgmlType::Q3K => v.visit::<crate::quants::BlockQ3K>(),
+        GgmlType::Q4K => v.visit::<crate::quants::BlockQ4K>(),
+        GgmlType::Q5K => v.visit::<crate::quants::BlockQ5K>(),
+        GgmlType::IQ4NL => v.visit::<crate::quants::BlockIq4Nl>(),
         _ => return None,
     })
 }
@@ -276,6 +283,13 @@ pub const QUANT_TYPES: &[GgmlType] = &[
     GgmlType::Q4_1,
     GgmlType::Q8_0,
     GgmlType::Q6K,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q2K,
+    GgmlType::Q3K,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::IQ4NL,
 ];
 
 /// Float weight types the matrix products support (no blocks).

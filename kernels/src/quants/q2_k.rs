@@ -193,3 +193,50 @@ pub fn dot_q2k_q8k_llamacpp(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
     }
     acc - acc_m
 }
+
+impl crate::quant::QuantType for BlockQ2K {
+    const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q2K;
+    const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8K;
+    type Act = BlockQ8K;
+
+    fn quantize(x: &[f32], y: &mut [Self]) {
+        quantize_row_q2_k(x, y)
+    }
+    fn dequantize(x: &[Self], y: &mut [f32]) {
+        dequantize_row_q2_k(x, y)
+    }
+    fn quantize_act(x: &[f32], y: &mut [BlockQ8K]) {
+        crate::scalar::quantize_row_q8_k(x, y)
+    }
+    fn dot(numerics: crate::quant::Numerics, w: &[Self], x: &[BlockQ8K]) -> f32 {
+        match numerics {
+            crate::quant::Numerics::Default => dot_q2k_q8k(w, x),
+            crate::quant::Numerics::LlamaCpp => dot_q2k_q8k_llamacpp(w, x),
+        }
+    }
+
+    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
+    /// numerics; the scalar reference otherwise.
+    fn kernels(
+        cpu: crate::cpu::Cpu,
+        numerics: crate::quant::Numerics,
+    ) -> crate::quant::RowKernels<Self, BlockQ8K> {
+        match (cpu.isa(), numerics) {
+            #[cfg(target_arch = "x86_64")]
+            (
+                crate::cpu::Isa::Avx2(_)
+                | crate::cpu::Isa::Avx512(_)
+                | crate::cpu::Isa::Avx512Vnni(_),
+                crate::quant::Numerics::Default,
+            ) => crate::quant::RowKernels {
+                quantize_act: Self::quantize_act,
+                dot: crate::x86::q3k::dot_q2k_q8k,
+                dot4: None,
+                rows2: None,
+                tile8x1: None,
+                tile8x4: None,
+            },
+            (_, n) => Self::reference(n),
+        }
+    }
+}

@@ -115,3 +115,50 @@ pub fn dot_q5_0_q8_0_llamacpp(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
     }
     crate::scalar::hsum8(&acc)
 }
+
+impl crate::quant::QuantType for BlockQ5_0 {
+    const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q5_0;
+    const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8_0;
+    type Act = BlockQ8_0;
+
+    fn quantize(x: &[f32], y: &mut [Self]) {
+        quantize_row_q5_0(x, y)
+    }
+    fn dequantize(x: &[Self], y: &mut [f32]) {
+        dequantize_row_q5_0(x, y)
+    }
+    fn quantize_act(x: &[f32], y: &mut [BlockQ8_0]) {
+        crate::scalar::quantize_act_q8_0(x, y)
+    }
+    fn dot(numerics: crate::quant::Numerics, w: &[Self], x: &[BlockQ8_0]) -> f32 {
+        match numerics {
+            crate::quant::Numerics::Default => dot_q5_0_q8_0(w, x),
+            crate::quant::Numerics::LlamaCpp => dot_q5_0_q8_0_llamacpp(w, x),
+        }
+    }
+
+    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
+    /// numerics; the scalar reference otherwise.
+    fn kernels(
+        cpu: crate::cpu::Cpu,
+        numerics: crate::quant::Numerics,
+    ) -> crate::quant::RowKernels<Self, BlockQ8_0> {
+        match (cpu.isa(), numerics) {
+            #[cfg(target_arch = "x86_64")]
+            (
+                crate::cpu::Isa::Avx2(_)
+                | crate::cpu::Isa::Avx512(_)
+                | crate::cpu::Isa::Avx512Vnni(_),
+                crate::quant::Numerics::Default,
+            ) => crate::quant::RowKernels {
+                quantize_act: Self::quantize_act,
+                dot: crate::x86::q5_0::dot_q5_0_q8_0,
+                dot4: None,
+                rows2: None,
+                tile8x1: None,
+                tile8x4: None,
+            },
+            (_, n) => Self::reference(n),
+        }
+    }
+}

@@ -121,3 +121,50 @@ pub fn dot_q5_1_q8_1_llamacpp(w: &[BlockQ5_1], x: &[BlockQ8_1]) -> f32 {
     }
     crate::scalar::hsum8(&acc) + summs
 }
+
+impl crate::quant::QuantType for BlockQ5_1 {
+    const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q5_1;
+    const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8_1;
+    type Act = BlockQ8_1;
+
+    fn quantize(x: &[f32], y: &mut [Self]) {
+        quantize_row_q5_1(x, y)
+    }
+    fn dequantize(x: &[Self], y: &mut [f32]) {
+        dequantize_row_q5_1(x, y)
+    }
+    fn quantize_act(x: &[f32], y: &mut [BlockQ8_1]) {
+        crate::scalar::quantize_act_q8_1(x, y)
+    }
+    fn dot(numerics: crate::quant::Numerics, w: &[Self], x: &[BlockQ8_1]) -> f32 {
+        match numerics {
+            crate::quant::Numerics::Default => dot_q5_1_q8_1(w, x),
+            crate::quant::Numerics::LlamaCpp => dot_q5_1_q8_1_llamacpp(w, x),
+        }
+    }
+
+    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
+    /// numerics; the scalar reference otherwise.
+    fn kernels(
+        cpu: crate::cpu::Cpu,
+        numerics: crate::quant::Numerics,
+    ) -> crate::quant::RowKernels<Self, BlockQ8_1> {
+        match (cpu.isa(), numerics) {
+            #[cfg(target_arch = "x86_64")]
+            (
+                crate::cpu::Isa::Avx2(_)
+                | crate::cpu::Isa::Avx512(_)
+                | crate::cpu::Isa::Avx512Vnni(_),
+                crate::quant::Numerics::Default,
+            ) => crate::quant::RowKernels {
+                quantize_act: Self::quantize_act,
+                dot: crate::x86::q5_1::dot_q5_1_q8_1,
+                dot4: None,
+                rows2: None,
+                tile8x1: None,
+                tile8x4: None,
+            },
+            (_, n) => Self::reference(n),
+        }
+    }
+}

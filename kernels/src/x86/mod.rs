@@ -11,22 +11,15 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod block_macros;
-pub(crate) mod q4_0;
-pub(crate) mod q4_1;
-pub(crate) mod q6k;
-pub(crate) mod q8_0;
-// Wired into the kernel tables by the Q4_K `QuantType` impl (kernels v2).
-#[allow(dead_code)]
 pub(crate) mod iq4_nl;
 #[cfg(test)]
 mod kq_tests;
-#[allow(dead_code)]
 pub(crate) mod q3k;
-#[allow(dead_code)]
+pub(crate) mod q4_0;
+pub(crate) mod q4_1;
 pub(crate) mod q4k;
-#[allow(dead_code)]
 pub(crate) mod q5_0;
-#[allow(dead_code)]
 pub(crate) mod q5_1;
-#[allow(dead_code)]
 pub(crate) mod q5k;
+pub(crate) mod q6k;
+pub(crate) mod q8_0;
