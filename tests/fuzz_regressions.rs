@@ -194,6 +194,22 @@ fn a_zero_row_length_with_an_overflowing_row_count_is_refused() {
     }
 }
 
+/// Found by `gguf` (second long run): a shape like [32, 2^62, 0] passed the
+/// row-count check (the rows multiply to 0) while its element count,
+/// multiplied in dimension order as `TensorView::n_elements` does,
+/// overflows. The reader now checks both.
+#[test]
+fn an_element_count_overflowing_before_a_zero_dimension_is_refused() {
+    let (_, bytes) = inputs("gguf")
+        .into_iter()
+        .find(|(n, _)| n == "element-count-overflows-before-a-zero-dimension")
+        .expect("the input is kept");
+    match GgufFile::from_bytes(bytes) {
+        Err(Error::BadTensor { reason, .. }) => assert!(reason.contains("overflows"), "{reason}"),
+        other => panic!("expected BadTensor, got {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Session memory limit (a model file must not make us allocate without bound)
 

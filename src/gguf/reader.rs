@@ -420,7 +420,11 @@ impl GgufFile {
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .filter(|&r| usize::try_from(r).is_ok())
                 .ok_or_else(|| bad(format!("row count of shape {shape:?} overflows")))?;
-            ne0.checked_mul(n_rows)
+            // In dimension order too, as `TensorView::n_elements` multiplies
+            // (fuzzing found [32, 2^62, 0] passing the row-count check).
+            shape
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .ok_or_else(|| bad(format!("element count of shape {shape:?} overflows u64")))?;
             let block = dtype.block_elems() as u64;
             if ne0 % block != 0 {
