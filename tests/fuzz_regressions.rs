@@ -287,3 +287,31 @@ fn the_session_limit_is_configurable_and_covers_what_is_allocated() {
         .new_session(SessionOptions { kv: exact })
         .expect("exactly at the limit");
 }
+
+#[test]
+fn restoring_a_session_respects_the_callers_limit() {
+    let model = tiny_model("restore-limit");
+    let kv = KvCacheConfig {
+        capacity: 64,
+        ..KvCacheConfig::default()
+    };
+    let mut session = model.new_session(SessionOptions { kv }).expect("session");
+    session.eval(&[1, 5, 9]).expect("eval");
+    let path =
+        std::env::temp_dir().join(format!("edge-llama-fuzz-reg-{}.elss", std::process::id()));
+    session.save(&path).expect("save");
+    let needed = model.config().session_bytes(&kv).expect("no overflow");
+    let refused = model.restore_session_with_limit(&path, needed - 1);
+    let restored = model.restore_session_with_limit(&path, needed);
+    let _ = std::fs::remove_file(&path);
+    match refused {
+        Err(Error::TooLarge {
+            needed: n, limit, ..
+        }) => assert!(n > limit),
+        Err(e) => panic!("expected TooLarge, got {e}"),
+        Ok(_) => panic!("restored past the limit"),
+    }
+    let restored = restored.expect("restored within the limit");
+    assert_eq!(restored.position(), 3);
+    assert_eq!(restored.kv_config().max_session_bytes, needed);
+}
