@@ -248,7 +248,9 @@ typedef int32_t (*edge_llama_token_callback)(uint32_t token,
 
 /**
  * A null pointer, a string that is not UTF-8, a value out of range, a token
- * id outside the vocabulary, invalid sampler settings or chat messages.
+ * id outside the vocabulary, invalid sampler settings or chat messages, a
+ * KV cache larger than the session memory limit (8 GiB), or an unknown or
+ * unsupported kernel path in `EDGE_LLAMA_KERNELS`.
  */
 #define EDGE_LLAMA_ERR_INVALID_ARGUMENT 1
 

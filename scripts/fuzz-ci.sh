@@ -46,8 +46,8 @@ for t in $(cargo +nightly fuzz list); do
         echo "fuzz: $t FAILED; the input is under fuzz/artifacts/$t/" >&2
         exit 1
     fi
-    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    cov=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+    cov=$(grep -E 'DONE +cov' "$log" | tail -n 1 | grep -oE 'cov: [0-9]+ ft: [0-9]+' || true)
     echo "fuzz: $t ok: ${runs:-?} runs, ${cov:-coverage not printed}"
 done
 echo "fuzz: done in $((SECONDS - start)) s"

@@ -186,7 +186,9 @@ impl Sampler {
         }
         Ok(Sampler {
             rng: Rng::new(config.seed),
-            history: Vec::with_capacity(config.repeat_last_n),
+            // The history grows as tokens are accepted: a huge
+            // `repeat_last_n` costs nothing up front.
+            history: Vec::with_capacity(config.repeat_last_n.min(4096)),
             history_pos: 0,
             candidates: Vec::with_capacity(n_vocab),
             n_vocab,

@@ -59,11 +59,26 @@ impl Model {
     /// this model, every field) before any cache is allocated; a bad file is
     /// an [`Error::SessionFile`] naming what was wrong.
     pub fn restore_session(&self, path: impl AsRef<Path>) -> Result<Session> {
+        self.restore_session_with_limit(path, crate::kv_cache::DEFAULT_MAX_SESSION_BYTES)
+    }
+
+    /// [`Model::restore_session`], refusing with [`Error::TooLarge`] a file
+    /// whose cache settings would make the session allocate more than
+    /// `max_session_bytes` (see [`KvCacheConfig::max_session_bytes`]).
+    pub fn restore_session_with_limit(
+        &self,
+        path: impl AsRef<Path>,
+        max_session_bytes: u64,
+    ) -> Result<Session> {
         let path = path.as_ref();
         let bytes = state::read(path)?;
         let saved =
             state::parse(&self.inner, &bytes).map_err(|kind| state::file_error(path, kind))?;
-        let mut session = Session::new(self.inner.clone(), SessionOptions { kv: saved.kv })?;
+        let kv = KvCacheConfig {
+            max_session_bytes,
+            ..saved.kv
+        };
+        let mut session = Session::new(self.inner.clone(), SessionOptions { kv })?;
         session.load(&saved);
         Ok(session)
     }

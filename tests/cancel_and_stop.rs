@@ -248,3 +248,32 @@ fn a_cancelled_chat_turn_is_dropped_and_the_chat_goes_on() {
     assert_eq!(chat.session().position(), 0);
     assert_eq!(chat.send("Hi", |_| {}).expect("send").text, expected);
 }
+
+#[test]
+fn finish_returns_the_text_held_back_as_a_possible_stop_string() {
+    let Some(model) = model("q8_0") else { return };
+    let p = prompt(8);
+    let run = plain_run(&model, &p, 20);
+    let i = run
+        .iter()
+        .position(|(_, t)| !t.is_empty())
+        .expect("a token with text");
+    let last = run[i].1.chars().last().expect("text").to_string();
+    let expected: String = run[..=i].iter().map(|(_, t)| t.as_str()).collect();
+
+    let mut s = model
+        .new_session(SessionOptions::default())
+        .expect("session");
+    let mut sampler = Sampler::new(SamplerConfig::greedy(), model.config().n_vocab).expect("s");
+    let mut gen = s
+        .generate(&p, &mut sampler, 20)
+        .expect("generate")
+        .stop_at([format!("{last}\u{1}")]);
+    let mut text = String::new();
+    for _ in 0..=i {
+        text.push_str(&gen.next().expect("item").expect("token").text);
+    }
+    // The last character could begin the stop string: it is held back.
+    assert_eq!(format!("{text}{last}"), expected);
+    assert_eq!(gen.finish(), last);
+}

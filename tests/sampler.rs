@@ -453,3 +453,20 @@ fn fixed_seed_gives_the_recorded_sequence_through_generate() {
     ];
     assert_eq!(got, RECORDED);
 }
+
+/// A huge `repeat_last_n` (e.g. from a C caller or a config file) must not
+/// reserve memory up front: the history grows with the accepted tokens, and
+/// the penalty still looks at all of them.
+#[test]
+fn huge_repeat_window_allocates_nothing_up_front() {
+    let config = SamplerConfig {
+        repeat_penalty: 2.0,
+        repeat_last_n: usize::MAX / 2,
+        ..plain(0.0, 1)
+    };
+    let mut s = Sampler::new(config, 4).expect("sampler");
+    s.accept(0);
+    // Token 0 leads by less than the penalty's factor: penalized, 1 wins.
+    let logits = [3.0, 2.0, 0.0, 0.0];
+    assert_eq!(s.sample(&logits).expect("sample"), 1);
+}

@@ -12,7 +12,9 @@ pub type EdgeLlamaStatus = i32;
 /// Success.
 pub const EDGE_LLAMA_OK: EdgeLlamaStatus = 0;
 /// A null pointer, a string that is not UTF-8, a value out of range, a token
-/// id outside the vocabulary, invalid sampler settings or chat messages.
+/// id outside the vocabulary, invalid sampler settings or chat messages, a
+/// KV cache larger than the session memory limit (8 GiB), or an unknown or
+/// unsupported kernel path in `EDGE_LLAMA_KERNELS`.
 pub const EDGE_LLAMA_ERR_INVALID_ARGUMENT: EdgeLlamaStatus = 1;
 /// A file could not be opened, mapped, read or written.
 pub const EDGE_LLAMA_ERR_IO: EdgeLlamaStatus = 2;
@@ -68,15 +70,19 @@ impl From<edge_llama::Error> for CError {
             | E::UnknownTensorType { .. }
             | E::UnsupportedTensorType { .. }
             | E::BadTensor { .. }
+            | E::OverlappingTensors { .. }
             | E::MissingKey(_)
             | E::WrongType { .. }
             | E::MissingTensor(_)
             | E::ShapeMismatch { .. }
             | E::BadConfig(_)
             | E::Tokenizer(_) => EDGE_LLAMA_ERR_BAD_FILE,
-            E::TokenOutOfRange { .. } | E::Sampler(_) | E::Chat(_) | E::InvalidArgument(_) => {
-                EDGE_LLAMA_ERR_INVALID_ARGUMENT
-            }
+            E::TokenOutOfRange { .. }
+            | E::Sampler(_)
+            | E::Chat(_)
+            | E::InvalidArgument(_)
+            | E::TooLarge { .. }
+            | E::Kernel(_) => EDGE_LLAMA_ERR_INVALID_ARGUMENT,
             E::Context(_) => EDGE_LLAMA_ERR_CONTEXT,
             E::Cancelled => EDGE_LLAMA_ERR_CANCELLED,
             E::SessionFile { .. } => EDGE_LLAMA_ERR_BAD_FILE,
@@ -252,6 +258,15 @@ mod tests {
         assert_eq!(
             CError::from(edge_llama::Error::Cancelled).status,
             EDGE_LLAMA_ERR_CANCELLED
+        );
+        let too_large = edge_llama::Error::TooLarge {
+            what: "KV cache".into(),
+            needed: 2,
+            limit: 1,
+        };
+        assert_eq!(
+            CError::from(too_large).status,
+            EDGE_LLAMA_ERR_INVALID_ARGUMENT
         );
     }
 

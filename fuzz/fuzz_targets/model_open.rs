@@ -18,7 +18,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(file) = GgufFile::from_bytes(data.to_vec()) else {
         return;
     };
-    let Ok(model) = Model::from_gguf(file, ModelOptions { threads: 1, ..Default::default() }) else {
+    let Ok(model) = Model::from_gguf(
+        file,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    ) else {
         return;
     };
     let n_vocab = model.config().n_vocab;

@@ -311,3 +311,21 @@ fn visit_value(v: &Value<'_>, depth: usize) {
         let _ = (a.strings(), a.to_f32_vec(), a.to_i64_vec());
     }
 }
+
+/// The model the `session_state` target restores sessions into: Q8_0
+/// weights, head dimension 32 (so q8_0 caches are allowed), 1 layer.
+/// `fuzz/seedgen` saves its seed sessions from the same spec; keep the two
+/// equal, or the seeds fail the model-identity check.
+pub fn session_model_spec() -> edge_llama::synthetic::SyntheticSpec {
+    edge_llama::synthetic::SyntheticSpec {
+        dim: 64,
+        n_layers: 1,
+        n_heads: 2,
+        n_kv_heads: 1,
+        ffn_dim: 64,
+        n_vocab: 260,
+        weight_type: edge_llama_kernels::GgmlType::Q8_0,
+        output_type: Some(edge_llama_kernels::GgmlType::Q8_0),
+        seed: 11,
+    }
+}

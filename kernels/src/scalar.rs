@@ -86,7 +86,9 @@ pub fn quantize_act_q8_0(x: &[f32], y: &mut [BlockQ8_0]) {
 }
 
 /// Quantizes activations to Q8_1 as [`quantize_act_q8_0`], plus
-/// s = d·Σq stored as f16.
+/// s = d·Σq stored as f16 (as llama.cpp). s is finite only while
+/// |d·Σq| ≤ 65504, i.e. the block's values sum to at most about ±65504; a
+/// larger sum gives s = ±inf (found by the `quantize_roundtrip` fuzz target).
 pub fn quantize_act_q8_1(x: &[f32], y: &mut [BlockQ8_1]) {
     check_len(x.len(), y.len(), QK);
     for (xb, yb) in x.chunks_exact(QK).zip(y.iter_mut()) {

@@ -411,11 +411,21 @@ impl GgufFile {
                 name: name.to_string(),
                 ty,
             })?;
-            let n_elems = shape
+            let ne0 = shape[0];
+            // The row count alone must fit too: with a zero row length the
+            // element count is 0 whatever the other dimensions (fuzzing found
+            // [0, 2^40, 2^40, 2^40] overflowing `TensorView::n_rows`).
+            let n_rows = shape[1..]
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .filter(|&r| usize::try_from(r).is_ok())
+                .ok_or_else(|| bad(format!("row count of shape {shape:?} overflows")))?;
+            // In dimension order too, as `TensorView::n_elements` multiplies
+            // (fuzzing found [32, 2^62, 0] passing the row-count check).
+            shape
                 .iter()
                 .try_fold(1u64, |acc, &d| acc.checked_mul(d))
                 .ok_or_else(|| bad(format!("element count of shape {shape:?} overflows u64")))?;
-            let ne0 = shape[0];
             let block = dtype.block_elems() as u64;
             if ne0 % block != 0 {
                 return Err(bad(format!(
@@ -425,7 +435,6 @@ impl GgufFile {
             let row_bytes = dtype
                 .row_bytes(ne0)
                 .ok_or_else(|| bad(format!("byte size of shape {shape:?} overflows")))?;
-            let n_rows = n_elems.checked_div(ne0).unwrap_or(0);
             let size = row_bytes
                 .checked_mul(n_rows)
                 .filter(|&s| usize::try_from(s).is_ok())

@@ -403,6 +403,7 @@ pub(crate) fn parse<'a>(
             capacity: capacity as usize,
             n_sink: n_sink as usize,
             dtype,
+            // Not saved: the restoring caller's limit applies.
             ..KvCacheConfig::default()
         },
         tokens,

@@ -12,7 +12,7 @@ use edge_llama::gguf::{GgufFile, GgufWriter, OwnedValue, ValueType};
 use edge_llama::kernels::GgmlType;
 use edge_llama::quantize::quantize_values;
 use edge_llama::synthetic::SyntheticSpec;
-use edge_llama::Result;
+use edge_llama::{KvCacheConfig, KvType, Model, ModelOptions, Result, SessionOptions};
 
 fn main() {
     let out = PathBuf::from(
@@ -66,6 +66,22 @@ fn small(weight_type: GgmlType) -> SyntheticSpec {
         weight_type,
         output_type: Some(weight_type),
         seed: 3,
+    }
+}
+
+/// The model of the `session_state` fuzz target; must equal
+/// `edge_llama_fuzz::session_model_spec` (fuzz/src/lib.rs).
+fn session_model_spec() -> SyntheticSpec {
+    SyntheticSpec {
+        dim: 64,
+        n_layers: 1,
+        n_heads: 2,
+        n_kv_heads: 1,
+        ffn_dim: 64,
+        n_vocab: 260,
+        weight_type: GgmlType::Q8_0,
+        output_type: Some(GgmlType::Q8_0),
+        seed: 11,
     }
 }
 
@@ -242,14 +258,14 @@ fn run(out: &Path, fixtures: &Path) -> Result<()> {
     models.push(("model-bpe-q8_0.gguf".into(), bpe_model()?));
 
     let mut gguf = Corpus::new(out, "gguf").map_err(io)?;
-    let mut model = Corpus::new(out, "model_open").map_err(io)?;
+    let mut model_open = Corpus::new(out, "model_open").map_err(io)?;
     for (name, bytes) in &models {
         gguf.add(name, bytes).map_err(io)?;
-        model.add(name, bytes).map_err(io)?;
+        model_open.add(name, bytes).map_err(io)?;
     }
     // A file whose last tensor's data is cut short.
     let (_, q8) = &models[4];
-    model
+    model_open
         .add("model-q8_0-truncated.gguf", &q8[..q8.len() - 100])
         .map_err(io)?;
     gguf.add("model-q8_0-truncated.gguf", &q8[..q8.len() - 100])
@@ -337,13 +353,55 @@ fn run(out: &Path, fixtures: &Path) -> Result<()> {
     quant
         .add("zeros", &f32_bytes(std::iter::repeat_n(0.0, 256)))
         .map_err(io)?;
+    // Saved sessions of the session_state target's model (flag byte 1:
+    // the target recomputes the checksum, so mutations get past it).
+    let mut sessions = Corpus::new(out, "session_state").map_err(io)?;
+    let mut spec_bytes = Vec::new();
+    session_model_spec().build()?.write(&mut spec_bytes)?;
+    let model = Model::from_gguf(
+        GgufFile::from_bytes(spec_bytes)?,
+        ModelOptions {
+            threads: 1,
+            ..Default::default()
+        },
+    )?;
+    let tmp = std::env::temp_dir().join(format!("edge-llama-seedgen-{}.elss", std::process::id()));
+    for (name, capacity, dtype, n_tokens, truncate_to) in [
+        ("f32-5", 16, KvType::F32, 5, None),
+        ("f16-wrapped-12", 8, KvType::F16, 12, None),
+        ("q8_0-3", 8, KvType::Q8_0, 3, None),
+        ("f16-truncated-no-logits", 16, KvType::F16, 6, Some(4)),
+        ("f32-empty", 4, KvType::F32, 0, None),
+    ] {
+        let kv = KvCacheConfig {
+            capacity,
+            n_sink: 2,
+            dtype,
+            ..KvCacheConfig::default()
+        };
+        let mut session = model.new_session(SessionOptions { kv })?;
+        let tokens: Vec<u32> = (0..n_tokens).map(|i| 3 + (i * 37) % 250).collect();
+        if !tokens.is_empty() {
+            session.eval(&tokens)?;
+        }
+        if let Some(n) = truncate_to {
+            session.truncate(n)?;
+        }
+        session.save(&tmp)?;
+        let mut b = vec![1u8];
+        b.extend(fs::read(&tmp).map_err(io)?);
+        sessions.add(name, &b).map_err(io)?;
+    }
+    let _ = fs::remove_file(&tmp);
+
     eprintln!(
-        "seedgen: wrote seeds to {} (gguf {}, model_open {}, chat {}, quantize {})",
+        "seedgen: wrote seeds to {} (gguf {}, model_open {}, chat {}, quantize {}, sessions {})",
         out.display(),
         gguf.n,
-        model.n,
+        model_open.n,
         chat.n,
-        quant.n
+        quant.n,
+        sessions.n
     );
     Ok(())
 }
