@@ -53,12 +53,6 @@ impl Kernels {
         T::kernels(self.cpu, self.numerics)
     }
 
-    /// The row kernels of weight type `T` for products of `batch`
-    /// activation rows ([`Numerics::for_batch`] of [`Self::numerics`]).
-    pub fn quant_for_batch<T: QuantType>(&self, batch: usize) -> RowKernels<T, T::Act> {
-        T::kernels(self.cpu, self.numerics.for_batch(batch))
-    }
-
     /// This table with `numerics` instead.
     pub fn with_numerics(self, numerics: Numerics) -> Kernels {
         Kernels { numerics, ..self }

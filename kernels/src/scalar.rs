@@ -470,26 +470,6 @@ pub fn dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
     acc
 }
 
-/// Σ w·x, Q4_0 × Q8_0, in the default order ([`crate::Numerics::Default`]):
-/// each block's exact integer sum, converted to f32 (exact: |sum| < 2^24),
-/// is added with one fused multiply-add by d_w·d_x into lane b mod 8 of
-/// eight f32 accumulators (b = block index); the lanes are summed by
-/// [`hsum8`]. Eight independent chains instead of one: SIMD paths add eight
-/// blocks with one vector FMA.
-pub fn dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut lanes = [0f32; 8];
-    for (b, (wb, xb)) in w.iter().zip(x).enumerate() {
-        let n = nibbles(&wb.qs);
-        let sumi: i32 = (0..QK)
-            .map(|e| (i32::from(n[e]) - 8) * i32::from(xb.qs[e]))
-            .sum();
-        let lane = &mut lanes[b % 8];
-        *lane = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), *lane);
-    }
-    hsum8(&lanes)
-}
-
 /// Σ w·x, Q4_1 × Q8_1, in the order of llama.cpp's x86 kernel: the lanes
 /// as [`dot_q4_0_q8_0`] (nibbles unsigned), and Σ m_w·s_x accumulated
 /// separately with fused multiply-adds and added after [`hsum8`].

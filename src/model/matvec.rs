@@ -311,7 +311,7 @@ fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
             context: format!("with {fmt} activations"),
         });
     }
-    let rk = k.quant_for_batch::<T>(batch);
+    let rk = k.quant::<T>();
     let wb = blocks::<T>(name, bytes)?;
     let per_row = w.cols / T::ELEMS;
     let n_act = batch * per_row * std::mem::size_of::<T::Act>();

@@ -80,12 +80,6 @@ unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
     }
 }
 
-neon::dot_blocks_lanes!(
-    /// Q4_0·Q8_0 with `sdot` in the default order, bit-identical to
-    /// [`crate::scalar::dot_q4_0_q8_0_default`].
-    dot_q4_0_q8_0_default, dot4_q4_0_q8_0_default, "neon,dotprod", BlockQ4_0, BlockQ8_0,
-    neon::prep_q4_0, isum_sdot
-);
 neon::dot_blocks_chain!(
     /// Σ w·x over a Q4_0 row and a Q8_0 row (equal block counts),
     /// bit-identical to [`crate::scalar::dot_q4_0_q8_0`].

@@ -10,8 +10,7 @@ use crate::quant::{Numerics, RowKernels};
 /// The plain NEON kernels.
 pub(crate) fn neon(_proof: Neon, numerics: Numerics) -> RowKernels<BlockQ4_0, BlockQ8_0> {
     let (dot, dot4): (crate::DotFn<_, _>, crate::Dot4Fn<_, _>) = match numerics {
-        Numerics::Default => (neon::dot_q4_0_q8_0_default, neon::dot4_q4_0_q8_0_default),
-        Numerics::LlamaCpp => (neon::dot_q4_0_q8_0, neon::dot4_q4_0_q8_0),
+        Numerics::Default | Numerics::LlamaCpp => (neon::dot_q4_0_q8_0, neon::dot4_q4_0_q8_0),
     };
     RowKernels {
         dot4: Some(dot4),
@@ -23,11 +22,7 @@ pub(crate) fn neon(_proof: Neon, numerics: Numerics) -> RowKernels<BlockQ4_0, Bl
 pub(crate) fn dotprod(proof: Dotprod, numerics: Numerics) -> RowKernels<BlockQ4_0, BlockQ8_0> {
     let _ = proof;
     let (dot, dot4): (crate::DotFn<_, _>, crate::Dot4Fn<_, _>) = match numerics {
-        Numerics::Default => (
-            dotprod::dot_q4_0_q8_0_default,
-            dotprod::dot4_q4_0_q8_0_default,
-        ),
-        Numerics::LlamaCpp => (dotprod::dot_q4_0_q8_0, dotprod::dot4_q4_0_q8_0),
+        Numerics::Default | Numerics::LlamaCpp => (dotprod::dot_q4_0_q8_0, dotprod::dot4_q4_0_q8_0),
     };
     RowKernels {
         dot4: Some(dot4),

@@ -28,11 +28,11 @@ use crate::types::GgmlType;
 /// count; they differ from each other in the last bits of some products.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Numerics {
-    /// The fastest order this crate implements (the same bits on every
-    /// path). Single-token products (one activation row) use each type's
-    /// default order (for Q4_0: eight lanes of blocks, no dependent chain);
-    /// batched products use llama.cpp's order, whose 8-row tiles are the
-    /// fastest batched kernels here (see [`Numerics::for_batch`]).
+    /// The fastest order this crate implements: the same bits on every
+    /// path, every thread count and every batch size. For the quantized
+    /// types implemented so far it is llama.cpp's order (their fastest
+    /// kernels follow it); F16 and F32 weights take the 16-lane order at
+    /// every batch size.
     #[default]
     Default,
     /// llama.cpp's order for its x86 CPU backend (AVX2/AVX-512 build), so
@@ -51,16 +51,6 @@ impl Numerics {
             "default" => Some(Numerics::Default),
             "llamacpp" => Some(Numerics::LlamaCpp),
             _ => None,
-        }
-    }
-
-    /// The order products of `batch` activation rows follow: `self` for a
-    /// single row; llama.cpp's for a batch (both numerics).
-    pub fn for_batch(self, batch: usize) -> Numerics {
-        if batch > 1 {
-            Numerics::LlamaCpp
-        } else {
-            self
         }
     }
 

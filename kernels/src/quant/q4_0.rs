@@ -22,8 +22,7 @@ impl QuantType for BlockQ4_0 {
     }
     fn dot(numerics: Numerics, w: &[Self], x: &[BlockQ8_0]) -> f32 {
         match numerics {
-            Numerics::Default => scalar::dot_q4_0_q8_0_default(w, x),
-            Numerics::LlamaCpp => scalar::dot_q4_0_q8_0(w, x),
+            Numerics::Default | Numerics::LlamaCpp => scalar::dot_q4_0_q8_0(w, x),
         }
     }
 

@@ -95,7 +95,6 @@ wrappers! {
     quantize_q8_1(x: &[f32], y: &mut [BlockQ8_1]);
     quantize_q8_k(x: &[f32], y: &mut [BlockQ8K]);
     dot_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32;
-    dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32;
     dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32;
     dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32;
     dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32;
@@ -117,7 +116,6 @@ macro_rules! wrappers4 {
 
 wrappers4! {
     dot4_q4_0_q8_0(BlockQ4_0, BlockQ8_0);
-    dot4_q4_0_q8_0_default(BlockQ4_0, BlockQ8_0);
     dot4_q4_1_q8_1(BlockQ4_1, BlockQ8_1);
     dot4_q8_0_q8_0(BlockQ8_0, BlockQ8_0);
     dot4_q6k_q8k(BlockQ6K, BlockQ8K);
@@ -135,8 +133,7 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
 
 pub(crate) use super::block_macros::PREFETCH_BLOCKS;
 pub(crate) use super::block_macros::{
-    dot2_block_sums, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_lanes,
-    dot_block_sums, dot_blocks8,
+    dot2_block_sums, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_sums, dot_blocks8,
 };
 
 pub(crate) mod imp {
@@ -506,11 +503,6 @@ pub(crate) mod imp {
     dot4_block_sums!(
         /// AVX2 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0, prep_q4_0, block4_q4_0
-    );
-    dot_block_lanes!(
-        /// AVX2 Q4_0·Q8_0 in the default order (eight lanes of blocks).
-        dot_q4_0_q8_0_default, dot4_q4_0_q8_0_default, "avx2,fma,f16c", BlockQ4_0, BlockQ8_0,
-        prep_q4_0, block4_q4_0
     );
     dot8_block_sums!(
         /// AVX2 8-row tile Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].

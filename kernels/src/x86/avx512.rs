@@ -55,14 +55,6 @@ pub(super) fn vnni_dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot_q8_0_q8_0(w, x) }
 }
-pub(super) fn vnni_dot_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0]) -> f32 {
-    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-    unsafe { vnni::dot_q4_0_q8_0_default(w, x) }
-}
-pub(super) fn vnni_dot4_q4_0_q8_0_default(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
-    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-    unsafe { vnni::dot4_q4_0_q8_0_default(w, x, out) }
-}
 pub(super) fn vnni_dot4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
     // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot4_q4_0_q8_0(w, x, out) }
@@ -233,16 +225,6 @@ pub(crate) mod vnni {
     crate::x86::avx2::dot4_block_sums!(
         /// VNNI 4-row Q4_0·Q8_0, bit-identical per row to [`dot_q4_0_q8_0`].
         dot4_q4_0_q8_0,
-        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
-        BlockQ4_0,
-        BlockQ8_0,
-        prep_q4_0,
-        block4_q4_0
-    );
-    crate::x86::avx2::dot_block_lanes!(
-        /// VNNI Q4_0·Q8_0 in the default order (eight lanes of blocks).
-        dot_q4_0_q8_0_default,
-        dot4_q4_0_q8_0_default,
         "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
         BlockQ4_0,
         BlockQ8_0,

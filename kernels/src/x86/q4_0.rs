@@ -1,12 +1,9 @@
 //! Q4_0 kernels on x86_64: the AVX2 code (also used by the AVX-512 build
 //! without VNNI) and the 256-bit VNNI code, in both numerics. Each
 //! constructor takes the detection token of its instruction set, so these
-//! kernels can only be handed out on a CPU that runs them.
-//!
-//! llama.cpp's order (one FMA chain per row) comes with two-row and 8-row
-//! tile kernels that overlap chains; the default order (eight lanes of
-//! blocks, one vector FMA per eight blocks) needs neither: its single-row
-//! and 4-activation-row kernels have no long dependent chain.
+//! kernels can only be handed out on a CPU that runs them. Both numerics
+//! use llama.cpp's order (one FMA chain per row, overlapped by the two-row
+//! and 8-row tile kernels).
 
 use super::{avx2, avx512};
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
@@ -16,11 +13,7 @@ use crate::quant::{Numerics, RowKernels};
 /// The AVX2 kernels.
 pub(crate) fn avx2(_proof: Avx2, numerics: Numerics) -> RowKernels<BlockQ4_0, BlockQ8_0> {
     match numerics {
-        Numerics::Default => RowKernels {
-            dot4: Some(avx2::dot4_q4_0_q8_0_default),
-            ..RowKernels::from_dot(avx2::quantize_q8_0, avx2::dot_q4_0_q8_0_default)
-        },
-        Numerics::LlamaCpp => RowKernels {
+        Numerics::Default | Numerics::LlamaCpp => RowKernels {
             quantize_act: avx2::quantize_q8_0,
             dot: avx2::dot_q4_0_q8_0,
             dot4: Some(avx2::dot4_q4_0_q8_0),
@@ -43,11 +36,7 @@ pub(crate) fn avx512_vnni(
 ) -> RowKernels<BlockQ4_0, BlockQ8_0> {
     let _ = proof;
     match numerics {
-        Numerics::Default => RowKernels {
-            dot4: Some(avx512::vnni_dot4_q4_0_q8_0_default),
-            ..RowKernels::from_dot(avx2::quantize_q8_0, avx512::vnni_dot_q4_0_q8_0_default)
-        },
-        Numerics::LlamaCpp => RowKernels {
+        Numerics::Default | Numerics::LlamaCpp => RowKernels {
             quantize_act: avx2::quantize_q8_0,
             dot: avx512::vnni_dot_q4_0_q8_0,
             dot4: Some(avx512::vnni_dot4_q4_0_q8_0),
