@@ -8,6 +8,7 @@
 
 use crate::blocks::*;
 use crate::cpu::{Cpu, Isa, KernelPath};
+use crate::quant::panel::PanelKernels;
 use crate::quant::{Numerics, QuantType, RowKernels};
 use crate::scalar;
 use half::f16;
@@ -51,6 +52,11 @@ impl Kernels {
     /// The row kernels of weight type `T` on this path, in [`Self::numerics`].
     pub fn quant<T: QuantType>(&self) -> RowKernels<T, T::Act> {
         T::kernels(self.cpu, self.numerics)
+    }
+
+    /// The panel kernels of weight type `T` on this path, if it has them.
+    pub fn panel<T: QuantType>(&self) -> Option<PanelKernels<T, T::Act>> {
+        T::panel(self.cpu, self.numerics)
     }
 
     /// This table with `numerics` instead.

@@ -2,6 +2,7 @@
 //! every quantized type, selected by one `match` on the tensor type), and
 //! the activation formats each weight type pairs with.
 
+use super::panel::{panel_products, PANEL_MIN_BATCH};
 use super::weights::Weight;
 use crate::error::{Error, Result};
 use edge_llama_kernels::{
@@ -286,7 +287,8 @@ impl QuantVisitor for QuantProduct<'_, '_> {
 
 /// The generic quantized driver: `out = W · x` for weights of type `T`.
 ///
-/// A batch of 4 or more goes eight weight rows at a time through the
+/// A batch of 16 or more goes through the path's panel kernels when it has
+/// them (see `panel.rs`). A batch of 4 or more goes eight weight rows at a time through the
 /// path's tile kernels when it has them (each weight block unpacked once
 /// for four activation rows); a single token two rows at a time when the
 /// path has a two-row kernel (two FMA chains overlap; both rows
@@ -324,7 +326,10 @@ fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
         })?;
     let dot = |r: &[T], b| (rk.dot)(r, nth(a, batch, b));
     let dot4 = |r: &[T], b, o: &mut [f32; 4]| rk.dot4(r, four(a, batch, b), o);
-    if batch >= 4 && rk.has_tiles() {
+    if let Some(pk) = k.panel::<T>().filter(|_| batch >= PANEL_MIN_BATCH) {
+        let row_out = |r: &[T], o: &mut [f32]| row_products(r, o, batch, &dot, &dot4);
+        panel_products(pool, out, batch, wb, a, per_row, pk, row_out);
+    } else if batch >= 4 && rk.has_tiles() {
         let tile = |w8: &[T], o: &mut [f32]| {
             let mut b = 0;
             while b + 4 <= batch {
@@ -416,7 +421,7 @@ fn scatter<const V: usize>(t: &[[f32; 8]; V], o: &mut [f32], batch: usize, b: us
 /// are multiples of 8 rows, so the grouping, like the result, does not
 /// depend on the thread count.
 #[allow(clippy::too_many_arguments)]
-fn rows8<B: Sync, T, R>(
+pub(super) fn rows8<B: Sync, T, R>(
     pool: Option<&rayon::ThreadPool>,
     out: &mut [f32],
     batch: usize,

@@ -5,6 +5,7 @@ mod attention;
 mod config;
 pub(crate) mod forward;
 pub(crate) mod matvec;
+mod panel;
 mod products;
 mod realign;
 mod threads;

@@ -13,6 +13,7 @@
 //! (the SIMD files are optional; without them every path runs the
 //! reference, which is then trivially bit-identical).
 
+pub mod panel;
 mod q4_0;
 mod q4_1;
 mod q6k;
@@ -21,6 +22,7 @@ mod q8_0;
 use crate::blocks::Block;
 use crate::cpu::Cpu;
 use crate::types::GgmlType;
+use panel::PanelKernels;
 
 /// Which summation order the kernels follow.
 ///
@@ -224,6 +226,14 @@ pub trait QuantType: Block + Sync + Send {
     fn kernels(cpu: Cpu, numerics: Numerics) -> RowKernels<Self, Self::Act> {
         let _ = cpu;
         Self::reference(numerics)
+    }
+
+    /// The panel kernels (matrix-matrix products for prompts, see
+    /// [`panel`]) for `cpu` and `numerics`, when the path has them.
+    /// Default: none.
+    fn panel(cpu: Cpu, numerics: Numerics) -> Option<PanelKernels<Self, Self::Act>> {
+        let _ = (cpu, numerics);
+        None
     }
 }
 

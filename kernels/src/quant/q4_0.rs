@@ -2,6 +2,7 @@
 
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
 use crate::cpu::{Cpu, Isa};
+use crate::quant::panel::PanelKernels;
 use crate::quant::{Numerics, QuantType, RowKernels};
 use crate::scalar;
 use crate::types::GgmlType;
@@ -39,6 +40,15 @@ impl QuantType for BlockQ4_0 {
             #[cfg(target_arch = "aarch64")]
             (Isa::Dotprod(t), n) => crate::arm::q4_0::dotprod(t, n),
             (Isa::Scalar, n) => Self::reference(n),
+        }
+    }
+
+    fn panel(cpu: Cpu, numerics: Numerics) -> Option<PanelKernels<Self, BlockQ8_0>> {
+        let _ = numerics;
+        match cpu.isa() {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni(t) => Some(crate::x86::panel::q4_0(t)),
+            _ => None,
         }
     }
 }

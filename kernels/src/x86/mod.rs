@@ -14,6 +14,7 @@ mod block_macros;
 pub(crate) mod iq4_nl;
 #[cfg(test)]
 mod kq_tests;
+pub(crate) mod panel;
 pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
