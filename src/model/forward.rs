@@ -15,7 +15,7 @@ use edge_llama_kernels::Kernels;
 /// Most tokens evaluated together. A batch reads each weight row once for
 /// all its tokens, which is what makes prompt processing faster than
 /// generation.
-pub(crate) const MAX_BATCH: usize = 32;
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// Per-session buffers, sized once from the config for `MAX_BATCH` tokens.
 /// Every per-token buffer is row-major `[batch][width]`.

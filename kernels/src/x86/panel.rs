@@ -75,20 +75,42 @@ fn prep_q4_0(w: &[BlockQ4_0], out: &mut [u8]) {
     assert_eq!(w.len() % PANEL_TILE_ROWS, 0, "panel: not 8 weight rows");
     let n = w.len() / PANEL_TILE_ROWS;
     assert_eq!(out.len(), n * PREP_BLOCK_BYTES, "panel: bad scratch length");
+    // SAFETY: handed out only by `q4_0`, which takes an `Avx512Vnni` token
+    // (AVX2 comes with it); the lengths were checked above.
+    unsafe { prep_q4_0_avx2(w, n, out) }
+}
+
+/// # Safety
+/// The CPU must support AVX2; `w` must hold 8 rows of `n` blocks and `out`
+/// `n · PREP_BLOCK_BYTES` bytes.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn prep_q4_0_avx2(w: &[BlockQ4_0], n: usize, out: &mut [u8]) {
+    let low = _mm_set1_epi8(0xF);
+    let eight = _mm256_set1_epi8(8);
     for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
         let (vals, rest) = o.split_at_mut(PANEL_TILE_ROWS * QK);
         let (corr, ds) = rest.split_at_mut(4 * PANEL_TILE_ROWS);
         for r in 0..PANEL_TILE_ROWS {
             let b = &w[r * n + i];
-            let v = &mut vals[r * QK..(r + 1) * QK];
-            let mut sum = 0i32;
-            for (j, &q) in b.qs.iter().enumerate() {
-                let (lo, hi) = ((q & 0xF) as i8 - 8, (q >> 4) as i8 - 8);
-                v[j] = lo as u8;
-                v[j + QK / 2] = hi as u8;
-                sum += i32::from(lo) + i32::from(hi);
-            }
-            corr[4 * r..4 * r + 4].copy_from_slice(&(128 * sum).to_le_bytes());
+            // SAFETY: `qs` holds 16 bytes.
+            let q = unsafe { _mm_loadu_si128(b.qs.as_ptr().cast()) };
+            let nib = _mm256_set_m128i(
+                _mm_and_si128(_mm_srli_epi16::<4>(q), low),
+                _mm_and_si128(q, low),
+            );
+            // SAFETY: row r's 32 values are inside `vals`.
+            unsafe {
+                _mm256_storeu_si256(
+                    vals.as_mut_ptr().add(r * QK).cast(),
+                    _mm256_sub_epi8(nib, eight),
+                )
+            };
+            // Σ nibbles: four partial u64 sums of 8 bytes each.
+            let s = _mm256_sad_epu8(nib, _mm256_setzero_si256());
+            let s = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+            let total = (_mm_cvtsi128_si64(s) + _mm_extract_epi64::<1>(s)) as i32;
+            // Σ (nibble − 8) over the 32 values, times 128.
+            corr[4 * r..4 * r + 4].copy_from_slice(&(128 * (total - 256)).to_le_bytes());
             ds[4 * r..4 * r + 4].copy_from_slice(&b.d.to_f32().to_le_bytes());
         }
     }
