@@ -6,7 +6,7 @@ mod common;
 use edge_llama::{
     Chat, Error, KvCacheConfig, KvType, Model, ModelOptions, Sampler, SamplerConfig, SessionOptions,
 };
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn model(variant: &str) -> Option<Model> {
     let dir = common::fixtures()?;
