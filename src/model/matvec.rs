@@ -290,8 +290,9 @@ impl QuantVisitor for QuantProduct<'_, '_> {
 /// A batch of 16 or more goes through the path's panel kernels when it has
 /// them (see `panel.rs`). A batch of 4 or more goes eight weight rows at a time through the
 /// path's tile kernels when it has them (each weight block unpacked once
-/// for four activation rows); a single token two rows at a time when the
-/// path has a two-row kernel (two FMA chains overlap; both rows
+/// for four activation rows); a single token eight rows at a time when the
+/// path has an 8-row tile and no two-row kernel, else two rows at a time
+/// when it has a two-row kernel (two FMA chains overlap; both rows
 /// prefetched); otherwise one row at a time, four activation rows per call.
 /// All give each (row, vector) pair the bits of the single dot.
 fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
@@ -343,6 +344,16 @@ fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
                 rk.tile8::<1>(w8, nth(a, batch, b), &mut t);
                 scatter(&t, o, batch, b);
             }
+        };
+        rows8(pool, out, batch, wb, per_row, tile, |r, o| {
+            row_products(r, o, batch, &dot, &dot4)
+        });
+    } else if let (None, Some(_), 1) = (rk.rows2, rk.tile8x1, batch) {
+        // The path's fastest single-token kernel is its 8-row tile.
+        let tile = |w8: &[T], o: &mut [f32]| {
+            let mut t = [[0f32; 8]; 1];
+            rk.tile8::<1>(w8, a, &mut t);
+            o.copy_from_slice(&t[0]);
         };
         rows8(pool, out, batch, wb, per_row, tile, |r, o| {
             row_products(r, o, batch, &dot, &dot4)

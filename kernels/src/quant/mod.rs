@@ -92,7 +92,9 @@ pub struct RowKernels<W, X> {
     pub dot: DotFn<W, X>,
     /// One weight row × 4 activation rows, if the path has a fused kernel.
     pub dot4: Option<Dot4Fn<W, X>>,
-    /// Two weight rows × one activation row (single-token products).
+    /// Two weight rows × one activation row (single-token products). A
+    /// path with `tile8x1` and no `rows2` runs single tokens eight rows at
+    /// a time through `tile8x1` (its fastest single-token kernel).
     pub rows2: Option<Rows2Fn<W, X>>,
     /// Eight weight rows × one activation row.
     pub tile8x1: Option<Tile8Fn<W, X, 1>>,

@@ -67,13 +67,9 @@ pub(super) fn vnni_dot4_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f
     // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
     unsafe { vnni::dot4_q8_0_q8_0(w, x, out) }
 }
-pub(super) fn vnni_dot2_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
-    // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-    unsafe { vnni::dot2_q4_0_q8_0(w, x, out) }
-}
 pub(super) fn vnni_dot8x1_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
     // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-    unsafe { vnni::dot8x1_q4_0_q8_0(w, x, out) }
+    unsafe { crate::x86::gemv_q4_0::gemv8_q4_0_q8_0(w, x, out) }
 }
 pub(super) fn vnni_dot8x4_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
     // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
@@ -126,14 +122,6 @@ pub(crate) mod vnni {
         )
     }
 
-    crate::x86::avx2::dot2_block_sums!(
-        /// VNNI 2-row Q4_0·Q8_0, bit-identical per row to `dot_q4_0_q8_0`.
-        dot2_q4_0_q8_0,
-        "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
-        BlockQ4_0,
-        BlockQ8_0,
-        block_q4_0
-    );
     crate::x86::avx2::dot_block_sums!(
         /// VNNI Q4_0·Q8_0 in the repacked-weight order (exact block sums, one FMA each).
         dot_q4_0_q8_0,
@@ -160,48 +148,6 @@ pub(crate) mod vnni {
             a,
             _mm256_sign_epi8(load_i8x32(qs), w),
         )
-    }
-
-    /// The 8-row Q4_0 tile for one activation row: the 8·q term of
-    /// (n − 8)·q is the same for the eight rows and computed once per
-    /// block; otherwise as `dot8_q4_0_q8_0::<1>` (same bits).
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    pub(crate) unsafe fn dot8x1_q4_0_q8_0(
-        w: &[BlockQ4_0],
-        x: &[BlockQ8_0],
-        out: &mut [[f32; 8]; 1],
-    ) {
-        use crate::x86::avx2::imp::{f16_to_f32, f16x8, reduce8};
-        let n = x.len();
-        assert_eq!(
-            w.len(),
-            8 * n,
-            "dot8: weights are not 8 rows of the activation's length"
-        );
-        let rows: [&[BlockQ4_0]; 8] = std::array::from_fn(|r| &w[r * n..(r + 1) * n]);
-        let z = _mm256_setzero_si256();
-        let mut acc = _mm256_setzero_ps();
-        for (i, xb) in x.iter().enumerate() {
-            let q = load_i8x32(&xb.qs);
-            let t8 = _mm256_dpbusd_epi32(z, _mm256_set1_epi8(8), q);
-            let lanes: [__m256i; 8] = std::array::from_fn(|r| {
-                _mm256_sub_epi32(
-                    _mm256_dpbusd_epi32(z, unpack_nibbles(&rows[r][i].qs), q),
-                    t8,
-                )
-            });
-            let sums = _mm256_cvtepi32_ps(reduce8(lanes));
-            let d = _mm256_mul_ps(
-                f16x8(std::array::from_fn(|r| rows[r][i].d)),
-                _mm256_set1_ps(f16_to_f32(xb.d)),
-            );
-            acc = _mm256_fmadd_ps(sums, d, acc);
-        }
-        // SAFETY: `out[0]` holds 8 f32.
-        unsafe { _mm256_storeu_ps(out[0].as_mut_ptr(), acc) };
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
