@@ -497,6 +497,26 @@ pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     hsum8(&acc)
 }
 
+/// Σ w·x, Q8_0 × Q8_0, in the default order ([`crate::Numerics::Default`]):
+/// per block the exact integer sum, converted to f32 and added with one
+/// fused multiply-add, acc = fma(f32(sumi), f32(d_w)·f32(d_x), acc), in
+/// block order — the order of [`dot_q4_0_q8_0`], which lets prompt
+/// products keep one chain per (row, vector) in a vector lane.
+pub fn dot_q8_0_q8_0_blocks(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let sumi: i32 = wb
+            .qs
+            .iter()
+            .zip(&xb.qs)
+            .map(|(&a, &b)| i32::from(a) * i32::from(b))
+            .sum();
+        acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), acc);
+    }
+    acc
+}
+
 /// The eight i32 lanes of one Q6_K·Q8_K super-block as llama.cpp's AVX2
 /// kernel (`ggml_vec_dot_q6_K_q8_K`, x86) forms them.
 ///

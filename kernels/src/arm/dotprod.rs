@@ -71,7 +71,7 @@ unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, in
 /// `qs` must be valid for 32 byte reads; the caller must be compiled with
 /// NEON and dotprod enabled (this is inlined into it).
 #[inline(always)]
-unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
+pub(super) unsafe fn isum_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
     // SAFETY: the caller upholds this function's `# Safety` contract (the
     // CPU features it names are present; pointers valid for the reads).
     unsafe {

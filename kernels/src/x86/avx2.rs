@@ -429,7 +429,7 @@ pub(crate) mod imp {
     /// weight may hold any i8.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn block_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> __m256i {
+    pub(crate) fn block_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> __m256i {
         let a = load_i8x32(&w.qs);
         let b = load_i8x32(&x.qs);
         // |w| as u8 times x with w's sign: pair sums ≤ 2·128·127 < 2^15.
@@ -487,7 +487,7 @@ pub(crate) mod imp {
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+    pub(crate) fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
         signed_pairs(p, &x.qs)
     }
 

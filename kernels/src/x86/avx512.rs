@@ -112,7 +112,7 @@ pub(crate) mod vnni {
     /// [−127, 127]); w may be any i8.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
-    fn block_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> __m256i {
+    pub(crate) fn block_q8_0(w: &BlockQ8_0, x: &BlockQ8_0) -> __m256i {
         let a = load_i8x32(&w.qs);
         let b = load_i8x32(&x.qs);
         _mm256_dpbusd_epi32(
@@ -158,7 +158,7 @@ pub(crate) mod vnni {
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
-    fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
+    pub(crate) fn block4_q8_0(p: (__m256i, __m256i), x: &BlockQ8_0) -> __m256i {
         signed_dp(p, &x.qs)
     }
 

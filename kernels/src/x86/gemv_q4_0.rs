@@ -18,10 +18,6 @@
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
 use core::arch::x86_64::*;
 
-/// Blocks ahead each row is prefetched (eight row streams defeat the
-/// hardware prefetcher otherwise).
-const PREFETCH_AHEAD: usize = 96;
-
 /// Eight Q4_0 rows (back to back in `w`) times one Q8_0 row: `out[0][r]`.
 ///
 /// # Safety
@@ -57,13 +53,13 @@ pub(crate) unsafe fn gemv8_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut
             // SAFETY: as above: the offset stays inside `w`.
             unsafe { base.add(r * n * B + i * B) }
         };
-        if i % 4 == 0 {
-            for r in 0..8 {
-                // A prefetch never faults: an address past `w` is harmless.
-                let p = at(r).wrapping_add(PREFETCH_AHEAD * B).cast::<i8>();
-                _mm_prefetch::<_MM_HINT_T0>(p);
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
-            }
+        // Prefetch the next 8 rows (the next tile, contiguous after these)
+        // at 8 blocks per step, so it is in cache when this one ends: eight
+        // interleaved row streams defeat the hardware prefetcher. A
+        // prefetch never faults: an address past `w` is harmless.
+        let next = base.wrapping_add(8 * n * B + 8 * i * B).cast::<i8>();
+        for line in 0..3 {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line));
         }
         // SAFETY: `qs` holds 32 bytes: elements 0..16, then 16..32.
         let (q, xlo, xhi) = unsafe {

@@ -1,5 +1,6 @@
 //! AVX-512 VNNI panel kernels (see [`crate::quant::panel`]) for weights
-//! multiplied with Q8_0 activations (Q4_0 weights).
+//! multiplied with Q8_0 activations (Q4_0 weights; Q8_0 weights in the
+//! default numerics, whose order is the same block order).
 //!
 //! Layouts (all little-endian):
 //! - a packed activation block position ([`ACT_BLOCK_BYTES`]): eight
@@ -33,6 +34,18 @@ pub(crate) fn q4_0(_proof: Avx512Vnni) -> PanelKernels<BlockQ4_0, BlockQ8_0> {
         weight_block_bytes: PREP_BLOCK_BYTES / PANEL_TILE_ROWS,
         pack_act: pack_q8_0,
         prep_weights: prep_q4_0,
+        tile,
+    }
+}
+
+/// The Q8_0 panel kernels (default numerics only: llama.cpp's Q8_0 order
+/// keeps eight float lanes per row).
+pub(crate) fn q8_0(_proof: Avx512Vnni) -> PanelKernels<BlockQ8_0, BlockQ8_0> {
+    PanelKernels {
+        act_block_bytes: ACT_BLOCK_BYTES,
+        weight_block_bytes: PREP_BLOCK_BYTES / PANEL_TILE_ROWS,
+        pack_act: pack_q8_0,
+        prep_weights: prep_q8_0,
         tile,
     }
 }
@@ -111,6 +124,31 @@ unsafe fn prep_q4_0_avx2(w: &[BlockQ4_0], n: usize, out: &mut [u8]) {
             let total = (_mm_cvtsi128_si64(s) + _mm_extract_epi64::<1>(s)) as i32;
             // Σ (nibble − 8) over the 32 values, times 128.
             corr[4 * r..4 * r + 4].copy_from_slice(&(128 * (total - 256)).to_le_bytes());
+            ds[4 * r..4 * r + 4].copy_from_slice(&b.d.to_f32().to_le_bytes());
+        }
+    }
+}
+
+/// Prepares 8 Q8_0 rows (see the module doc).
+///
+/// # Panics
+/// When `w.len()` is not a multiple of 8 or `out` is not `w.len() / 8`
+/// block positions long.
+fn prep_q8_0(w: &[BlockQ8_0], out: &mut [u8]) {
+    assert_eq!(w.len() % PANEL_TILE_ROWS, 0, "panel: not 8 weight rows");
+    let n = w.len() / PANEL_TILE_ROWS;
+    assert_eq!(out.len(), n * PREP_BLOCK_BYTES, "panel: bad scratch length");
+    for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
+        let (vals, rest) = o.split_at_mut(PANEL_TILE_ROWS * QK);
+        let (corr, ds) = rest.split_at_mut(4 * PANEL_TILE_ROWS);
+        for r in 0..PANEL_TILE_ROWS {
+            let b = &w[r * n + i];
+            let mut sum = 0i32;
+            for (v, &q) in vals[r * QK..(r + 1) * QK].iter_mut().zip(&b.qs) {
+                *v = q as u8;
+                sum += i32::from(q);
+            }
+            corr[4 * r..4 * r + 4].copy_from_slice(&(128 * sum).to_le_bytes());
             ds[4 * r..4 * r + 4].copy_from_slice(&b.d.to_f32().to_le_bytes());
         }
     }
