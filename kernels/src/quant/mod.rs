@@ -270,7 +270,7 @@ impl LlamaCppKernel {
         matches!(
             t,
             GgmlType::Q4_0 | GgmlType::Q4K | GgmlType::Q2K | GgmlType::IQ4NL
-        ) && rows % 8 == 0
+        ) && rows.is_multiple_of(8)
     }
 
     /// The kernel llama.cpp runs for activation row `b` of a batch of
