@@ -10,7 +10,7 @@ use super::weights::{Weight, Weights};
 use crate::error::Result;
 use crate::kv_cache::KvCache;
 use crate::tensor::dequantize;
-use edge_llama_kernels::{Kernels, Numerics};
+use edge_llama_kernels::Kernels;
 
 /// Most tokens evaluated together. A batch reads each weight row once for
 /// all its tokens, which is what makes prompt processing faster than
@@ -158,21 +158,8 @@ pub(crate) fn forward(
         for b in 0..n {
             let angles = b * half_rope..(b + 1) * half_rope;
             let (cos, sin) = (&s.cos[angles.clone()], &s.sin[angles]);
-            let numerics = ctx.kernels.numerics;
-            rope(
-                &mut s.q[b * qdim..(b + 1) * qdim],
-                c.head_dim,
-                cos,
-                sin,
-                numerics,
-            );
-            rope(
-                &mut s.k[b * kv..(b + 1) * kv],
-                c.head_dim,
-                cos,
-                sin,
-                numerics,
-            );
+            rope(&mut s.q[b * qdim..(b + 1) * qdim], c.head_dim, cos, sin);
+            rope(&mut s.k[b * kv..(b + 1) * kv], c.head_dim, cos, sin);
             let (k, v) = (&s.k[b * kv..(b + 1) * kv], &s.v[b * kv..(b + 1) * kv]);
             cache.write(ctx.kernels, l, pos + b, k, v);
         }
@@ -346,22 +333,18 @@ fn rope_angles(c: &Config, pos: usize, cos: &mut [f32], sin: &mut [f32]) {
 }
 
 /// Rotates the adjacent pairs (x[2i], x[2i+1]) of every head:
-/// (a·cos − b·sin, a·sin + b·cos). Under [`Numerics::LlamaCpp`] as
-/// llama.cpp's compiled `rotate_pairs` evaluates it (the compiler fuses
-/// each first product into the subtraction or addition):
-/// (fma(a, cos, −(b·sin)), fma(a, sin, b·cos)).
-fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32], numerics: Numerics) {
-    let fused = numerics == Numerics::LlamaCpp;
+/// (a·cos − b·sin, a·sin + b·cos), as llama.cpp's compiled `rotate_pairs`
+/// evaluates it (the compiler fuses each first product into the
+/// subtraction or addition): (fma(a, cos, −(b·sin)), fma(a, sin, b·cos)).
+/// Both numerics: a fused multiply-add gives the same bits on every CPU,
+/// and with an f16 cache a key rounded differently from llama.cpp's moves
+/// every later position's attention.
+fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
     for head in x.chunks_exact_mut(head_dim) {
         for (pair, (&c, &s)) in head.chunks_exact_mut(2).zip(cos.iter().zip(sin)) {
             let (a, b) = (pair[0], pair[1]);
-            if fused {
-                pair[0] = a.mul_add(c, -(b * s));
-                pair[1] = a.mul_add(s, b * c);
-            } else {
-                pair[0] = a * c - b * s;
-                pair[1] = a * s + b * c;
-            }
+            pair[0] = a.mul_add(c, -(b * s));
+            pair[1] = a.mul_add(s, b * c);
         }
     }
 }
