@@ -75,7 +75,11 @@ fn sessions_on_threads_agree_with_a_lone_session() {
 /// position may differ by rounding, whatever the cache. Rounding only means
 /// a mean |Δ| of at most 0.002 of the logits' standard deviation: measured
 /// ≤ 5.5e-4 (scalar, AVX2 and AVX-512 paths) for the f16 model; the q4_0
-/// model with an f16 cache measured identical.
+/// model with an f16 cache measured identical. The q4_0 file's output head
+/// is Q6_K, which llama.cpp (0.3.36, x86) multiplies with its tiled kernel
+/// for a batch of 8 or more and with `ggml_vec_dot_q6_K_q8_K` for one
+/// token, in different orders; so its logits are compared by the rounding
+/// bound too (the hidden states before the head are the same bits).
 #[test]
 fn batched_prompt_equals_token_by_token() {
     let Some(dir) = common::fixtures() else {
@@ -109,27 +113,18 @@ fn batched_prompt_equals_token_by_token() {
         for (i, &t) in tokens.iter().enumerate() {
             let l = single.eval(&[t]).expect("eval");
             let b = &all[i * n..(i + 1) * n];
-            if variant != "f16" && (kv_type == KvType::F32 || i == 0) {
-                assert!(
-                    l.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{variant} {kv_type:?}: position {i} differs between batched and single evaluation"
-                );
-            } else {
-                let c = common::compare(l, b, n);
-                assert!(
-                    c.mean_abs <= 0.002 * c.ref_std,
-                    "{variant} {kv_type:?}: position {i}: {c:?}"
-                );
-            }
+            let c = common::compare(l, b, n);
+            assert!(
+                c.mean_abs <= 0.002 * c.ref_std,
+                "{variant} {kv_type:?}: position {i}: {c:?}"
+            );
         }
         let mut last_only = model.new_session(options).expect("session");
         let l = last_only.eval(&tokens).expect("eval");
         let b = &all[(tokens.len() - 1) * n..];
-        if variant != "f16" {
-            assert!(l.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits()));
-        } else {
-            // Only the last position reaches the F16 output head here: a
-            // single-token product, in the other order.
+        {
+            // Only the last position reaches the output head here: a
+            // single-token product, in the other order (F16 and Q6_K).
             let c = common::compare(l, b, n);
             assert!(
                 c.mean_abs <= 0.002 * c.ref_std,

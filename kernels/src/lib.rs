@@ -45,8 +45,8 @@ pub use dispatch::{
 };
 pub use float_ops::FloatOps;
 pub use quant::{
-    with_quant_type, Dot4Fn, DotFn, Numerics, QuantType, QuantVisitor, QuantizeFn, RowKernels,
-    Rows2Fn, Tile8Fn, QUANT_TYPES,
+    with_quant_type, Dot4Fn, DotFn, LlamaCppKernel, Numerics, QuantType, QuantVisitor, QuantizeFn,
+    RowKernels, Rows2Fn, Tile8Fn, QUANT_TYPES,
 };
 pub use quants::{BlockIq4Nl, BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ5_0, BlockQ5_1};
 pub use types::GgmlType;

@@ -549,11 +549,12 @@ pub(crate) fn block_lanes_q6k(w: &BlockQ6K, x: &BlockQ8K) -> [i32; 8] {
     lanes
 }
 
-/// Σ w·x, Q6_K × Q8_K, in the order llama.cpp uses for Q6_K weights on
-/// x86 (repacked, eight rows interleaved): per super-block the exact
-/// integer sum of [`block_lanes_q6k`] is converted to f32 (round to nearest
-/// even), multiplied by f32(d_w), and added with one fused multiply-add by
-/// d_x: acc = fma(f32(sumi)·d_w, d_x, acc), in super-block order.
+/// Σ w·x, Q6_K × Q8_K, in the order of llama.cpp's tiled K-quant kernel
+/// (x86, its AVX-512 VNNI microtile; batches of 8 rows or more), which is
+/// also the default order: per super-block the exact integer sum of
+/// [`block_lanes_q6k`] is converted to f32 (round to nearest even),
+/// multiplied by f32(d_w), and added with one fused multiply-add by d_x:
+/// acc = fma(f32(sumi)·d_w, d_x, acc), in super-block order.
 pub fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), x.len());
     let mut acc = 0f32;
@@ -562,6 +563,37 @@ pub fn dot_q6k_q8k(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
         acc = (sumi as f32 * wb.d.to_f32()).mul_add(xb.d, acc);
     }
     acc
+}
+
+/// Σ w·x, Q6_K × Q8_K, in the order of llama.cpp's
+/// `ggml_vec_dot_q6_K_q8_K` (x86, AVX2 code; the products of batches of
+/// fewer than 8 rows, e.g. one token). Its eight i32 lanes are those of
+/// [`block_lanes_q6k`] with the −32 offset moved: lane L sums the unsigned
+/// levels (0..63) of the elements e with (e mod 32)/4 = L, times their
+/// scale, and subtracts 32·(scale·Σx of sub-block 2L + scale·Σx of
+/// sub-block 2L + 1), from the activation block sums. Per super-block
+/// acc[L] = fma(d_x·d_w, f32(lane), acc[L]); result [`hsum8`].
+pub fn dot_q6k_q8k_vecdot(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    for (wb, xb) in w.iter().zip(x) {
+        let sc = |s: usize| i32::from(wb.scales[s]);
+        // Σ scale·x over the elements of each element lane (the part the
+        // signed lanes of `block_lanes_q6k` subtract)…
+        let mut sx = [0i32; 8];
+        for (e, &q) in xb.qs.iter().enumerate() {
+            sx[(e % 32) / 4] += sc(e / 16) * i32::from(q);
+        }
+        let signed = block_lanes_q6k(wb, xb);
+        let lanes: [i32; 8] = std::array::from_fn(|l| {
+            // …and the part llama.cpp subtracts in lane l instead.
+            let sub = sc(2 * l) * i32::from(xb.bsums[2 * l])
+                + sc(2 * l + 1) * i32::from(xb.bsums[2 * l + 1]);
+            signed[l] + 32 * sx[l] - 32 * sub
+        });
+        fma_lanes(&mut acc, xb.d * wb.d.to_f32(), lanes);
+    }
+    hsum8(&acc)
 }
 
 /// Σ w·x, f16 × f32, each w converted exactly to f32, accumulated

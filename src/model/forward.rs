@@ -332,13 +332,19 @@ fn rope_angles(c: &Config, pos: usize, cos: &mut [f32], sin: &mut [f32]) {
     }
 }
 
-/// Rotates the adjacent pairs (x[2i], x[2i+1]) of every head.
+/// Rotates the adjacent pairs (x[2i], x[2i+1]) of every head:
+/// (a·cos − b·sin, a·sin + b·cos), as llama.cpp's compiled `rotate_pairs`
+/// evaluates it (the compiler fuses each first product into the
+/// subtraction or addition): (fma(a, cos, −(b·sin)), fma(a, sin, b·cos)).
+/// Both numerics: a fused multiply-add gives the same bits on every CPU,
+/// and with an f16 cache a key rounded differently from llama.cpp's moves
+/// every later position's attention.
 fn rope(x: &mut [f32], head_dim: usize, cos: &[f32], sin: &[f32]) {
     for head in x.chunks_exact_mut(head_dim) {
         for (pair, (&c, &s)) in head.chunks_exact_mut(2).zip(cos.iter().zip(sin)) {
             let (a, b) = (pair[0], pair[1]);
-            pair[0] = a * c - b * s;
-            pair[1] = a * s + b * c;
+            pair[0] = a.mul_add(c, -(b * s));
+            pair[1] = a.mul_add(s, b * c);
         }
     }
 }

@@ -6,8 +6,8 @@ use super::panel::{panel_products, PANEL_MIN_BATCH};
 use super::weights::Weight;
 use crate::error::{Error, Result};
 use edge_llama_kernels::{
-    cast_blocks, cast_blocks_mut, with_quant_type, Block, GgmlType, Kernels, Numerics, QuantType,
-    QuantVisitor, QUANT_TYPES,
+    cast_blocks, cast_blocks_mut, with_quant_type, Block, GgmlType, Kernels, LlamaCppKernel,
+    Numerics, QuantType, QuantVisitor, QUANT_TYPES,
 };
 use half::{bf16, f16};
 use rayon::prelude::*;
@@ -325,6 +325,18 @@ fn matvec_quant<T: QuantType>(p: QuantProduct<'_, '_>) -> Result<()> {
             name: name.to_string(),
             reason: "activation scratch too small or misaligned".into(),
         })?;
+    if k.numerics == Numerics::LlamaCpp {
+        // llama.cpp picks its kernel by the shape of the product, and some
+        // of its kernels sum in other orders than the type's `dot`: where
+        // that happens, each activation row gets the order of the kernel
+        // llama.cpp runs for it (scalar functions, the same on every path).
+        let pick = |b| T::llamacpp_dot(LlamaCppKernel::choose(T::TYPE, w.rows, batch, b));
+        if (0..batch).any(|b| pick(b).is_some()) {
+            let dot = |r: &[T], b| pick(b).unwrap_or(rk.dot)(r, nth(a, batch, b));
+            rows(pool, out, batch, wb, per_row, dot, each(dot));
+            return Ok(());
+        }
+    }
     let dot = |r: &[T], b| (rk.dot)(r, nth(a, batch, b));
     let dot4 = |r: &[T], b, o: &mut [f32; 4]| rk.dot4(r, four(a, batch, b), o);
     if let Some(pk) = k.panel::<T>().filter(|_| batch >= PANEL_MIN_BATCH) {

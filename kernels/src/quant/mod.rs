@@ -210,6 +210,18 @@ pub trait QuantType: Block + Sync + Send {
     /// Reference dot product in the order of `numerics`.
     fn dot(numerics: Numerics, w: &[Self], x: &[Self::Act]) -> f32;
 
+    /// Under [`Numerics::LlamaCpp`]: the scalar dot in the order of
+    /// llama.cpp's `kernel`, when that order differs from the one of
+    /// [`QuantType::dot`] (which is the order of the kernel llama.cpp runs
+    /// for the type's usual shapes). `None` (the default): `kernel` sums as
+    /// `dot` does. The matrix products ask this for every activation row
+    /// ([`LlamaCppKernel::choose`]) and run the returned function on every
+    /// kernel path, so SIMD paths need no variant of it.
+    fn llamacpp_dot(kernel: LlamaCppKernel) -> Option<DotFn<Self, Self::Act>> {
+        let _ = kernel;
+        None
+    }
+
     /// The scalar reference kernels for `numerics` (provided).
     fn reference(numerics: Numerics) -> RowKernels<Self, Self::Act> {
         match numerics {
@@ -236,6 +248,66 @@ pub trait QuantType: Block + Sync + Send {
     fn panel(cpu: Cpu, numerics: Numerics) -> Option<PanelKernels<Self, Self::Act>> {
         let _ = (cpu, numerics);
         None
+    }
+}
+
+/// Which of llama.cpp's CPU matrix-product kernels computes a product, on
+/// the x86 AVX-512 build [`Numerics::LlamaCpp`] follows (llama-cpp-python
+/// 0.3.36). Some of them sum in different orders, so under llama.cpp
+/// numerics the bits of one (weight row, activation row) product depend on
+/// the shape of the whole product: see [`LlamaCppKernel::choose`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlamaCppKernel {
+    /// `ggml_vec_dot_<type>` (`ggml-cpu/arch/x86/quants.c`), one row at a
+    /// time: small batches of weights llama.cpp does not repack.
+    VecDot,
+    /// The repacked 8-row kernel for a single activation row
+    /// (`ggml_gemv_<type>_8x8`, `ggml-cpu/arch/x86/repack.cpp`): the rows
+    /// of a batch past its last multiple of 4.
+    RepackGemv,
+    /// The repacked kernel for four activation rows at a time
+    /// (`ggml_gemm_<type>_8x8`).
+    RepackGemm,
+    /// The tiled K-quant kernel (`ggml-cpu/tiled/`, its AVX-512 VNNI
+    /// microtile): batches of 8 rows or more of K-quant weights that are
+    /// not repacked.
+    Tiled,
+}
+
+impl LlamaCppKernel {
+    /// True when llama.cpp (x86, AVX-512 build) repacks weights of type `t`
+    /// with `rows` rows (`ggml_repack_get_optimal_repack_type`): Q4_0,
+    /// Q4_K, Q2_K and IQ4_NL, when the row count is a multiple of 8.
+    pub fn repacked(t: GgmlType, rows: usize) -> bool {
+        matches!(
+            t,
+            GgmlType::Q4_0 | GgmlType::Q4K | GgmlType::Q2K | GgmlType::IQ4NL
+        ) && rows.is_multiple_of(8)
+    }
+
+    /// The kernel llama.cpp runs for activation row `b` of a batch of
+    /// `batch` rows times a weight of type `t` with `rows` rows: repacked
+    /// weights take the gemm kernel for the rows in whole groups of four
+    /// (rows `0..batch − batch % 4`) and the gemv kernel for the rest; the
+    /// K-quants it does not repack take the tiled kernel for batches of 8
+    /// or more (`ggml_tiled_min_batch`); everything else its `vec_dot`.
+    pub fn choose(t: GgmlType, rows: usize, batch: usize, b: usize) -> Self {
+        if Self::repacked(t, rows) {
+            if b < batch - batch % 4 {
+                LlamaCppKernel::RepackGemm
+            } else {
+                LlamaCppKernel::RepackGemv
+            }
+        } else if batch >= 8
+            && matches!(
+                t,
+                GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K
+            )
+        {
+            LlamaCppKernel::Tiled
+        } else {
+            LlamaCppKernel::VecDot
+        }
     }
 }
 

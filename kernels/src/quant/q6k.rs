@@ -2,7 +2,7 @@
 
 use crate::blocks::{BlockQ6K, BlockQ8K};
 use crate::cpu::{Cpu, Isa};
-use crate::quant::{Numerics, QuantType, RowKernels};
+use crate::quant::{DotFn, LlamaCppKernel, Numerics, QuantType, RowKernels};
 use crate::scalar;
 use crate::types::GgmlType;
 
@@ -23,6 +23,15 @@ impl QuantType for BlockQ6K {
     fn dot(numerics: Numerics, w: &[Self], x: &[BlockQ8K]) -> f32 {
         match numerics {
             Numerics::Default | Numerics::LlamaCpp => scalar::dot_q6k_q8k(w, x),
+        }
+    }
+
+    /// `dot` under llama.cpp numerics is its tiled order (batches of 8 or
+    /// more); smaller batches go through its `vec_dot`.
+    fn llamacpp_dot(kernel: LlamaCppKernel) -> Option<DotFn<Self, BlockQ8K>> {
+        match kernel {
+            LlamaCppKernel::VecDot => Some(scalar::dot_q6k_q8k_vecdot),
+            _ => None,
         }
     }
 

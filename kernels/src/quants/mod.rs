@@ -107,3 +107,35 @@ pub(crate) fn fma_lanes(acc: &mut [f32; 8], d: f32, lanes: [i32; 8]) {
         *a = d.mul_add(l as f32, *a);
     }
 }
+
+/// One super-block of llama.cpp's tiled K-quant kernel for types with
+/// minimums (Q2_K, Q4_K, Q5_K; its AVX-512 VNNI microtile): with the exact
+/// integer sums `sumi` (Σ scale·Σ q·x) and `summ` (Σ min·Σ x) of the
+/// block, r = f32(sumi)·d_w, then r = r − dmin_w·f32(summ) in one fused
+/// step, then acc = fma(r, d_x, acc) (its `buf + r·d_x`, contracted by
+/// the compiler).
+#[inline]
+pub(crate) fn tiled_min_step(acc: f32, sumi: i32, summ: i32, dw: f32, dmin: f32, dx: f32) -> f32 {
+    let r = sumi as f32 * dw;
+    let r = (-dmin).mul_add(summ as f32, r);
+    r.mul_add(dx, acc)
+}
+
+/// One super-block of llama.cpp's tiled K-quant kernel for types without
+/// minimums (Q3_K, Q6_K): acc = fma(f32(sumi)·d_w, d_x, acc), `sumi` the
+/// block's exact integer sum.
+#[inline]
+pub(crate) fn tiled_step(acc: f32, sumi: i32, dw: f32, dx: f32) -> f32 {
+    (sumi as f32 * dw).mul_add(dx, acc)
+}
+
+/// One step of llama.cpp's repacked 8-row K-quant kernels (`gemv`/`gemm`
+/// of Q4_K and Q2_K): acc = fma(f32(sumi), d_w·d_x, acc) and
+/// acc_m = fma(f32(summ), dmin_w·d_x, acc_m) for the exact integer sums of
+/// one part of a super-block (the whole block in the gemv kernels, 64 or
+/// 128 elements in the gemm ones); the product is acc − acc_m at the end.
+#[inline]
+pub(crate) fn repack_step(acc: &mut (f32, f32), sumi: i32, summ: i32, dw: f32, dmin: f32, dx: f32) {
+    acc.0 = (sumi as f32).mul_add(dw * dx, acc.0);
+    acc.1 = (summ as f32).mul_add(dmin * dx, acc.1);
+}

@@ -194,6 +194,64 @@ pub fn dot_q2k_q8k_llamacpp(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
     acc - acc_m
 }
 
+/// Σ w·x over a Q2_K row and a Q8_K row in the order of llama.cpp's
+/// repacked gemm kernel (`ggml_gemm_q2_K_8x8_q8_K`, x86 AVX-512, the
+/// activation rows of a batch in whole groups of four): as
+/// [`dot_q2k_q8k_llamacpp`], but one step per 128 elements (eight
+/// sub-blocks) instead of one per super-block.
+pub fn dot_q2k_q8k_gemm(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = (0f32, 0f32);
+    for (wb, xb) in w.iter().zip(x) {
+        let q = wb.levels();
+        for h in 0..2 {
+            let (mut sumi, mut summ) = (0i32, 0i32);
+            for s in 8 * h..8 * h + 8 {
+                let sc = wb.scales[s];
+                let r = 16 * s..16 * s + 16;
+                sumi += i32::from(sc & 0xF) * group_dot(&q[r.clone()], &xb.qs[r]);
+                summ += i32::from(sc >> 4) * i32::from(xb.bsums[s]);
+            }
+            super::repack_step(&mut acc, sumi, summ, wb.d.to_f32(), wb.dmin.to_f32(), xb.d);
+        }
+    }
+    acc.0 - acc.1
+}
+
+/// Σ w·x over a Q2_K row and a Q8_K row in the order of llama.cpp's tiled
+/// kernel (batches of 8 or more, weights it does not repack):
+/// [`super::tiled_min_step`] per super-block.
+pub fn dot_q2k_q8k_tiled(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let (sumi, summ) = block_sums_q2k(wb, xb);
+        acc = super::tiled_min_step(acc, sumi, summ, wb.d.to_f32(), wb.dmin.to_f32(), xb.d);
+    }
+    acc
+}
+
+/// Σ w·x over a Q2_K row and a Q8_K row in the order of llama.cpp's
+/// `ggml_vec_dot_q2_K_q8_K` (x86, AVX2 code; weights it does not repack,
+/// small batches): per super-block, first the minimum lanes (lane L:
+/// m_2L·Σx of sub-block 2L plus m_2L+1·Σx of sub-block 2L + 1),
+/// acc[L] = fma(−d_x·dmin_w, f32(lane), acc[L]), then the eight product
+/// lanes (lane L takes the elements e with (e mod 32)/4 = L, times their
+/// sub-block scale), acc[L] = fma(d_x·d_w, f32(lane), acc[L]); result
+/// [`crate::scalar::hsum8`].
+pub fn dot_q2k_q8k_vecdot(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    for (wb, xb) in w.iter().zip(x) {
+        let m = |s: usize| i32::from(wb.scales[s] >> 4) * i32::from(xb.bsums[s]);
+        let mins: [i32; 8] = std::array::from_fn(|l| m(2 * l) + m(2 * l + 1));
+        super::fma_lanes(&mut acc, -xb.d * wb.dmin.to_f32(), mins);
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |e| i32::from(wb.scales[e / 16] & 0xF));
+        super::fma_lanes(&mut acc, xb.d * wb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc)
+}
+
 impl crate::quant::QuantType for BlockQ2K {
     const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q2K;
     const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8K;
@@ -212,6 +270,20 @@ impl crate::quant::QuantType for BlockQ2K {
         match numerics {
             crate::quant::Numerics::Default => dot_q2k_q8k(w, x),
             crate::quant::Numerics::LlamaCpp => dot_q2k_q8k_llamacpp(w, x),
+        }
+    }
+
+    /// `dot` under llama.cpp numerics is its repacked gemv order; its gemm,
+    /// tiled and `vec_dot` kernels sum differently.
+    fn llamacpp_dot(
+        kernel: crate::quant::LlamaCppKernel,
+    ) -> Option<crate::quant::DotFn<Self, BlockQ8K>> {
+        use crate::quant::LlamaCppKernel as K;
+        match kernel {
+            K::RepackGemv => None,
+            K::RepackGemm => Some(dot_q2k_q8k_gemm),
+            K::Tiled => Some(dot_q2k_q8k_tiled),
+            K::VecDot => Some(dot_q2k_q8k_vecdot),
         }
     }
 

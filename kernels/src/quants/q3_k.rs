@@ -185,6 +185,18 @@ pub fn dot_q3k_q8k_llamacpp(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
     crate::scalar::hsum8(&acc)
 }
 
+/// Σ w·x over a Q3_K row and a Q8_K row in the order of llama.cpp's tiled
+/// kernel (batches of 8 rows or more): [`super::tiled_step`] per
+/// super-block with the exact sum of [`block_sum_q3k`].
+pub fn dot_q3k_q8k_tiled(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        acc = super::tiled_step(acc, block_sum_q3k(wb, xb), wb.d.to_f32(), xb.d);
+    }
+    acc
+}
+
 impl crate::quant::QuantType for BlockQ3K {
     const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q3K;
     const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8K;
@@ -203,6 +215,17 @@ impl crate::quant::QuantType for BlockQ3K {
         match numerics {
             crate::quant::Numerics::Default => dot_q3k_q8k(w, x),
             crate::quant::Numerics::LlamaCpp => dot_q3k_q8k_llamacpp(w, x),
+        }
+    }
+
+    /// `dot` under llama.cpp numerics is its `vec_dot` order; batches of 8
+    /// or more go through its tiled kernel.
+    fn llamacpp_dot(
+        kernel: crate::quant::LlamaCppKernel,
+    ) -> Option<crate::quant::DotFn<Self, BlockQ8K>> {
+        match kernel {
+            crate::quant::LlamaCppKernel::Tiled => Some(dot_q3k_q8k_tiled),
+            _ => None,
         }
     }
 

@@ -209,6 +209,82 @@ pub fn dot_q4k_q8k_llamacpp(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
     acc - acc_m
 }
 
+/// The exact integer parts of each 32-element sub-block j of one
+/// Q4_K·Q8_K super-block: (sc_j·Σ q·x, m_j·Σ x).
+#[inline]
+fn sub_sums_q4k(w: &BlockQ4K, x: &BlockQ8K) -> [(i32, i32); 8] {
+    let q = w.levels();
+    std::array::from_fn(|j| {
+        let (sc, m) = scale_min_k4(j, &w.scales);
+        let r = 32 * j..32 * j + 32;
+        let bs = i32::from(x.bsums[2 * j]) + i32::from(x.bsums[2 * j + 1]);
+        (
+            i32::from(sc) * group_dot(&q[r.clone()], &x.qs[r]),
+            i32::from(m) * bs,
+        )
+    })
+}
+
+/// Σ w·x over a Q4_K row and a Q8_K row in the order of llama.cpp's
+/// repacked gemm kernel (`ggml_gemm_q4_K_8x8_q8_K`, x86, the activation
+/// rows of a batch in whole groups of four): as
+/// [`dot_q4k_q8k_llamacpp`], but one step per 64 elements (two
+/// sub-blocks) instead of one per super-block.
+pub fn dot_q4k_q8k_gemm(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = (0f32, 0f32);
+    for (wb, xb) in w.iter().zip(x) {
+        let s = sub_sums_q4k(wb, xb);
+        for p in s.chunks_exact(2) {
+            let (sumi, summ) = (p[0].0 + p[1].0, p[0].1 + p[1].1);
+            super::repack_step(&mut acc, sumi, summ, wb.d.to_f32(), wb.dmin.to_f32(), xb.d);
+        }
+    }
+    acc.0 - acc.1
+}
+
+/// Σ w·x over a Q4_K row and a Q8_K row in the order of llama.cpp's tiled
+/// kernel (batches of 8 or more, weights it does not repack):
+/// [`super::tiled_min_step`] per super-block.
+pub fn dot_q4k_q8k_tiled(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let (sumi, summ) = block_sums_q4k(wb, xb);
+        acc = super::tiled_min_step(acc, sumi, summ, wb.d.to_f32(), wb.dmin.to_f32(), xb.d);
+    }
+    acc
+}
+
+/// Σ w·x over a Q4_K row and a Q8_K row in the order of llama.cpp's
+/// `ggml_vec_dot_q4_K_q8_K` (x86, AVX2 code; weights it does not repack,
+/// small batches): eight i32 lanes (lane L takes the elements e with
+/// (e mod 32)/4 = L, times their sub-block scale), acc[L] =
+/// fma(d_x·d_w, f32(lane), acc[L]); four minimum lanes (lane k: m_2k·Σx of
+/// sub-block 2k plus m_2k+1·Σx of sub-block 2k+1), acc_m[k] =
+/// fma(−d_x·dmin_w, f32(lane), acc_m[k]); result
+/// [`crate::scalar::hsum8`](acc) + ((acc_m0 + acc_m2) + (acc_m1 + acc_m3)).
+pub fn dot_q4k_q8k_vecdot(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = [0f32; 8];
+    let mut acc_m = [0f32; 4];
+    for (wb, xb) in w.iter().zip(x) {
+        let dmin = -xb.d * wb.dmin.to_f32();
+        let sm: [(i32, i32); 8] = std::array::from_fn(|j| {
+            let (sc, m) = scale_min_k4(j, &wb.scales);
+            (i32::from(sc), i32::from(m))
+        });
+        let bs = |j: usize| i32::from(xb.bsums[2 * j]) + i32::from(xb.bsums[2 * j + 1]);
+        for (k, a) in acc_m.iter_mut().enumerate() {
+            let lane = sm[2 * k].1 * bs(2 * k) + sm[2 * k + 1].1 * bs(2 * k + 1);
+            *a = dmin.mul_add(lane as f32, *a);
+        }
+        let lanes = super::lanes8(&wb.levels(), &xb.qs, |e| sm[e / 32].0);
+        super::fma_lanes(&mut acc, xb.d * wb.d.to_f32(), lanes);
+    }
+    crate::scalar::hsum8(&acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]))
+}
+
 impl crate::quant::QuantType for BlockQ4K {
     const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q4K;
     const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8K;
@@ -227,6 +303,20 @@ impl crate::quant::QuantType for BlockQ4K {
         match numerics {
             crate::quant::Numerics::Default => dot_q4k_q8k(w, x),
             crate::quant::Numerics::LlamaCpp => dot_q4k_q8k_llamacpp(w, x),
+        }
+    }
+
+    /// `dot` under llama.cpp numerics is its repacked gemv order; its gemm,
+    /// tiled and `vec_dot` kernels sum differently.
+    fn llamacpp_dot(
+        kernel: crate::quant::LlamaCppKernel,
+    ) -> Option<crate::quant::DotFn<Self, BlockQ8K>> {
+        use crate::quant::LlamaCppKernel as K;
+        match kernel {
+            K::RepackGemv => None,
+            K::RepackGemm => Some(dot_q4k_q8k_gemm),
+            K::Tiled => Some(dot_q4k_q8k_tiled),
+            K::VecDot => Some(dot_q4k_q8k_vecdot),
         }
     }
 

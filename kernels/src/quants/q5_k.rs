@@ -154,6 +154,19 @@ pub fn dot_q5k_q8k_llamacpp(w: &[BlockQ5K], x: &[BlockQ8K]) -> f32 {
     crate::scalar::hsum8(&acc) + summs
 }
 
+/// Σ w·x over a Q5_K row and a Q8_K row in the order of llama.cpp's tiled
+/// kernel (batches of 8 rows or more): [`super::tiled_min_step`] per
+/// super-block with the exact sums of [`block_sums_q5k`].
+pub fn dot_q5k_q8k_tiled(w: &[BlockQ5K], x: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let (sumi, summ) = block_sums_q5k(wb, xb);
+        acc = super::tiled_min_step(acc, sumi, summ, wb.d.to_f32(), wb.dmin.to_f32(), xb.d);
+    }
+    acc
+}
+
 impl crate::quant::QuantType for BlockQ5K {
     const TYPE: crate::types::GgmlType = crate::types::GgmlType::Q5K;
     const ACT_TYPE: crate::types::GgmlType = crate::types::GgmlType::Q8K;
@@ -172,6 +185,17 @@ impl crate::quant::QuantType for BlockQ5K {
         match numerics {
             crate::quant::Numerics::Default => dot_q5k_q8k(w, x),
             crate::quant::Numerics::LlamaCpp => dot_q5k_q8k_llamacpp(w, x),
+        }
+    }
+
+    /// `dot` under llama.cpp numerics is its `vec_dot` order; batches of 8
+    /// or more go through its tiled kernel.
+    fn llamacpp_dot(
+        kernel: crate::quant::LlamaCppKernel,
+    ) -> Option<crate::quant::DotFn<Self, BlockQ8K>> {
+        match kernel {
+            crate::quant::LlamaCppKernel::Tiled => Some(dot_q5k_q8k_tiled),
+            _ => None,
         }
     }
 
