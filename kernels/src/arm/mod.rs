@@ -14,9 +14,17 @@
 //! (several vector accumulators).
 
 pub(crate) mod dotprod;
+pub(crate) mod iq4_nl;
+mod kq;
 pub(crate) mod neon;
+pub(crate) mod q2k;
+pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
+pub(crate) mod q4k;
+pub(crate) mod q5_0;
+pub(crate) mod q5_1;
+pub(crate) mod q5k;
 pub(crate) mod q6k;
 pub(crate) mod q8_0;
 

@@ -236,6 +236,12 @@ impl crate::quant::QuantType for BlockQ2K {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q2k::neon(t),
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q2k::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

@@ -251,6 +251,12 @@ impl crate::quant::QuantType for BlockQ4K {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q4k::neon(t),
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q4k::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

@@ -164,6 +164,14 @@ impl crate::quant::QuantType for BlockQ5_1 {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => {
+                crate::arm::q5_1::neon(t)
+            }
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q5_1::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

@@ -196,6 +196,12 @@ impl crate::quant::QuantType for BlockQ5K {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q5k::neon(t),
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q5k::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }
