@@ -215,8 +215,8 @@ impl crate::quant::QuantType for BlockQ2K {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
-    /// numerics; the scalar reference otherwise.
+    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
+    /// SIMD kernels in default numerics; the scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,

@@ -143,8 +143,8 @@ impl crate::quant::QuantType for BlockQ5_1 {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
-    /// numerics; the scalar reference otherwise.
+    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
+    /// SIMD kernels in default numerics; the scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
