@@ -8,7 +8,8 @@
 //! integer method gives the same integers, so each type only has to unpack
 //! its levels into sixteen vectors of 16 ([`Prep`]); the integer sums are
 //! formed here with `smull` + `addp` + `smlal` (plain NEON, [`isum_neon`])
-//! or `sdot` + `mla` ([`isum_sdot`]), and the float sequence is written out
+//! or `sdot` + `mla` ([`isum_sdot`]; [`isum32_neon`] / [`isum32_sdot`] when
+//! two groups share a scale), and the float sequence is written out
 //! once in [`k_dots!`] exactly as the scalar reference writes it.
 
 use super::dotprod::sdot;
@@ -73,6 +74,60 @@ pub(super) unsafe fn isum_sdot(p: &Prep, x: *const i8) -> i32 {
             let y = vld1q_s8(x.add(16 * k));
             let quads = sdot!(vdupq_n_s32(0), p.q[k], y);
             acc = vmlaq_n_s32(acc, quads, i32::from(p.sc[k]));
+        }
+        vaddvq_s32(acc)
+    }
+}
+
+/// sumi as [`isum_neon`] for types whose 16-element groups come in pairs
+/// sharing one scale (Q4_K, Q5_K: `sc[2j] == sc[2j + 1]`): the pair sums of
+/// both groups are added in i16 first (|·| ≤ 2·7936, exact), halving the
+/// `smlal`s. The same exact integer.
+///
+/// # Safety
+/// `x` must be valid for 256 byte reads; NEON must be available.
+#[inline(always)]
+pub(super) unsafe fn isum32_neon(p: &Prep, x: *const i8) -> i32 {
+    // SAFETY: the caller upholds this function's `# Safety` contract (NEON
+    // is present; `x` is valid for 256 bytes, the loads read 16k..16k + 16).
+    unsafe {
+        let pairs = |k: usize| {
+            let y = vld1q_s8(x.add(16 * k));
+            let w = p.q[k];
+            vpaddq_s16(
+                vmull_s8(vget_low_s8(w), vget_low_s8(y)),
+                vmull_high_s8(w, y),
+            )
+        };
+        let mut lo = vdupq_n_s32(0);
+        let mut hi = vdupq_n_s32(0);
+        for j in 0..QK_K / 32 {
+            let s = vaddq_s16(pairs(2 * j), pairs(2 * j + 1));
+            lo = vmlal_n_s16(lo, vget_low_s16(s), p.sc[2 * j]);
+            hi = vmlal_high_n_s16(hi, s, p.sc[2 * j]);
+        }
+        vaddvq_s32(vaddq_s32(lo, hi))
+    }
+}
+
+/// sumi as [`isum32_neon`] with `sdot`: both groups of a sub-block go into
+/// one accumulator (exact: |lane| ≤ 8·31·128), then one `mla` by the scale.
+///
+/// # Safety
+/// `x` must be valid for 256 byte reads; the caller must be compiled with
+/// NEON and dotprod enabled (this is inlined into it).
+#[inline(always)]
+pub(super) unsafe fn isum32_sdot(p: &Prep, x: *const i8) -> i32 {
+    // SAFETY: the caller upholds this function's `# Safety` contract (NEON
+    // and dotprod are present; `x` is valid for 256 bytes, the loads read
+    // 32j..32j + 32).
+    unsafe {
+        let mut acc = vdupq_n_s32(0);
+        for j in 0..QK_K / 32 {
+            let y0 = vld1q_s8(x.add(32 * j));
+            let y1 = vld1q_s8(x.add(32 * j + 16));
+            let s = sdot!(sdot!(vdupq_n_s32(0), p.q[2 * j], y0), p.q[2 * j + 1], y1);
+            acc = vmlaq_n_s32(acc, s, i32::from(p.sc[2 * j]));
         }
         vaddvq_s32(acc)
     }

@@ -75,10 +75,10 @@ pub(super) fn scales_mins_k4(scales: &[u8; 12]) -> ([i16; QK_K / 16], [i16; QK_K
 kq::k_dots!(
     /// Σ w·x over a Q4_K row and a Q8_K row (plain NEON), bit-identical to
     /// [`crate::quants::q4_k::dot_q4k_q8k`].
-    dot_neon, dot4_neon, "neon", BlockQ4K, prep_q4k, kq::isum_neon, dmin
+    dot_neon, dot4_neon, "neon", BlockQ4K, prep_q4k, kq::isum32_neon, dmin
 );
 kq::k_dots!(
     /// Σ w·x over a Q4_K row and a Q8_K row (`sdot`), bit-identical to
     /// [`crate::quants::q4_k::dot_q4k_q8k`].
-    dot_sdot, dot4_sdot, "neon,dotprod", BlockQ4K, prep_q4k, kq::isum_sdot, dmin
+    dot_sdot, dot4_sdot, "neon,dotprod", BlockQ4K, prep_q4k, kq::isum32_sdot, dmin
 );

@@ -67,10 +67,10 @@ unsafe fn prep_q5k(wb: &BlockQ5K) -> Prep {
 kq::k_dots!(
     /// Σ w·x over a Q5_K row and a Q8_K row (plain NEON), bit-identical to
     /// [`crate::quants::q5_k::dot_q5k_q8k`].
-    dot_neon, dot4_neon, "neon", BlockQ5K, prep_q5k, kq::isum_neon, dmin
+    dot_neon, dot4_neon, "neon", BlockQ5K, prep_q5k, kq::isum32_neon, dmin
 );
 kq::k_dots!(
     /// Σ w·x over a Q5_K row and a Q8_K row (`sdot`), bit-identical to
     /// [`crate::quants::q5_k::dot_q5k_q8k`].
-    dot_sdot, dot4_sdot, "neon,dotprod", BlockQ5K, prep_q5k, kq::isum_sdot, dmin
+    dot_sdot, dot4_sdot, "neon,dotprod", BlockQ5K, prep_q5k, kq::isum32_sdot, dmin
 );
