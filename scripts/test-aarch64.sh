@@ -9,12 +9,16 @@
 # What runs (AARCH64_SCOPE):
 #   arch (default) - everything whose result can depend on the CPU: the whole
 #                    edge-llama-kernels crate (unit tests, scalar, fixtures,
-#                    simd_vs_scalar), the edge-llama unit tests, and the
-#                    end-to-end model tests named in AARCH64_MODEL_TESTS
-#                    (default: llama_cpp_parity). The other integration tests
-#                    (parsing, tokenizers, sampler, ring buffer, long context)
-#                    are architecture-neutral, run on x86 in CI, and take
-#                    minutes under emulation.
+#                    simd_vs_scalar, kquant_paths, required_paths; or only the
+#                    test files named in AARCH64_KERNEL_TESTS), the edge-llama
+#                    unit tests, and the end-to-end model tests named in
+#                    AARCH64_MODEL_TESTS (default: llama_cpp_parity,
+#                    kquants_parity and cross_arch_logits, which compares the
+#                    default-numerics logits of the Q4_0/Q8_0/F16 and K-quant
+#                    fixtures with the hashes recorded on x86-64). The other
+#                    integration tests (parsing, tokenizers, sampler, ring
+#                    buffer, long context) are architecture-neutral, run on
+#                    x86 in CI, and take minutes under emulation.
 #   full           - the whole workspace (--workspace --lib --bins --tests);
 #                    slow under QEMU (long_context alone runs > 10 min).
 #
@@ -26,9 +30,13 @@
 # It also cross-builds the C example (examples/c/generate.c, static) and
 # runs it on the fixture model under each CPU, checking the kernel path.
 #
-# Usage: scripts/test-aarch64.sh [extra args for the test binaries]
+# Usage: scripts/test-aarch64.sh [extra args for the test binaries, e.g. a
+#        name filter]
 # Env:   AARCH64_SCOPE=arch|full, AARCH64_CPUS="cortex-a72 cortex-a76",
-#        AARCH64_MODEL_TESTS="llama_cpp_parity",
+#        AARCH64_KERNEL_TESTS="" (all kernels test files; or e.g.
+#        "kquant_paths required_paths": the kernels unit tests plus those),
+#        AARCH64_MODEL_TESTS="llama_cpp_parity kquants_parity cross_arch_logits"
+#        ("" for none: the edge-llama unit tests only),
 #        CARGO_TARGET_DIR (default target/aarch64-cross)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +46,8 @@ source scripts/lib/aarch64-toolchain.sh
 TARGET=$AARCH64_TARGET
 CPUS=${AARCH64_CPUS:-"cortex-a72 cortex-a76"}
 SCOPE=${AARCH64_SCOPE:-arch}
-MODEL_TESTS=${AARCH64_MODEL_TESTS:-llama_cpp_parity}
+MODEL_TESTS=${AARCH64_MODEL_TESTS-llama_cpp_parity kquants_parity cross_arch_logits}
+KERNEL_TESTS=${AARCH64_KERNEL_TESTS:-}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/aarch64-cross}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
@@ -62,7 +71,18 @@ case $SCOPE in
         runs=("--workspace --lib --bins --tests")
         ;;
     arch)
-        runs=("-p edge-llama-kernels --lib --tests")
+        kernels="-p edge-llama-kernels --lib"
+        if [ -z "$KERNEL_TESTS" ]; then
+            kernels="$kernels --tests"
+        fi
+        for t in $KERNEL_TESTS; do
+            if [ -f "kernels/tests/$t.rs" ]; then
+                kernels="$kernels --test $t"
+            else
+                echo "note: kernels/tests/$t.rs does not exist; skipped" >&2
+            fi
+        done
+        runs=("$kernels")
         root="-p edge-llama --lib"
         for t in $MODEL_TESTS; do
             if [ -f "tests/$t.rs" ]; then

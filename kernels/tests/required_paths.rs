@@ -10,10 +10,14 @@
 //! beside it), so its 8-row and 2-row Q4_0 tile kernels must exist.
 //!
 //! Each required path's tile and row kernels are also run here against the
-//! scalar reference, so that a required path is tested by this file even if
-//! other suites change.
+//! scalar reference (Q4_0, and every kernel of the K-mix types: Q2_K…Q5_K,
+//! Q5_0, Q5_1, IQ4_NL), so that a required path is tested by this file even
+//! if other suites change. On `neon` / `dotprod` the K-mix types must have
+//! their own SIMD kernels, not the scalar fallback.
 //!
 //! Without the variable, the test prints what the CPU offers and passes.
+
+mod common;
 
 use edge_llama_kernels::*;
 use half::f16;
@@ -178,6 +182,19 @@ fn required_kernel_paths_are_detected_and_run() {
         // required one must really run them (the VNNI tiles for `avx512`).
         if ["avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
             assert_eq!(ran.len(), 4, "{name}: tile kernels missing, ran {ran:?}");
+        }
+        // The types of the K-quant mixes: every kernel against scalar. On
+        // aarch64 each has its own NEON / dotprod kernels (a fused dot4);
+        // the scalar reference alone would have none.
+        let fused = common::kq_paths::check_new_types(cpu);
+        let _ = writeln!(std::io::stderr().lock(), "{name}: K-mix types {fused:?}");
+        if ["neon", "dotprod"].contains(&name.as_str()) {
+            for (t, f) in &fused {
+                assert!(
+                    f.contains(&"dot4"),
+                    "{name}: {t} has no NEON kernels ({f:?})"
+                );
+            }
         }
     }
 }

@@ -41,6 +41,7 @@ macro_rules! sdot {
         acc
     }};
 }
+pub(super) use sdot;
 
 /// The eight partial sums of a prepared weight block (two vectors of 16
 /// i8, elements 0..16 and 16..32) with the 32 activations at `qs`: lane j
@@ -51,7 +52,10 @@ macro_rules! sdot {
 /// `qs` must be valid for 32 byte reads; the caller must be compiled with
 /// NEON and dotprod enabled (this is inlined into it).
 #[inline(always)]
-unsafe fn lanes_sdot(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
+pub(super) unsafe fn lanes_sdot(
+    p: (int8x16_t, int8x16_t),
+    qs: *const i8,
+) -> (int32x4_t, int32x4_t) {
     // SAFETY: the caller upholds this function's `# Safety` contract (the
     // CPU features it names are present; pointers valid for the reads).
     unsafe {

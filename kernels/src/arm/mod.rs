@@ -12,11 +12,26 @@
 //! llama.cpp's x86 kernels); so do the 4-row versions and the activation
 //! quantizers. Only the f16/f32 dots accumulate in a different order
 //! (several vector accumulators).
+//!
+//! The types added for the K-quant mixes have NEON and dotprod kernels in
+//! default numerics (their llama.cpp numerics run the scalar reference):
+//! Q5_0, Q5_1 and IQ4_NL keep the reference's eight lanes
+//! (`neon::dot_blocks8!`); Q2_K, Q3_K, Q4_K and Q5_K form each super-block's
+//! exact integer sums and then the reference's scalar float sequence
+//! (`kq::k_dots!`). Each has a single dot and a 4-row dot.
 
 pub(crate) mod dotprod;
+pub(crate) mod iq4_nl;
+mod kq;
 pub(crate) mod neon;
+pub(crate) mod q2k;
+pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
+pub(crate) mod q4k;
+pub(crate) mod q5_0;
+pub(crate) mod q5_1;
+pub(crate) mod q5k;
 pub(crate) mod q6k;
 pub(crate) mod q8_0;
 

@@ -431,8 +431,9 @@ unsafe fn sum4_wide(a: int8x16_t, b: int8x16_t) -> int32x4_t {
     }
 }
 
-/// lane k = Σ_{j<4} a[4k+j]·b[4k+j] when |a| ≤ 15 (Q4 weights): pairs of
-/// products (|·| ≤ 2·15·128) still fit an i16, so the first pairwise add
+/// lane k = Σ_{j<4} a[4k+j]·b[4k+j] when every pair of products fits an
+/// i16: |a| ≤ 127 (Q4 weights, Q5 levels, IQ4_NL table values; not −128)
+/// with any i8 b gives |pair| ≤ 2·127·128 = 32512, so the first pairwise add
 /// stays in i16. Exact.
 #[inline(always)]
 unsafe fn sum4_small(a: int8x16_t, b: int8x16_t) -> int32x4_t {
@@ -446,9 +447,10 @@ unsafe fn sum4_small(a: int8x16_t, b: int8x16_t) -> int32x4_t {
 }
 
 /// The eight partial sums of a Q4 block (prepared by [`prep_q4_0`] or
-/// [`prep_q4_1`]) with a Q8 block's values at `qs`.
+/// [`prep_q4_1`]; also Q5_0, Q5_1 and IQ4_NL levels, see [`sum4_small`])
+/// with a Q8 block's values at `qs`.
 #[inline(always)]
-unsafe fn lanes_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
+pub(super) unsafe fn lanes_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> (int32x4_t, int32x4_t) {
     // SAFETY: the caller upholds this function's `# Safety` contract (the
     // CPU features it names are present; pointers valid for the reads).
     unsafe {

@@ -287,8 +287,8 @@ impl crate::quant::QuantType for BlockQ2K {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
-    /// numerics; the scalar reference otherwise.
+    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
+    /// SIMD kernels in default numerics; the scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
@@ -308,6 +308,12 @@ impl crate::quant::QuantType for BlockQ2K {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q2k::neon(t),
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q2k::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

@@ -320,8 +320,8 @@ impl crate::quant::QuantType for BlockQ4K {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
-    /// numerics; the scalar reference otherwise.
+    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
+    /// SIMD kernels in default numerics; the scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
@@ -341,6 +341,12 @@ impl crate::quant::QuantType for BlockQ4K {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q4k::neon(t),
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q4k::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

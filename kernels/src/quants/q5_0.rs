@@ -137,8 +137,8 @@ impl crate::quant::QuantType for BlockQ5_0 {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths): the AVX2 kernels in default
-    /// numerics; the scalar reference otherwise.
+    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
+    /// SIMD kernels in default numerics; the scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
@@ -158,6 +158,14 @@ impl crate::quant::QuantType for BlockQ5_0 {
                 tile8x1: None,
                 tile8x4: None,
             },
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => {
+                crate::arm::q5_0::neon(t)
+            }
+            #[cfg(target_arch = "aarch64")]
+            (crate::cpu::Isa::Dotprod(t), crate::quant::Numerics::Default) => {
+                crate::arm::q5_0::dotprod(t)
+            }
             (_, n) => Self::reference(n),
         }
     }

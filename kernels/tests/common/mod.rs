@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod gguf;
+pub mod kq_paths;
 
 use std::io::Write;
 use std::path::PathBuf;
