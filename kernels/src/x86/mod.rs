@@ -23,4 +23,5 @@ pub(crate) mod q5_0;
 pub(crate) mod q5_1;
 pub(crate) mod q5k;
 pub(crate) mod q6k;
+mod q6k_vnni;
 pub(crate) mod q8_0;

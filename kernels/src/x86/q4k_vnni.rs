@@ -65,20 +65,21 @@ pub(super) fn prep(w: &BlockQ4K) -> Prep {
     ));
     let sm512 = _mm512_castsi256_si512(sm);
     let m4 = _mm512_set1_epi8(0xF);
-    let q = std::array::from_fn(|c| {
+    // Plain loops (closures would not inline into `target_feature` code).
+    let mut q = [_mm512_setzero_si512(); 4];
+    let mut sc = [_mm512_setzero_si512(); 4];
+    for c in 0..4 {
         // SAFETY: qs has 128 bytes; a 32-byte load at 32c (c < 4).
         let raw = unsafe { _mm256_loadu_si256(w.qs.as_ptr().add(32 * c).cast()) };
         let z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(raw), _mm256_srli_epi16::<4>(raw));
-        _mm512_and_si512(z, m4)
-    });
-    let sc = std::array::from_fn(|c| {
+        q[c] = _mm512_and_si512(z, m4);
         let (lo, hi) = (2 * c as i16, 2 * c as i16 + 1);
         let idx = _mm512_inserti64x4::<1>(
             _mm512_castsi256_si512(_mm256_set1_epi16(lo)),
             _mm256_set1_epi16(hi),
         );
-        _mm512_permutexvar_epi16(idx, sm512)
-    });
+        sc[c] = _mm512_permutexvar_epi16(idx, sm512);
+    }
     Prep {
         q,
         sc,
@@ -100,8 +101,16 @@ pub(super) fn pair_bsums(x: &BlockQ8K) -> __m128i {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
 pub(super) fn load_x(x: &BlockQ8K) -> [__m512i; 4] {
-    // SAFETY: qs has 256 bytes; 64-byte loads at 64c (c < 4).
-    std::array::from_fn(|c| unsafe { _mm512_loadu_si512(x.qs.as_ptr().add(64 * c).cast()) })
+    let p = x.qs.as_ptr();
+    // SAFETY: qs has 256 bytes; 64-byte loads at 0, 64, 128, 192.
+    unsafe {
+        [
+            _mm512_loadu_si512(p.cast()),
+            _mm512_loadu_si512(p.add(64).cast()),
+            _mm512_loadu_si512(p.add(128).cast()),
+            _mm512_loadu_si512(p.add(192).cast()),
+        ]
+    }
 }
 
 /// Partial sums of one super-block pair: lanes 0..4 add up to sumi, lanes
@@ -233,15 +242,26 @@ fn tile8<const V: usize>(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; V]
                 }
             }
         }
-        let rows: [&BlockQ4K; 8] = std::array::from_fn(|r| &w[r * n + i]);
-        let p: [Prep; 8] = std::array::from_fn(|r| prep(rows[r]));
-        let d = f16x8(rows.map(|b| b.d));
-        let dmin = f16x8(rows.map(|b| b.dmin));
+        // Plain loops, not `array::from_fn`: its closures would not
+        // inline into this `target_feature` function.
+        let mut p = [prep(&w[i]); 8];
+        let (mut dh, mut mh) = ([w[i].d; 8], [w[i].dmin; 8]);
+        for r in 1..8 {
+            let b = &w[r * n + i];
+            p[r] = prep(b);
+            dh[r] = b.d;
+            mh[r] = b.dmin;
+        }
+        let (d, dmin) = (f16x8(dh), f16x8(mh));
         for (v, a) in acc.iter_mut().enumerate() {
             let xb = &x[v * n + i];
             let xv = load_x(xb);
             let q8s = pair_bsums(xb);
-            let (sumi, summ) = reduce_pairs(std::array::from_fn(|r| lanes(&p[r], &xv, q8s)));
+            let mut l = [_mm256_setzero_si256(); 8];
+            for (lr, pr) in l.iter_mut().zip(&p) {
+                *lr = lanes(pr, &xv, q8s);
+            }
+            let (sumi, summ) = reduce_pairs(l);
             let xd = _mm256_set1_ps(xb.d);
             let t1 = _mm256_mul_ps(_mm256_mul_ps(xd, d), _mm256_cvtepi32_ps(sumi));
             let t2 = _mm256_mul_ps(_mm256_mul_ps(xd, dmin), _mm256_cvtepi32_ps(summ));
