@@ -18,6 +18,7 @@ pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
 pub(crate) mod q4k;
+mod q4k_tile;
 mod q4k_vnni;
 pub(crate) mod q5_0;
 pub(crate) mod q5_1;

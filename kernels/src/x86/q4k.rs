@@ -3,7 +3,7 @@
 //! scalar reference's per-block float sequence, so every result has the
 //! scalar bits ([`crate::quants::q4_k::dot_q4k_q8k`]).
 
-use super::q4k_vnni;
+use super::{q4k_tile, q4k_vnni};
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::cpu::{Avx2, Avx512, Avx512Vnni};
 use crate::quant::RowKernels;
@@ -149,15 +149,15 @@ pub(crate) fn avx512(proof: Avx512) -> RowKernels<BlockQ4K, BlockQ8K> {
 }
 
 /// The AVX-512 VL + VNNI kernels (default numerics): one row, two rows
-/// (prefetched) and the 8-row tiles of [`q4k_vnni`].
+/// (prefetched) from [`q4k_vnni`], the 8-row tiles of [`q4k_tile`].
 pub(crate) fn avx512_vnni(proof: Avx512Vnni) -> RowKernels<BlockQ4K, BlockQ8K> {
     RowKernels {
         quantize_act: avx512(proof.avx512()).quantize_act,
         dot: q4k_vnni::vnni_dot,
         dot4: Some(q4k_vnni::vnni_dot4),
         rows2: Some(q4k_vnni::vnni_dot2),
-        tile8x1: Some(q4k_vnni::vnni_tile8x1),
-        tile8x4: Some(q4k_vnni::vnni_tile8x4),
+        tile8x1: Some(q4k_tile::vnni_tile8x1),
+        tile8x4: Some(q4k_tile::vnni_tile8x4),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Q4_K × Q8_K with AVX-512 (F, BW, VL) and VNNI, in the default numerics:
-//! one row, two rows (generation), one row × 4 activation rows and 8-row
-//! tiles (prompts).
+//! one row, two rows (generation) and one row × 4 activation rows (the
+//! 8-row tiles are in `q4k_tile`).
 //!
 //! Every kernel computes, per super-block and (weight row, activation row)
 //! pair, the two exact integer sums of the scalar reference
@@ -15,10 +15,10 @@
 //! 2c in the low half, 2c + 1 in the high half, matching the activation's
 //! bytes 64c..64c + 64); `vpmaddubsw` (levels 0..15 × i8: pair sums ≤
 //! 2·15·128, no saturation) then `vpdpwssd` with the sub-block scales.
-//! The tiles unpack each weight super-block once and reuse it for every
-//! activation row.
+//! `dot4` unpacks each weight super-block once for its four activation
+//! rows.
 
-use crate::blocks::{BlockQ8K, QK_K};
+use crate::blocks::BlockQ8K;
 use crate::quants::q4_k::BlockQ4K;
 use std::arch::x86_64::*;
 
@@ -214,66 +214,6 @@ fn dot4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     *out = acc;
 }
 
-/// Eight rows' (sumi, summ) from their [`lanes`]: two vectors of 8 i32.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-pub(super) fn reduce_pairs(l: [__m256i; 8]) -> (__m256i, __m256i) {
-    let a = _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
-    let b = _mm256_hadd_epi32(_mm256_hadd_epi32(l[4], l[5]), _mm256_hadd_epi32(l[6], l[7]));
-    (
-        _mm256_permute2x128_si256::<0x20>(a, b),
-        _mm256_permute2x128_si256::<0x31>(a, b),
-    )
-}
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn tile8<const V: usize>(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; V]) {
-    use crate::x86::avx2::imp::f16x8;
-    let n = x.len() / V;
-    assert_eq!(x.len(), V * n, "tile8: activation is not {V} rows");
-    assert_eq!(w.len(), 8 * n, "tile8: weights are not 8 rows");
-    let mut acc = [_mm256_setzero_ps(); V];
-    for i in 0..n {
-        for r in 0..8 {
-            let p = w.as_ptr().wrapping_add(r * n + i + 2).cast::<i8>();
-            if i + 2 < n {
-                for line in 0..3 {
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * line));
-                }
-            }
-        }
-        // Plain loops, not `array::from_fn`: its closures would not
-        // inline into this `target_feature` function.
-        let mut p = [prep(&w[i]); 8];
-        let (mut dh, mut mh) = ([w[i].d; 8], [w[i].dmin; 8]);
-        for r in 1..8 {
-            let b = &w[r * n + i];
-            p[r] = prep(b);
-            dh[r] = b.d;
-            mh[r] = b.dmin;
-        }
-        let (d, dmin) = (f16x8(dh), f16x8(mh));
-        for (v, a) in acc.iter_mut().enumerate() {
-            let xb = &x[v * n + i];
-            let xv = load_x(xb);
-            let q8s = pair_bsums(xb);
-            let mut l = [_mm256_setzero_si256(); 8];
-            for (lr, pr) in l.iter_mut().zip(&p) {
-                *lr = lanes(pr, &xv, q8s);
-            }
-            let (sumi, summ) = reduce_pairs(l);
-            let xd = _mm256_set1_ps(xb.d);
-            let t1 = _mm256_mul_ps(_mm256_mul_ps(xd, d), _mm256_cvtepi32_ps(sumi));
-            let t2 = _mm256_mul_ps(_mm256_mul_ps(xd, dmin), _mm256_cvtepi32_ps(summ));
-            *a = _mm256_add_ps(*a, _mm256_sub_ps(t1, t2));
-        }
-    }
-    for (o, a) in out.iter_mut().zip(acc) {
-        // SAFETY: `o` holds 8 f32.
-        unsafe { _mm256_storeu_ps(o.as_mut_ptr(), a) };
-    }
-}
-
 // Safe wrappers: placed in a kernel table only by `x86::q4k::avx512_vnni`,
 // which takes the `Avx512Vnni` detection token.
 
@@ -289,13 +229,3 @@ pub(super) fn vnni_dot4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
     unsafe { dot4(w, x, out) }
 }
-pub(super) fn vnni_tile8x1(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
-    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
-    unsafe { tile8::<1>(w, x, out) }
-}
-pub(super) fn vnni_tile8x4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 4]) {
-    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
-    unsafe { tile8::<4>(w, x, out) }
-}
-
-const _: () = assert!(QK_K == 256);

@@ -25,15 +25,15 @@ pub(crate) fn avx512(proof: Avx512) -> RowKernels<BlockQ6K, BlockQ8K> {
     avx2(proof.avx2())
 }
 
-/// The AVX-512 VL + VNNI kernels: one row, two rows (prefetched) and the
-/// 8-row tiles of [`q6k_vnni`], the scalar bits (the one Q6_K order).
+/// The AVX-512 VL + VNNI kernels of [`q6k_vnni`]: one row, two rows
+/// (prefetched) and 4 activation rows, the scalar bits (the one Q6_K order).
 pub(crate) fn avx512_vnni(proof: Avx512Vnni) -> RowKernels<BlockQ6K, BlockQ8K> {
     RowKernels {
         quantize_act: avx512(proof.avx512()).quantize_act,
         dot: q6k_vnni::vnni_dot,
         dot4: Some(q6k_vnni::vnni_dot4),
         rows2: Some(q6k_vnni::vnni_dot2),
-        tile8x1: Some(q6k_vnni::vnni_tile8x1),
-        tile8x4: Some(q6k_vnni::vnni_tile8x4),
+        tile8x1: None,
+        tile8x4: None,
     }
 }
