@@ -320,27 +320,24 @@ impl crate::quant::QuantType for BlockQ4K {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
-    /// SIMD kernels in default numerics; the scalar reference otherwise.
+    /// x86 (AVX2, AVX-512, AVX-512 VNNI: `x86::q4k`) and aarch64 (NEON,
+    /// dotprod: `arm::q4k`): the SIMD kernels in default numerics; the
+    /// scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
     ) -> crate::quant::RowKernels<Self, BlockQ8K> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (
-                crate::cpu::Isa::Avx2(_)
-                | crate::cpu::Isa::Avx512(_)
-                | crate::cpu::Isa::Avx512Vnni(_),
-                crate::quant::Numerics::Default,
-            ) => crate::quant::RowKernels {
-                quantize_act: Self::quantize_act,
-                dot: crate::x86::q4k::dot_q4k_q8k,
-                dot4: Some(crate::x86::q4k::dot4_q4k_q8k),
-                rows2: None,
-                tile8x1: None,
-                tile8x4: None,
-            },
+            (crate::cpu::Isa::Avx2(t), crate::quant::Numerics::Default) => crate::x86::q4k::avx2(t),
+            #[cfg(target_arch = "x86_64")]
+            (crate::cpu::Isa::Avx512(t), crate::quant::Numerics::Default) => {
+                crate::x86::q4k::avx512(t)
+            }
+            #[cfg(target_arch = "x86_64")]
+            (crate::cpu::Isa::Avx512Vnni(t), crate::quant::Numerics::Default) => {
+                crate::x86::q4k::avx512_vnni(t)
+            }
             #[cfg(target_arch = "aarch64")]
             (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q4k::neon(t),
             #[cfg(target_arch = "aarch64")]

@@ -3,7 +3,10 @@
 //! scalar reference's per-block float sequence, so every result has the
 //! scalar bits ([`crate::quants::q4_k::dot_q4k_q8k`]).
 
+use super::{q4k_tile, q4k_vnni};
 use crate::blocks::{BlockQ8K, QK_K};
+use crate::cpu::{Avx2, Avx512, Avx512Vnni};
+use crate::quant::RowKernels;
 use crate::quants::q4_k::BlockQ4K;
 use crate::quants::scale_min_k4;
 use std::arch::x86_64::*;
@@ -126,6 +129,36 @@ pub(crate) fn dot_q4k_q8k(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
 pub(crate) fn dot4_q4k_q8k(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     // SAFETY: as in `dot_q4k_q8k`.
     unsafe { dot4_avx2(w, x, out) }
+}
+
+/// The AVX2 kernels (default numerics).
+pub(crate) fn avx2(_proof: Avx2) -> RowKernels<BlockQ4K, BlockQ8K> {
+    RowKernels {
+        quantize_act: super::avx2::quantize_q8_k,
+        dot: dot_q4k_q8k,
+        dot4: Some(dot4_q4k_q8k),
+        rows2: None,
+        tile8x1: None,
+        tile8x4: None,
+    }
+}
+
+/// The AVX-512 F + BW kernels (the AVX2 code: same bits).
+pub(crate) fn avx512(proof: Avx512) -> RowKernels<BlockQ4K, BlockQ8K> {
+    avx2(proof.avx2())
+}
+
+/// The AVX-512 VL + VNNI kernels (default numerics): one row, two rows
+/// (prefetched) from [`q4k_vnni`], the 8-row tiles of [`q4k_tile`].
+pub(crate) fn avx512_vnni(proof: Avx512Vnni) -> RowKernels<BlockQ4K, BlockQ8K> {
+    RowKernels {
+        quantize_act: avx512(proof.avx512()).quantize_act,
+        dot: q4k_vnni::vnni_dot,
+        dot4: Some(q4k_vnni::vnni_dot4),
+        rows2: Some(q4k_vnni::vnni_dot2),
+        tile8x1: Some(q4k_tile::vnni_tile8x1),
+        tile8x4: Some(q4k_tile::vnni_tile8x4),
+    }
 }
 
 #[cfg(test)]
