@@ -16,6 +16,7 @@
 //! it replaces and 0.86 ns for the previous 8-row tile.
 
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
+use crate::x86::gemv8::{gather_scales, hsum_broadcast, prefetch_next_rows, row_offsets};
 use core::arch::x86_64::*;
 
 /// Eight Q4_0 rows (back to back in `w`) times one Q8_0 row: `out[0][r]`.
@@ -35,15 +36,9 @@ pub(crate) unsafe fn gemv8_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut
         8 * n,
         "dot8: weights are not 8 rows of the activation's length"
     );
-    let row_bytes = i32::try_from(n * B)
-        .ok()
-        .filter(|rb| rb.checked_mul(7).is_some());
-    let Some(rb) = row_bytes else {
-        panic!("dot8: row of {n} blocks too long for the gather");
-    };
+    let offsets = row_offsets(n * B);
     let base = w.as_ptr().cast::<u8>();
     let low = _mm256_set1_epi8(0xF);
-    let offsets = _mm256_setr_epi32(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb);
     let eight = _mm256_set1_epi8(8);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
@@ -53,14 +48,7 @@ pub(crate) unsafe fn gemv8_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut
             // SAFETY: as above: the offset stays inside `w`.
             unsafe { base.add(r * n * B + i * B) }
         };
-        // Prefetch the next 8 rows (the next tile, contiguous after these)
-        // at 8 blocks per step, so it is in cache when this one ends: eight
-        // interleaved row streams defeat the hardware prefetcher. A
-        // prefetch never faults: an address past `w` is harmless.
-        let next = base.wrapping_add(8 * n * B + 8 * i * B).cast::<i8>();
-        for line in 0..3 {
-            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line));
-        }
+        prefetch_next_rows::<3>(base, 8 * n * B, i * B);
         // SAFETY: `qs` holds 32 bytes: elements 0..16, then 16..32.
         let (q, xlo, xhi) = unsafe {
             let p = xb.qs.as_ptr().cast::<__m128i>();
@@ -91,18 +79,11 @@ pub(crate) unsafe fn gemv8_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut
         let sums = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
         // 8·Σq, exact.
         let t8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), eight, q);
-        let t8 = _mm_add_epi32(
-            _mm256_castsi256_si128(t8),
-            _mm256_extracti128_si256::<1>(t8),
-        );
-        let t8 = _mm_add_epi32(t8, _mm_shuffle_epi32::<0x4E>(t8));
-        let t8 = _mm_add_epi32(t8, _mm_shuffle_epi32::<0xB1>(t8));
-        let sums = _mm256_sub_epi32(sums, _mm256_broadcastd_epi32(t8));
+        let sums = _mm256_sub_epi32(sums, hsum_broadcast(t8));
         // The eight rows' scales: 4 bytes at each block start, low half.
         // SAFETY: every offset is a block start inside `w` (checked above),
         // and a block has more than 4 bytes.
-        let dw = unsafe { _mm256_i32gather_epi32::<1>(at(0).cast(), offsets) };
-        let dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dw));
+        let dw = unsafe { gather_scales(at(0), offsets) };
         let d = _mm256_mul_ps(dw, _mm256_set1_ps(xb.d.to_f32()));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), d, acc);
     }
