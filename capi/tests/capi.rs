@@ -112,8 +112,8 @@ fn the_last_error_belongs_to_the_thread() {
 fn model_info_describes_the_model() {
     let model = open_model(1);
     let mut info = std::mem::MaybeUninit::uninit();
-    // SAFETY: live handle, writable out.
     assert_eq!(
+        // SAFETY: live handle, writable out.
         unsafe { edge_llama_model_get_info(model, info.as_mut_ptr()) },
         EDGE_LLAMA_OK
     );

@@ -67,8 +67,8 @@ fn run(
 
 fn position(session: *const EdgeLlamaSession) -> usize {
     let mut pos = usize::MAX;
-    // SAFETY: live handle, writable out.
     assert_eq!(
+        // SAFETY: live handle, writable out.
         unsafe { edge_llama_session_position(session, &mut pos) },
         EDGE_LLAMA_OK
     );
@@ -86,8 +86,8 @@ fn a_restored_session_continues_exactly_as_the_saved_one() {
     );
     let path = temp("state.elss");
     let cpath = cstr(path.to_str().expect("UTF-8"));
-    // SAFETY: live handle and C string.
     assert_eq!(
+        // SAFETY: live handle and C string.
         unsafe { edge_llama_session_save(a, cpath.as_ptr()) },
         EDGE_LLAMA_OK,
         "{}",
@@ -139,8 +139,8 @@ fn bad_state_files_are_refused_and_leave_the_session_as_it_was() {
     );
     let good = temp("good.elss");
     let cgood = cstr(good.to_str().expect("UTF-8"));
-    // SAFETY: live handle and C string.
     assert_eq!(
+        // SAFETY: live handle and C string.
         unsafe { edge_llama_session_save(s, cgood.as_ptr()) },
         EDGE_LLAMA_OK
     );
@@ -157,8 +157,8 @@ fn bad_state_files_are_refused_and_leave_the_session_as_it_was() {
         .expect("write model");
     let other_path = cstr(other_model_path.to_str().expect("UTF-8"));
     let mut other = null_mut();
-    // SAFETY: valid C string and out pointer.
     assert_eq!(
+        // SAFETY: valid C string and out pointer.
         unsafe { edge_llama_model_open(other_path.as_ptr(), 1, &mut other) },
         EDGE_LLAMA_OK
     );
@@ -177,8 +177,8 @@ fn bad_state_files_are_refused_and_leave_the_session_as_it_was() {
     );
     let foreign = temp("foreign.elss");
     let cforeign = cstr(foreign.to_str().expect("UTF-8"));
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { edge_llama_session_save(os, cforeign.as_ptr()) },
         EDGE_LLAMA_OK
     );
@@ -218,8 +218,8 @@ fn bad_state_files_are_refused_and_leave_the_session_as_it_was() {
             "a failed restore leaves the session alone"
         );
     }
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { edge_llama_session_save(s, null()) },
         EDGE_LLAMA_ERR_INVALID_ARGUMENT
     );
@@ -476,8 +476,8 @@ fn another_thread_cancels_a_long_prompt() {
     let model = open_model(1);
     let (s, sampler) = session_and_sampler(model);
     let mut cancel = null_mut();
-    // SAFETY: live handle, writable out.
     assert_eq!(
+        // SAFETY: live handle, writable out.
         unsafe { edge_llama_session_cancel_handle(s, &mut cancel) },
         EDGE_LLAMA_OK
     );

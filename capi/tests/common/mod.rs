@@ -49,8 +49,8 @@ pub fn open_model(threads: u32) -> *mut EdgeLlamaModel {
 
 pub fn greedy_params() -> EdgeLlamaSamplerParams {
     let mut p = std::mem::MaybeUninit::uninit();
-    // SAFETY: writable out pointer.
     assert_eq!(
+        // SAFETY: writable out pointer.
         unsafe { edge_llama_sampler_params_default(p.as_mut_ptr()) },
         EDGE_LLAMA_OK
     );
