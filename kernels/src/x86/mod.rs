@@ -17,6 +17,7 @@ pub(crate) mod iq4_nl;
 #[cfg(test)]
 mod kq_tests;
 pub(crate) mod panel;
+pub(crate) mod panel_kq;
 pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;
