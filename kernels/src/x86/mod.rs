@@ -13,6 +13,7 @@ pub(crate) mod avx512;
 mod block_macros;
 pub(crate) mod gemv_q4_0;
 mod gemv_q4k;
+mod gemv_q6k;
 pub(crate) mod gemv_q8_0;
 pub(crate) mod iq4_nl;
 #[cfg(test)]
