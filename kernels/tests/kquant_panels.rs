@@ -183,3 +183,12 @@ fn q4_k_panels_equal_single_row_dots() {
         assert!(checked > 0, "avx512 VNNI path without Q4_K panels");
     }
 }
+
+#[test]
+fn q6_k_panels_equal_single_row_dots() {
+    let checked = check_panels::<BlockQ6K>(0x4B50_0006, |b, [d, _]| b.d = d);
+    println!("{checked} Q6_K panel tiles checked");
+    if vnni_available() {
+        assert!(checked > 0, "avx512 VNNI path without Q6_K panels");
+    }
+}

@@ -20,6 +20,7 @@ pub(crate) mod iq4_nl;
 mod kq_tests;
 pub(crate) mod panel;
 pub(crate) mod panel_kq;
+pub(crate) mod panel_q6k;
 pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;

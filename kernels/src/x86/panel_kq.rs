@@ -1,5 +1,6 @@
 //! AVX-512 VNNI panel kernels (see [`crate::quant::panel`]) for Q4_K
-//! weights multiplied with Q8_K activations, in the default numerics.
+//! weights multiplied with Q8_K activations, in the default numerics, and
+//! the Q8_K panel layout (which `panel_q6k` shares).
 //!
 //! Layouts (all little-endian):
 //! - a packed activation super-block position ([`ACT_BLOCK_BYTES`], 16
@@ -29,11 +30,11 @@ use crate::quants::{scale_min_k4, BlockQ4K};
 use core::arch::x86_64::*;
 
 /// Bytes of the packed activation values of one super-block position.
-const ACT_QS: usize = QK_K * PANEL_ROWS;
+pub(super) const ACT_QS: usize = QK_K * PANEL_ROWS;
 /// Bytes of the packed block sums of one super-block position.
-const ACT_BS: usize = 8 * PANEL_ROWS * 4;
+pub(super) const ACT_BS: usize = 8 * PANEL_ROWS * 4;
 /// Bytes of one packed activation super-block position (16 rows).
-const ACT_BLOCK_BYTES: usize = ACT_QS + ACT_BS + 4 * PANEL_ROWS;
+pub(super) const ACT_BLOCK_BYTES: usize = ACT_QS + ACT_BS + 4 * PANEL_ROWS;
 
 /// Offsets inside one prepared super-block position (8 rows).
 const W_VALS: usize = 0;
@@ -65,7 +66,7 @@ fn put_i32(o: &mut [u8], at: usize, v: i32) {
 /// # Panics
 /// When `rows` is 0 or over 16, `x.len()` is not a multiple of `rows`, or
 /// `out` is not `x.len() / rows` block positions long.
-pub(crate) fn pack_q8k(x: &[BlockQ8K], rows: usize, out: &mut [u8]) {
+pub(super) fn pack_q8k(x: &[BlockQ8K], rows: usize, out: &mut [u8]) {
     assert!(
         (1..=PANEL_ROWS).contains(&rows) && x.len().is_multiple_of(rows),
         "panel: bad row count"

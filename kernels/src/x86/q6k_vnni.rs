@@ -86,6 +86,13 @@ pub(super) fn prep(w: &BlockQ6K) -> Prep {
     Prep { q, sc, sc16 }
 }
 
+impl Prep {
+    /// The levels (0..63) of elements 64k..64k + 64, k = 0..4.
+    pub(super) fn levels(&self) -> &[__m512i; 4] {
+        &self.q
+    }
+}
+
 /// The activation's 256 bytes as four 512-bit registers.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
