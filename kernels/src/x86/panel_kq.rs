@@ -106,8 +106,11 @@ fn prep_q4k(w: &[BlockQ4K], out: &mut [u8]) {
     assert_eq!(w.len() % PANEL_TILE_ROWS, 0, "panel: not 8 weight rows");
     let n = w.len() / PANEL_TILE_ROWS;
     assert_eq!(out.len(), n * PREP_BLOCK_BYTES, "panel: bad scratch length");
-    for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
-        for r in 0..PANEL_TILE_ROWS {
+    prefetch_next_tile(w);
+    // Row by row: each row's blocks are read in map order (one stream at
+    // a time for the hardware prefetcher).
+    for r in 0..PANEL_TILE_ROWS {
+        for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
             let b = &w[r * n + i];
             let vals = &mut o[W_VALS + r * QK_K..W_VALS + (r + 1) * QK_K];
             // SAFETY: handed out only by `q4k`, which takes an
@@ -124,6 +127,23 @@ fn prep_q4k(w: &[BlockQ4K], out: &mut [u8]) {
             o[W_D + 4 * r..][..4].copy_from_slice(&b.d.to_f32().to_le_bytes());
             o[W_DMIN + 4 * r..][..4].copy_from_slice(&b.dmin.to_f32().to_le_bytes());
         }
+    }
+}
+
+/// Asks for the 8 rows after `w` (the next tile: rows follow each other
+/// in the map) to be brought into cache while the panels pass over this
+/// tile, so that preparing them waits less on memory (rows of a few
+/// super-blocks are too short for the hardware prefetcher to pick up). A
+/// prefetch never faults: addresses past the map are harmless. Measured
+/// with 4 panels per tile (batches of 64) and rows of 8 super-blocks:
+/// prep + tiles 64 instead of 70 ns per row and super-block (57 with the
+/// rows in cache).
+pub(super) fn prefetch_next_tile<W>(w: &[W]) {
+    let bytes = std::mem::size_of_val(w);
+    let next = w.as_ptr().cast::<i8>().wrapping_add(bytes);
+    for line in 0..bytes.div_ceil(64) {
+        // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line)) };
     }
 }
 

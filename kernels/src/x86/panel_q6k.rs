@@ -16,7 +16,7 @@
 //! `acc = fma(f32(sumi)·d_w, d_x, acc)` in super-block order: the bits of
 //! `dot`.
 
-use super::panel_kq::{pack_q8k, ACT_BLOCK_BYTES, ACT_BS, ACT_QS};
+use super::panel_kq::{pack_q8k, prefetch_next_tile, ACT_BLOCK_BYTES, ACT_BS, ACT_QS};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
 use crate::cpu::Avx512Vnni;
 use crate::quant::panel::{PanelKernels, PanelOut, PANEL_TILE_ROWS};
@@ -54,8 +54,11 @@ fn prep_q6k(w: &[BlockQ6K], out: &mut [u8]) {
     assert_eq!(w.len() % PANEL_TILE_ROWS, 0, "panel: not 8 weight rows");
     let n = w.len() / PANEL_TILE_ROWS;
     assert_eq!(out.len(), n * PREP_BLOCK_BYTES, "panel: bad scratch length");
-    for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
-        for r in 0..PANEL_TILE_ROWS {
+    prefetch_next_tile(w);
+    // Row by row: each row's blocks are read in map order (one stream at
+    // a time for the hardware prefetcher).
+    for r in 0..PANEL_TILE_ROWS {
+        for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
             let b = &w[r * n + i];
             let vals = &mut o[W_VALS + r * QK_K..W_VALS + (r + 1) * QK_K];
             // SAFETY: handed out only by `q6k`, which takes an
