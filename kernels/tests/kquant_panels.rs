@@ -3,7 +3,7 @@
 //! (1..=16 activation rows, the rest padding), rows of 1 to many
 //! super-blocks, quantized rows, random-byte blocks (every bit pattern is a
 //! valid block), extreme levels, activations of −128/127 and extreme block
-//! sums.
+//! sums. Also the single-token 8-row products on long rows.
 
 use edge_llama_kernels::quant::panel::{PanelOut, PANEL_ROWS, PANEL_TILE_ROWS};
 use edge_llama_kernels::*;
@@ -191,4 +191,44 @@ fn q6_k_panels_equal_single_row_dots() {
     if vnni_available() {
         assert!(checked > 0, "avx512 VNNI path without Q6_K panels");
     }
+}
+
+/// The single-token 8-row products (`tile8x1`) on rows of 1 to 88
+/// super-blocks (a TinyLlama `ffn_down` row is 22, a Llama-2-7B one 43),
+/// against `dot`.
+fn check_tile8x1<T: QuantType<Act = BlockQ8K> + Clone>(seed: u64, fix: fn(&mut T, [f16; 2])) {
+    let mut r = Rng(seed);
+    for path in available() {
+        for numerics in [Numerics::Default, Numerics::LlamaCpp] {
+            let rk = kernels_for(path)
+                .expect("listed path")
+                .with_numerics(numerics)
+                .quant::<T>();
+            for nb in [1, 2, 22, 43, 88] {
+                let w: Vec<T> = (0..8).flat_map(|_| weight_row(&mut r, nb, fix)).collect();
+                let x = act_row(&mut r, nb);
+                let mut out = [[f32::NAN; 8]; 1];
+                rk.tile8::<1>(&w, &x, &mut out);
+                for row in 0..8 {
+                    let want = (rk.dot)(&w[row * nb..(row + 1) * nb], &x);
+                    assert!(
+                        same(out[0][row], want)
+                            && same(want, T::dot(numerics, &w[row * nb..(row + 1) * nb], &x)),
+                        "{path} {numerics:?} {:?} tile8x1 ({nb} blocks) row {row}: {} vs {want}",
+                        T::TYPE,
+                        out[0][row]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn q4_k_and_q6_k_tile8x1_on_long_rows() {
+    check_tile8x1::<BlockQ4K>(0x4B50_0014, |b, [d, m]| {
+        b.d = d;
+        b.dmin = m;
+    });
+    check_tile8x1::<BlockQ6K>(0x4B50_0016, |b, [d, _]| b.d = d);
 }
