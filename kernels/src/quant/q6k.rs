@@ -2,6 +2,7 @@
 
 use crate::blocks::{BlockQ6K, BlockQ8K};
 use crate::cpu::{Cpu, Isa};
+use crate::quant::panel::PanelKernels;
 use crate::quant::{DotFn, LlamaCppKernel, Numerics, QuantType, RowKernels};
 use crate::scalar;
 use crate::types::GgmlType;
@@ -48,6 +49,17 @@ impl QuantType for BlockQ6K {
             #[cfg(target_arch = "aarch64")]
             (Isa::Dotprod(t), _) => crate::arm::q6k::dotprod(t),
             (Isa::Scalar, n) => Self::reference(n),
+        }
+    }
+
+    /// AVX-512 VNNI: `x86::panel_q6k` (the one Q6_K order; under llama.cpp
+    /// numerics the driver still picks llama.cpp's kernel per batch).
+    fn panel(cpu: Cpu, numerics: Numerics) -> Option<PanelKernels<Self, BlockQ8K>> {
+        let _ = numerics;
+        match cpu.isa() {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni(t) => Some(crate::x86::panel_q6k::q6k(t)),
+            _ => None,
         }
     }
 }

@@ -347,4 +347,18 @@ impl crate::quant::QuantType for BlockQ4K {
             (_, n) => Self::reference(n),
         }
     }
+
+    /// AVX-512 VNNI, default numerics: `x86::panel_kq`.
+    fn panel(
+        cpu: crate::cpu::Cpu,
+        numerics: crate::quant::Numerics,
+    ) -> Option<crate::quant::panel::PanelKernels<Self, BlockQ8K>> {
+        match (cpu.isa(), numerics) {
+            #[cfg(target_arch = "x86_64")]
+            (crate::cpu::Isa::Avx512Vnni(t), crate::quant::Numerics::Default) => {
+                Some(crate::x86::panel_kq::q4k(t))
+            }
+            _ => None,
+        }
+    }
 }

@@ -13,11 +13,15 @@ pub(crate) mod avx512;
 mod block_macros;
 mod gemv8;
 pub(crate) mod gemv_q4_0;
+mod gemv_q4k;
+mod gemv_q6k;
 pub(crate) mod gemv_q8_0;
 pub(crate) mod iq4_nl;
 #[cfg(test)]
 mod kq_tests;
 pub(crate) mod panel;
+pub(crate) mod panel_kq;
+pub(crate) mod panel_q6k;
 pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;

@@ -3,7 +3,7 @@
 //! scalar reference's per-block float sequence, so every result has the
 //! scalar bits ([`crate::quants::q4_k::dot_q4k_q8k`]).
 
-use super::{q4k_tile, q4k_vnni};
+use super::{gemv_q4k, q4k_tile, q4k_vnni};
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::cpu::{Avx2, Avx512, Avx512Vnni};
 use crate::quant::RowKernels;
@@ -148,15 +148,17 @@ pub(crate) fn avx512(proof: Avx512) -> RowKernels<BlockQ4K, BlockQ8K> {
     avx2(proof.avx2())
 }
 
-/// The AVX-512 VL + VNNI kernels (default numerics): one row, two rows
-/// (prefetched) from [`q4k_vnni`], the 8-row tiles of [`q4k_tile`].
+/// The AVX-512 VL + VNNI kernels (default numerics): one row and 4
+/// activation rows from [`q4k_vnni`], the 8-row × 4 tile of [`q4k_tile`],
+/// and the 8-row single-token product of [`gemv_q4k`] (no `rows2`: single
+/// tokens run eight rows at a time through it).
 pub(crate) fn avx512_vnni(proof: Avx512Vnni) -> RowKernels<BlockQ4K, BlockQ8K> {
     RowKernels {
         quantize_act: avx512(proof.avx512()).quantize_act,
         dot: q4k_vnni::vnni_dot,
         dot4: Some(q4k_vnni::vnni_dot4),
-        rows2: Some(q4k_vnni::vnni_dot2),
-        tile8x1: Some(q4k_tile::vnni_tile8x1),
+        rows2: None,
+        tile8x1: Some(gemv_q4k::vnni_gemv8),
         tile8x4: Some(q4k_tile::vnni_tile8x4),
     }
 }

@@ -211,10 +211,6 @@ fn tile8<const V: usize>(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; V]
 // Safe wrappers: placed in a kernel table only by `x86::q4k::avx512_vnni`,
 // which takes the `Avx512Vnni` detection token.
 
-pub(super) fn vnni_tile8x1(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
-    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
-    unsafe { tile8::<1>(w, x, out) }
-}
 pub(super) fn vnni_tile8x4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 4]) {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
     unsafe { tile8::<4>(w, x, out) }

@@ -1,6 +1,7 @@
 //! Q4_K × Q8_K with AVX-512 (F, BW, VL) and VNNI, in the default numerics:
-//! one row, two rows (generation) and one row × 4 activation rows (the
-//! 8-row tiles are in `q4k_tile`).
+//! one row and one row × 4 activation rows, and the per-block pieces the
+//! 8-row single-token product (`gemv_q4k`) is made of (the 8-row × 4 tile is
+//! in `q4k_tile`).
 //!
 //! Every kernel computes, per super-block and (weight row, activation row)
 //! pair, the two exact integer sums of the scalar reference
@@ -117,7 +118,7 @@ pub(super) fn load_x(x: &BlockQ8K) -> [__m512i; 4] {
 /// 4..8 to summ (all exact).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn lanes(p: &Prep, x: &[__m512i; 4], q8s: __m128i) -> __m256i {
+pub(super) fn lanes(p: &Prep, x: &[__m512i; 4], q8s: __m128i) -> __m256i {
     let mut acc = _mm512_setzero_si512();
     for ((q, xv), sc) in p.q.iter().zip(x).zip(&p.sc) {
         acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(*q, *xv), *sc);
@@ -164,40 +165,6 @@ fn dot(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
     acc
 }
 
-/// How many super-blocks ahead the two-row kernel prefetches (2.3 KiB).
-const PREFETCH_SB: usize = 16;
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn dot2(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 2]) {
-    let n = x.len();
-    assert_eq!(w.len(), 2 * n, "dot2: weights are not 2 rows");
-    let (w0, w1) = w.split_at(n);
-    let (mut a0, mut a1) = (0f32, 0f32);
-    for (i, xb) in x.iter().enumerate() {
-        for row in [w0, w1] {
-            // 144 bytes span at most three lines; a prefetch never faults.
-            let p = row.as_ptr().wrapping_add(i + PREFETCH_SB).cast::<i8>();
-            for line in 0..3 {
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * line));
-            }
-        }
-        let xv = load_x(xb);
-        let q8s = pair_bsums(xb);
-        let (b0, b1) = (&w0[i], &w1[i]);
-        let l0 = lanes(&prep(b0), &xv, q8s);
-        let l1 = lanes(&prep(b1), &xv, q8s);
-        // [s0 s0 s1 s1 | m0 m0 m1 m1] → lane 0: s0, 1: s1, 4: m0, 5: m1.
-        let h = _mm256_hadd_epi32(l0, l1);
-        let h = _mm256_hadd_epi32(h, h);
-        let mut v = [0i32; 8];
-        // SAFETY: `v` holds 8 i32.
-        unsafe { _mm256_storeu_si256(v.as_mut_ptr().cast(), h) };
-        a0 = step(a0, xb.d, b0.d.to_f32(), b0.dmin.to_f32(), (v[0], v[4]));
-        a1 = step(a1, xb.d, b1.d.to_f32(), b1.dmin.to_f32(), (v[1], v[5]));
-    }
-    *out = [a0, a1];
-}
-
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     let n = w.len();
@@ -220,10 +187,6 @@ fn dot4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
 pub(super) fn vnni_dot(w: &[BlockQ4K], x: &[BlockQ8K]) -> f32 {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
     unsafe { dot(w, x) }
-}
-pub(super) fn vnni_dot2(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 2]) {
-    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
-    unsafe { dot2(w, x, out) }
 }
 pub(super) fn vnni_dot4(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.

@@ -3,7 +3,7 @@
 //! constructor takes the detection token of its instruction set, so these
 //! kernels can only be handed out on a CPU that runs them.
 
-use super::{avx2, q6k_vnni};
+use super::{avx2, gemv_q6k, q6k_vnni};
 use crate::blocks::{BlockQ6K, BlockQ8K};
 use crate::cpu::{Avx2, Avx512, Avx512Vnni};
 use crate::quant::RowKernels;
@@ -25,15 +25,17 @@ pub(crate) fn avx512(proof: Avx512) -> RowKernels<BlockQ6K, BlockQ8K> {
     avx2(proof.avx2())
 }
 
-/// The AVX-512 VL + VNNI kernels of [`q6k_vnni`]: one row, two rows
-/// (prefetched) and 4 activation rows, the scalar bits (the one Q6_K order).
+/// The AVX-512 VL + VNNI kernels: one row and 4 activation rows of
+/// [`q6k_vnni`], the 8-row single-token product of [`gemv_q6k`] (no
+/// `rows2`: single tokens run eight rows at a time through it); the scalar
+/// bits (the one Q6_K order).
 pub(crate) fn avx512_vnni(proof: Avx512Vnni) -> RowKernels<BlockQ6K, BlockQ8K> {
     RowKernels {
         quantize_act: avx512(proof.avx512()).quantize_act,
         dot: q6k_vnni::vnni_dot,
         dot4: Some(q6k_vnni::vnni_dot4),
-        rows2: Some(q6k_vnni::vnni_dot2),
-        tile8x1: None,
+        rows2: None,
+        tile8x1: Some(gemv_q6k::vnni_gemv8),
         tile8x4: None,
     }
 }

@@ -1,5 +1,6 @@
-//! Q6_K × Q8_K with AVX-512 (F, BW, VL) and VNNI: one row, two rows
-//! (generation) and one row × 4 activation rows (prompts). No 8-row tile
+//! Q6_K × Q8_K with AVX-512 (F, BW, VL) and VNNI: one row and one row × 4
+//! activation rows, and the per-block pieces of the 8-row single-token
+//! product (`gemv_q6k`). No 8-row tile
 //! yet: one that unpacked each super-block once for 8 rows and reduced
 //! each row's lanes measured slower than `dot4` (3.3 against 2.6 ns per
 //! super-block pair on Zen 4); a transposed tile as Q4_K's is the next step.
@@ -22,7 +23,7 @@ use std::arch::x86_64::*;
 
 /// A Q6_K super-block unpacked for the integer sums.
 #[derive(Clone, Copy)]
-struct Prep {
+pub(super) struct Prep {
     /// Levels (0..63) of elements 64k..64k + 64, in element order.
     q: [__m512i; 4],
     /// The matching i16 group scales (i16 lane m: group 4k + m/8).
@@ -33,7 +34,7 @@ struct Prep {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn prep(w: &BlockQ6K) -> Prep {
+pub(super) fn prep(w: &BlockQ6K) -> Prep {
     // SAFETY: `scales` has 16 bytes.
     let s8 = unsafe { _mm_loadu_si128(w.scales.as_ptr().cast()) };
     let sc16 = _mm256_cvtepi8_epi16(s8);
@@ -85,10 +86,17 @@ fn prep(w: &BlockQ6K) -> Prep {
     Prep { q, sc, sc16 }
 }
 
+impl Prep {
+    /// The levels (0..63) of elements 64k..64k + 64, k = 0..4.
+    pub(super) fn levels(&self) -> &[__m512i; 4] {
+        &self.q
+    }
+}
+
 /// The activation's 256 bytes as four 512-bit registers.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn load_x(x: &BlockQ8K) -> [__m512i; 4] {
+pub(super) fn load_x(x: &BlockQ8K) -> [__m512i; 4] {
     let p = x.qs.as_ptr();
     // SAFETY: qs has 256 bytes; 64-byte loads at 0, 64, 128, 192.
     unsafe {
@@ -103,7 +111,7 @@ fn load_x(x: &BlockQ8K) -> [__m512i; 4] {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn load_bsums(x: &BlockQ8K) -> __m256i {
+pub(super) fn load_bsums(x: &BlockQ8K) -> __m256i {
     // SAFETY: bsums has 16 i16 = 32 bytes.
     unsafe { _mm256_loadu_si256(x.bsums.as_ptr().cast()) }
 }
@@ -111,7 +119,7 @@ fn load_bsums(x: &BlockQ8K) -> __m256i {
 /// Eight i32 lanes adding up to one super-block pair's sumi (exact).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 #[inline]
-fn lanes(p: &Prep, x: &[__m512i; 4], bsums: __m256i) -> __m256i {
+pub(super) fn lanes(p: &Prep, x: &[__m512i; 4], bsums: __m256i) -> __m256i {
     let mut acc = _mm512_setzero_si512();
     for ((q, xv), sc) in p.q.iter().zip(x).zip(&p.sc) {
         acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(*q, *xv), *sc);
@@ -150,38 +158,6 @@ fn dot(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     acc
 }
 
-/// How many super-blocks ahead the two-row kernel prefetches (3.3 KiB).
-const PREFETCH_SB: usize = 16;
-
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-fn dot2(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 2]) {
-    let n = x.len();
-    assert_eq!(w.len(), 2 * n, "dot2: weights are not 2 rows");
-    let (w0, w1) = w.split_at(n);
-    let (mut a0, mut a1) = (0f32, 0f32);
-    for (i, xb) in x.iter().enumerate() {
-        for row in [w0, w1] {
-            // 210 bytes span at most four lines; a prefetch never faults.
-            let p = row.as_ptr().wrapping_add(i + PREFETCH_SB).cast::<i8>();
-            for line in 0..4 {
-                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * line));
-            }
-        }
-        let xv = load_x(xb);
-        let bs = load_bsums(xb);
-        let (b0, b1) = (&w0[i], &w1[i]);
-        let l0 = lanes(&prep(b0), &xv, bs);
-        let l1 = lanes(&prep(b1), &xv, bs);
-        // [s0 s0 s1 s1 | s0 s0 s1 s1] → lanes 0 and 1 after the last add.
-        let h = _mm256_hadd_epi32(l0, l1);
-        let h = _mm256_hadd_epi32(h, h);
-        let s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
-        a0 = step(a0, xb.d, b0.d.to_f32(), _mm_cvtsi128_si32(s));
-        a1 = step(a1, xb.d, b1.d.to_f32(), _mm_extract_epi32::<1>(s));
-    }
-    *out = [a0, a1];
-}
-
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn dot4(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     let n = w.len();
@@ -204,10 +180,6 @@ fn dot4(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
 pub(super) fn vnni_dot(w: &[BlockQ6K], x: &[BlockQ8K]) -> f32 {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
     unsafe { dot(w, x) }
-}
-pub(super) fn vnni_dot2(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 2]) {
-    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
-    unsafe { dot2(w, x, out) }
 }
 pub(super) fn vnni_dot4(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [f32; 4]) {
     // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.

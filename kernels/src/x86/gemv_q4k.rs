@@ -1,0 +1,91 @@
+//! The AVX-512 VNNI single-token Q4_K product, eight weight rows at a time
+//! (lane r of the result = row r), straight from the mapped layout.
+//!
+//! Per super-block position: each row's block is unpacked as in
+//! [`super::q4k_vnni`] (levels, i16 sub-block scales) and gives the exact
+//! partial sums of sumi (`vpmaddubsw`, `vpdpwssd`) and summ (`vpmaddwd` of
+//! the minimums with the activation's pair sums); six `vphaddd` and two
+//! lane permutes turn the eight rows' partials into sumi and summ with lane
+//! r = row r. The scales d and dmin of the eight rows come in with one
+//! gather. Each lane then takes the reference's float step,
+//! `acc += (d_x·d_w)·f32(sumi) − (d_x·dmin_w)·f32(summ)`, in super-block
+//! order, so every row gets the bits of
+//! [`crate::quants::q4_k::dot_q4k_q8k`]. While it runs, the next eight rows
+//! (which follow these in the map) are prefetched linearly: eight
+//! interleaved row streams defeat the hardware prefetcher.
+
+use super::q4k_vnni::{lanes, load_x, pair_bsums, prep};
+use crate::blocks::BlockQ8K;
+use crate::quants::q4_k::BlockQ4K;
+use core::arch::x86_64::*;
+
+/// Eight Q4_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
+///
+/// # Panics
+/// When `w` is not 8 rows of `x.len()` blocks, or a row is too long for
+/// 32-bit gather offsets.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
+    const B: usize = std::mem::size_of::<BlockQ4K>();
+    let n = x.len();
+    assert_eq!(
+        w.len(),
+        8 * n,
+        "dot8: weights are not 8 rows of the activation's length"
+    );
+    let row_bytes = i32::try_from(n * B)
+        .ok()
+        .filter(|rb| rb.checked_mul(7).is_some());
+    let Some(rb) = row_bytes else {
+        panic!("dot8: row of {n} blocks too long for the gather");
+    };
+    let base = w.as_ptr().cast::<u8>();
+    let offsets = _mm256_setr_epi32(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb);
+    let mut acc = _mm256_setzero_ps();
+    for (i, xb) in x.iter().enumerate() {
+        // The next 8 rows' share of this step: 8 blocks from 8·n·B + 8·i·B
+        // (a prefetch never faults: an address past `w` is harmless).
+        let next = base.wrapping_add(8 * n * B + 8 * i * B).cast::<i8>();
+        for line in 0..(8 * B).div_ceil(64) {
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line));
+        }
+        let xv = load_x(xb);
+        let q8s = pair_bsums(xb);
+        // Plain loop (closures would not inline into `target_feature` code).
+        let mut l = [_mm256_setzero_si256(); 8];
+        for (r, lr) in l.iter_mut().enumerate() {
+            *lr = lanes(&prep(&w[r * n + i]), &xv, q8s);
+        }
+        // [s0 s0 s1 s1 | m0 m0 m1 m1], then [s0 s1 s2 s3 | m0 m1 m2 m3].
+        let h01 = _mm256_hadd_epi32(l[0], l[1]);
+        let h23 = _mm256_hadd_epi32(l[2], l[3]);
+        let h45 = _mm256_hadd_epi32(l[4], l[5]);
+        let h67 = _mm256_hadd_epi32(l[6], l[7]);
+        let lo = _mm256_hadd_epi32(h01, h23);
+        let hi = _mm256_hadd_epi32(h45, h67);
+        let sumi = _mm256_permute2x128_si256::<0x20>(lo, hi);
+        let summ = _mm256_permute2x128_si256::<0x31>(lo, hi);
+        // d and dmin of the eight rows: the first 4 bytes of each block.
+        // SAFETY: every offset is block i of a row inside `w` (checked
+        // above), and a block has more than 4 bytes.
+        let g = unsafe { _mm256_i32gather_epi32::<1>(base.add(i * B).cast(), offsets) };
+        let dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(g));
+        let dm = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(g)));
+        let xd = _mm256_set1_ps(xb.d);
+        let p = _mm256_mul_ps(_mm256_mul_ps(xd, dw), _mm256_cvtepi32_ps(sumi));
+        let q = _mm256_mul_ps(_mm256_mul_ps(xd, dm), _mm256_cvtepi32_ps(summ));
+        acc = _mm256_add_ps(acc, _mm256_sub_ps(p, q));
+    }
+    // SAFETY: `out[0]` holds 8 f32.
+    unsafe { _mm256_storeu_ps(out[0].as_mut_ptr(), acc) };
+}
+
+/// Safe wrapper: placed in a kernel table only by `x86::q4k::avx512_vnni`,
+/// which takes the `Avx512Vnni` detection token.
+pub(super) fn vnni_gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
+    // SAFETY: handed out only by a constructor taking an `Avx512Vnni` token.
+    unsafe { gemv8(w, x, out) }
+}
