@@ -22,22 +22,23 @@ impl QuantType for BlockQ4_1 {
     }
     fn dot(numerics: Numerics, w: &[Self], x: &[BlockQ8_1]) -> f32 {
         match numerics {
-            Numerics::Default | Numerics::LlamaCpp => scalar::dot_q4_1_q8_1(w, x),
+            Numerics::Default => scalar::dot_q4_1_q8_1_blocks(w, x),
+            Numerics::LlamaCpp => scalar::dot_q4_1_q8_1(w, x),
         }
     }
 
     fn kernels(cpu: Cpu, numerics: Numerics) -> RowKernels<Self, BlockQ8_1> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2(t), _) => crate::x86::q4_1::avx2(t),
+            (Isa::Avx2(t), n) => crate::x86::q4_1::avx2(t, n),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512(t), _) => crate::x86::q4_1::avx512(t),
+            (Isa::Avx512(t), n) => crate::x86::q4_1::avx512(t, n),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512Vnni(t), _) => crate::x86::q4_1::avx512_vnni(t),
+            (Isa::Avx512Vnni(t), n) => crate::x86::q4_1::avx512_vnni(t, n),
             #[cfg(target_arch = "aarch64")]
-            (Isa::Neon(t), _) => crate::arm::q4_1::neon(t),
+            (Isa::Neon(t), n) => crate::arm::q4_1::neon(t, n),
             #[cfg(target_arch = "aarch64")]
-            (Isa::Dotprod(t), _) => crate::arm::q4_1::dotprod(t),
+            (Isa::Dotprod(t), n) => crate::arm::q4_1::dotprod(t, n),
             (Isa::Scalar, n) => Self::reference(n),
         }
     }

@@ -12,6 +12,7 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod block_macros;
 pub(crate) mod gemv_q4_0;
+pub(crate) mod gemv_q4_1;
 pub(crate) mod gemv_q8_0;
 pub(crate) mod iq4_nl;
 #[cfg(test)]
