@@ -160,8 +160,9 @@ fn default_numerics_batched_prompt_equals_token_by_token() {
 }
 
 /// As [`default_numerics_batched_prompt_equals_token_by_token`] for the
-/// SmolLM2 demo model (Q4_1: the Q4_1 panel or 8-row tiles for a batch,
-/// the 8-row single-token kernel for one token).
+/// SmolLM2 demo model (Q4_1; in the block order, see
+/// `Q4_1_DEFAULT_IN_BLOCK_ORDER`: 8-row tiles for a batch, the 8-row
+/// single-token kernel for one token).
 #[test]
 fn default_numerics_batched_prompt_equals_token_by_token_smollm2() {
     let Some(path) = common::smollm2_model() else {

@@ -1,9 +1,14 @@
 //! The Q4_1 kernels of every path against the scalar single-row dot, in
-//! both numerics: the default-order kernels (single, 2-row, 4-row, 8-row
+//! both orders: the block-order kernels (single, 2-row, 4-row, 8-row
 //! tiles) give the bits of `scalar::dot_q4_1_q8_1_blocks`, the
-//! llama.cpp-order ones those of `scalar::dot_q4_1_q8_1`.
+//! llama.cpp-order ones those of `scalar::dot_q4_1_q8_1`; and the kernels
+//! each numerics hands out give the bits of the trait's reference `dot`.
 
-use edge_llama_kernels::{available, kernels_for, scalar, BlockQ4_1, BlockQ8_1, Numerics};
+use edge_llama_kernels::quant::Q4_1_DEFAULT_IN_BLOCK_ORDER;
+use edge_llama_kernels::testing::q4_1_kernels_in_order;
+use edge_llama_kernels::{
+    available, kernels_for, scalar, BlockQ4_1, BlockQ8_1, Numerics, QuantType,
+};
 use half::f16;
 
 struct Rng(u64);
@@ -72,21 +77,33 @@ fn same(a: f32, b: f32) -> bool {
 fn q4_1_row_kernels_equal_the_reference() {
     let mut r = Rng(0x41A1_0007);
     for name in available() {
-        for numerics in [Numerics::Default, Numerics::LlamaCpp] {
+        // (order, through the numerics' table?): every order directly, and
+        // the kernels each numerics selects against the trait's `dot`.
+        for (numerics, table) in [
+            (Numerics::Default, false),
+            (Numerics::LlamaCpp, false),
+            (Numerics::Default, true),
+            (Numerics::LlamaCpp, true),
+        ] {
             let k = kernels_for(name)
                 .expect("listed path")
                 .with_numerics(numerics);
-            let rk = k.quant::<BlockQ4_1>();
-            let want = |w: &[BlockQ4_1], x: &[BlockQ8_1]| match numerics {
-                Numerics::Default => scalar::dot_q4_1_q8_1_blocks(w, x),
-                Numerics::LlamaCpp => scalar::dot_q4_1_q8_1(w, x),
+            let rk = if table {
+                k.quant::<BlockQ4_1>()
+            } else {
+                q4_1_kernels_in_order(&k, numerics)
+            };
+            let want = |w: &[BlockQ4_1], x: &[BlockQ8_1]| match (numerics, table) {
+                (_, true) => BlockQ4_1::dot(numerics, w, x),
+                (Numerics::Default, false) => scalar::dot_q4_1_q8_1_blocks(w, x),
+                (Numerics::LlamaCpp, false) => scalar::dot_q4_1_q8_1(w, x),
             };
             for case in 0..200 {
                 let nb = 1 + r.below(if case % 10 == 0 { 200 } else { 20 }) as usize;
                 let w: Vec<Vec<BlockQ4_1>> = (0..8).map(|_| q4_1_row(&mut r, nb)).collect();
                 let x: Vec<Vec<BlockQ8_1>> = (0..4).map(|_| q8_1_row(&mut r, nb)).collect();
                 let (wc, xc) = (w.concat(), x.concat());
-                let ctx = format!("{name} {numerics:?} case {case} ({nb} blocks)");
+                let ctx = format!("{name} {numerics:?} (table: {table}) case {case} ({nb} blocks)");
                 for (row, wr) in w.iter().enumerate() {
                     let (got, exp) = ((rk.dot)(wr, &x[0]), want(wr, &x[0]));
                     assert!(same(got, exp), "{ctx}: dot row {row}: {got} vs {exp}");
@@ -129,16 +146,20 @@ fn q4_1_row_kernels_equal_the_reference() {
     }
 }
 
-/// The default order is what the reference trait dot computes, and the
-/// scalar path hands it out.
+/// The trait's reference `dot` takes the order
+/// `Q4_1_DEFAULT_IN_BLOCK_ORDER` names for the default numerics.
 #[test]
-fn default_numerics_use_the_block_order() {
-    use edge_llama_kernels::QuantType;
+fn default_numerics_take_the_configured_order() {
     let mut r = Rng(0x41A1_0008);
     let w = q4_1_row(&mut r, 18);
     let x = q8_1_row(&mut r, 18);
     let got = BlockQ4_1::dot(Numerics::Default, &w, &x);
-    assert!(same(got, scalar::dot_q4_1_q8_1_blocks(&w, &x)));
+    let want = if Q4_1_DEFAULT_IN_BLOCK_ORDER {
+        scalar::dot_q4_1_q8_1_blocks(&w, &x)
+    } else {
+        scalar::dot_q4_1_q8_1(&w, &x)
+    };
+    assert!(same(got, want));
     let got = BlockQ4_1::dot(Numerics::LlamaCpp, &w, &x);
     assert!(same(got, scalar::dot_q4_1_q8_1(&w, &x)));
 }
