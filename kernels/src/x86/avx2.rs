@@ -133,7 +133,8 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
 
 pub(crate) use super::block_macros::PREFETCH_BLOCKS;
 pub(crate) use super::block_macros::{
-    dot2_block_sums, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_sums, dot_blocks8,
+    dot2_block_sums, dot2_blocks8, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_sums,
+    dot_blocks8,
 };
 
 pub(crate) mod imp {

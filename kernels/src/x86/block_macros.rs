@@ -42,6 +42,59 @@ macro_rules! dot_blocks8 {
 }
 pub(crate) use dot_blocks8;
 
+/// Generates the 2-row companion of a [`dot_blocks8`] kernel: two weight
+/// rows (back to back in `w`) times one activation row, for single-token
+/// products. Each row keeps exactly the single-row kernel's accumulators
+/// and operations, so `out[r]` is bit-identical to it; two rows at once
+/// overlap the latency of their FMA chains. Both rows are prefetched
+/// [`PREFETCH_BLOCKS`] ahead.
+macro_rules! dot2_blocks8 {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
+            #[allow(unused_imports)]
+            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
+            #[allow(unused_imports)]
+            use core::mem::offset_of;
+            use $crate::x86::avx2::PREFETCH_BLOCKS;
+            let n = x.len();
+            assert_eq!(w.len(), 2 * n, "dot2: weights are not 2 rows of the activation's length");
+            let (w0, w1) = w.split_at(n);
+            let mut acc = [_mm256_setzero_ps(); 2];
+            #[allow(unused_mut, unused_variables)]
+            let mut summs = [_mm_setzero_ps(); 2];
+            for (i, xb) in x.iter().enumerate() {
+                if i % 4 == 0 {
+                    for row in [w0, w1] {
+                        // A prefetch never faults: an address past the row is harmless.
+                        let p = row.as_ptr().wrapping_add(i + PREFETCH_BLOCKS).cast::<i8>();
+                        _mm_prefetch::<_MM_HINT_T0>(p);
+                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+                    }
+                }
+                let xs = head_f16x2(xb);
+                for (r, wb) in [&w0[i], &w1[i]].into_iter().enumerate() {
+                    let ws = head_f16x2(wb);
+                    let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs));
+                    $( summs[r] = _mm_fmadd_ps(ws, xs, summs[r]); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
+                    acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc[r]);
+                }
+            }
+            for r in 0..2 {
+                #[allow(unused_mut)]
+                let mut sum = hsum_ps(acc[r]);
+                $( sum += lane1(summs[r]); const { assert!(offset_of!($wt, $m) == 2) }; )?
+                out[r] = sum;
+            }
+        }
+    };
+}
+pub(crate) use dot2_blocks8;
+
 /// Generates a quantized dot in the order llama.cpp uses for repacked
 /// (Q4_0) weights: each block's exact integer sum (the lanes of `$block`
 /// reduced, eight blocks at a time), converted to f32 (exact: |sum| < 2^24)

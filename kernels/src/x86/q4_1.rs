@@ -7,7 +7,8 @@
 //! each, then m_w·s_x by a second FMA
 //! ([`crate::scalar::dot_q4_1_q8_1_blocks`]), which the 2-row, 8-row and
 //! panel kernels keep per row. llama.cpp numerics: its x86 lane order
-//! ([`crate::scalar::dot_q4_1_q8_1`]), single rows and 4-row dots only.
+//! ([`crate::scalar::dot_q4_1_q8_1`]): single rows, 2-row single-token
+//! dots (two independent chains, overlapped) and 4-row dots.
 
 use super::{avx2, avx512};
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
@@ -27,6 +28,7 @@ pub(crate) fn avx2(_proof: Avx2, numerics: Numerics) -> RowKernels<BlockQ4_1, Bl
         },
         Numerics::LlamaCpp => RowKernels {
             dot4: Some(avx2::dot4_q4_1_q8_1),
+            rows2: Some(blocks::avx2_dot2_lanes),
             ..RowKernels::from_dot(avx2::quantize_q8_1, avx2::dot_q4_1_q8_1)
         },
     }
@@ -55,6 +57,7 @@ pub(crate) fn avx512_vnni(
         },
         Numerics::LlamaCpp => RowKernels {
             dot4: Some(avx512::vnni_dot4_q4_1_q8_1),
+            rows2: Some(blocks::vnni_dot2_lanes),
             ..RowKernels::from_dot(avx2::quantize_q8_1, avx512::vnni_dot_q4_1_q8_1)
         },
     }
@@ -65,7 +68,9 @@ pub(crate) fn avx512_vnni(
 mod blocks {
     use crate::blocks::{BlockQ4_1, BlockQ8_1};
     use crate::x86::avx2::imp::{block4_q4_1, block_q4_1, prep_q4_1};
-    use crate::x86::avx2::{dot2_block_sums, dot4_block_sums, dot8_block_sums, dot_block_sums};
+    use crate::x86::avx2::{
+        dot2_block_sums, dot2_blocks8, dot4_block_sums, dot8_block_sums, dot_block_sums,
+    };
     use crate::x86::avx512::vnni;
     use core::arch::x86_64::*;
 
@@ -100,6 +105,27 @@ mod blocks {
         dot8_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", BlockQ4_1, BlockQ8_1,
         prep_q4_1, vnni_block4, m, s
     );
+
+    dot2_blocks8!(
+        /// AVX2 2-row Q4_1·Q8_1 in llama.cpp's lane order, bit-identical
+        /// per row to `avx2::dot_q4_1_q8_1`.
+        dot2_lanes_avx2, "avx2,fma,f16c", BlockQ4_1, BlockQ8_1, block_q4_1, m, s
+    );
+    dot2_blocks8!(
+        /// VNNI 2-row Q4_1·Q8_1 in llama.cpp's lane order, bit-identical
+        /// per row to `avx512::vnni_dot_q4_1_q8_1`.
+        dot2_lanes_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", BlockQ4_1,
+        BlockQ8_1, vnni_block, m, s
+    );
+
+    pub(super) fn avx2_dot2_lanes(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 2]) {
+        // SAFETY: handed out only by constructors taking an `Avx2` token.
+        unsafe { dot2_lanes_avx2(w, x, out) }
+    }
+    pub(super) fn vnni_dot2_lanes(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32; 2]) {
+        // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+        unsafe { dot2_lanes_vnni(w, x, out) }
+    }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
