@@ -20,10 +20,10 @@ use crate::types::GgmlType;
 /// 1e-3). The block order is the more accurate one: Q4_1's two terms
 /// (d·Σ nibble·q and m·s) cancel, and llama.cpp's order, which sums them in
 /// separate accumulators, loses the most there; Q4_1 products summed in
-/// f64 and rounded once give the same KLD (2.97e-3). Turning this on
-/// (the 8-row single-token kernel on AVX-512 VNNI) measured +31% SmolLM2
-/// generation at 1 thread (tg128 median 237 vs 181 tokens/s, Zen 4) and
-/// the same prompt speed (no Q4_1 panel kernel yet).
+/// f64 and rounded once give the same KLD (2.97e-3). Speed (SmolLM2,
+/// 1 thread, Zen 4, medians of 3): the 8-row block-order gemv gives tg128
+/// 228 tokens/s against 223 for llama.cpp's order with the 2-row kernel
+/// (176 with single rows); prompts are the same (no Q4_1 panel kernel yet).
 pub const DEFAULT_IN_BLOCK_ORDER: bool = false;
 
 /// The order [`Numerics`] selects for Q4_1: `Default` means the block order
