@@ -155,8 +155,28 @@ fn default_numerics_batched_prompt_equals_token_by_token() {
         "kquants/tiny-gqa-q5_0.gguf",
         "kquants/tiny-gqa-iq4_nl.gguf",
     ] {
+        default_batched_equals_single(&dir.join(file), file);
+    }
+}
+
+/// As [`default_numerics_batched_prompt_equals_token_by_token`] for the
+/// SmolLM2 demo model (Q4_1; in the block order, see
+/// `Q4_1_DEFAULT_IN_BLOCK_ORDER`: 8-row tiles for a batch, the 8-row
+/// single-token kernel for one token).
+#[test]
+fn default_numerics_batched_prompt_equals_token_by_token_smollm2() {
+    let Some(path) = common::smollm2_model() else {
+        return;
+    };
+    default_batched_equals_single(&path, "SmolLM2 Q4_1");
+}
+
+/// A 75-token prompt in batches against one token at a time, default
+/// numerics, f32 cache: the same bits at every position.
+fn default_batched_equals_single(path: &std::path::Path, file: &str) {
+    {
         let model = Model::open_with(
-            dir.join(file),
+            path,
             ModelOptions {
                 threads: 2,
                 numerics: Some(Numerics::Default),

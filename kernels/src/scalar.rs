@@ -486,6 +486,24 @@ pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
     hsum8(&acc) + summs
 }
 
+/// Σ w·x, Q4_1 × Q8_1, in the default order ([`crate::Numerics::Default`]):
+/// per block the exact integer sum sumi = Σ nibble·q, then
+/// acc = fma(f32(sumi), f32(d_w)·f32(d_x), acc) and
+/// acc = fma(f32(m_w), f32(s_x), acc), in block order — the order of
+/// [`dot_q4_0_q8_0`] plus one FMA for the minimum, which lets the 8-row and
+/// panel kernels keep one chain per (row, vector) in a vector lane.
+pub fn dot_q4_1_q8_1_blocks(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
+    assert_eq!(w.len(), x.len());
+    let mut acc = 0f32;
+    for (wb, xb) in w.iter().zip(x) {
+        let n = nibbles(&wb.qs);
+        let sumi: i32 = (0..QK).map(|e| i32::from(n[e]) * i32::from(xb.qs[e])).sum();
+        acc = (sumi as f32).mul_add(wb.d.to_f32() * xb.d.to_f32(), acc);
+        acc = wb.m.to_f32().mul_add(xb.s.to_f32(), acc);
+    }
+    acc
+}
+
 /// Σ w·x, Q8_0 × Q8_0, in the lane order of [`dot_q4_0_q8_0`].
 pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     assert_eq!(w.len(), x.len());

@@ -68,3 +68,14 @@ impl FlatTable {
         }
     }
 }
+
+/// The Q4_1 kernels of `k`'s path in `order`: `Default` = the block order
+/// ([`crate::scalar::dot_q4_1_q8_1_blocks`]) whether or not the default
+/// numerics use it ([`crate::quant::Q4_1_DEFAULT_IN_BLOCK_ORDER`]),
+/// `LlamaCpp` = llama.cpp's order.
+pub fn q4_1_kernels_in_order(
+    k: &Kernels,
+    order: Numerics,
+) -> crate::RowKernels<BlockQ4_1, BlockQ8_1> {
+    crate::quant::q4_1_kernels_in_order(k.cpu, order)
+}

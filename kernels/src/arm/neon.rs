@@ -572,13 +572,14 @@ macro_rules! dot_blocks8 {
 }
 pub(super) use dot_blocks8;
 
-/// The exact integer sum Σ w·x of a Q4 block (prepared by [`prep_q4_0`])
-/// with a Q8 block's values at `qs` (|sum| ≤ 32·8·128, no overflow).
+/// The exact integer sum Σ w·x of a Q4 block (prepared by [`prep_q4_0`]
+/// or [`prep_q4_1`]: levels in −8..15) with a Q8 block's values at `qs`
+/// (|sum| ≤ 32·15·128, no overflow).
 ///
 /// # Safety
 /// `qs` must be valid for 32 byte reads; NEON must be available.
 #[inline(always)]
-unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
+pub(super) unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
     // SAFETY: the caller upholds this function's `# Safety` contract (the
     // CPU features it names are present; pointers valid for the reads).
     unsafe {
@@ -593,7 +594,9 @@ unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
 /// x86): per block the exact integer sum sumi (`$isum(prepared weight,
 /// activation qs)`, any exact method) is converted to f32 and added with
 /// one fused multiply-add, acc = fma(f32(sumi), f32(d_w)·f32(d_x), acc),
-/// in block order (one scalar chain, no lanes). The 4-row version keeps
+/// in block order (one scalar chain, no lanes); with the optional `$m`,
+/// `$s` fields (Q4_1) each block then adds acc = fma(f32(m_w), f32(s_x),
+/// acc) ([`crate::scalar::dot_q4_1_q8_1_blocks`]). The 4-row version keeps
 /// one independent chain per activation row and performs exactly the same
 /// operations, so it is bit-identical to the single-row one. Both bodies
 /// are compiled with `$feat` enabled; the generated functions are safe
@@ -601,7 +604,7 @@ unsafe fn isum_q4(p: (int8x16_t, int8x16_t), qs: *const i8) -> i32 {
 /// detected.
 macro_rules! dot_blocks_chain {
     ($(#[$doc:meta])* $name:ident, $name4:ident, $feat:literal, $wt:ty, $xt:ty,
-     $prep:path, $isum:path) => {
+     $prep:path, $isum:path $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
         pub(super) fn $name(w: &[$wt], x: &[$xt]) -> f32 {
             assert_eq!(w.len(), x.len(), "block counts differ");
@@ -617,6 +620,7 @@ macro_rules! dot_blocks_chain {
                     // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
                     let sumi = $isum($prep(wb), xb.qs.as_ptr());
                     acc = (sumi as f32).mul_add(d, acc);
+                    $( acc = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), acc); )?
                 }
                 acc
                             }
@@ -650,12 +654,14 @@ macro_rules! dot_blocks_chain {
                 for (i, wb) in w.iter().enumerate() {
                     let p = $prep(wb);
                     let dw = f16_to_f32(wb.d);
+                    $( let mw = f16_to_f32(wb.$m); )?
                     for v in 0..4 {
                         let xb = &xs[v][i];
                         let d = dw * f16_to_f32(xb.d);
                         // `xb.qs` is 32 bytes: the loads in `$isum` are in bounds.
                         let sumi = $isum(p, xb.qs.as_ptr());
                         acc[v] = (sumi as f32).mul_add(d, acc[v]);
+                        $( acc[v] = mw.mul_add(f16_to_f32(xb.$s), acc[v]); )?
                     }
                 }
                 *out = acc;

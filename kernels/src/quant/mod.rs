@@ -16,6 +16,8 @@
 pub mod panel;
 mod q4_0;
 mod q4_1;
+pub(crate) use q4_1::kernels_in_order as q4_1_kernels_in_order;
+pub use q4_1::DEFAULT_IN_BLOCK_ORDER as Q4_1_DEFAULT_IN_BLOCK_ORDER;
 mod q6k;
 mod q8_0;
 

@@ -133,7 +133,8 @@ fn check_len(elems: usize, blocks: usize, per_block: usize) {
 
 pub(crate) use super::block_macros::PREFETCH_BLOCKS;
 pub(crate) use super::block_macros::{
-    dot2_block_sums, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_sums, dot_blocks8,
+    dot2_block_sums, dot2_blocks8, dot4_block_sums, dot4_blocks8, dot8_block_sums, dot_block_sums,
+    dot_blocks8,
 };
 
 pub(crate) mod imp {
@@ -413,7 +414,7 @@ pub(crate) mod imp {
     /// Σ nibble·q over one block, as 8 partial i32 sums (exact).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn block_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> __m256i {
+    pub(crate) fn block_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> __m256i {
         let n = unpack_nibbles(&w.qs);
         let q = load_i8x32(&x.qs);
         _mm256_madd_epi16(_mm256_maddubs_epi16(n, q), _mm256_set1_epi16(1))
@@ -493,7 +494,7 @@ pub(crate) mod imp {
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
+    pub(crate) fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
         _mm256_madd_epi16(
             _mm256_maddubs_epi16(n, load_i8x32(&x.qs)),
             _mm256_set1_epi16(1),

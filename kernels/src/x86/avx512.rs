@@ -99,7 +99,7 @@ pub(crate) mod vnni {
     /// Σ nibble·q over one block as 8 partial i32 sums (exact).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
-    fn block_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> __m256i {
+    pub(crate) fn block_q4_1(w: &BlockQ4_1, x: &BlockQ8_1) -> __m256i {
         _mm256_dpbusd_epi32(
             _mm256_setzero_si256(),
             unpack_nibbles(&w.qs),
@@ -164,7 +164,7 @@ pub(crate) mod vnni {
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
-    fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
+    pub(crate) fn block4_q4_1(n: __m256i, x: &BlockQ8_1) -> __m256i {
         _mm256_dpbusd_epi32(_mm256_setzero_si256(), n, load_i8x32(&x.qs))
     }
 

@@ -42,13 +42,67 @@ macro_rules! dot_blocks8 {
 }
 pub(crate) use dot_blocks8;
 
+/// Generates the 2-row companion of a [`dot_blocks8`] kernel: two weight
+/// rows (back to back in `w`) times one activation row, for single-token
+/// products. Each row keeps exactly the single-row kernel's accumulators
+/// and operations, so `out[r]` is bit-identical to it; two rows at once
+/// overlap the latency of their FMA chains. Both rows are prefetched
+/// [`PREFETCH_BLOCKS`] ahead.
+macro_rules! dot2_blocks8 {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $feat, ".")]
+        #[target_feature(enable = $feat)]
+        pub(crate) unsafe fn $name(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
+            #[allow(unused_imports)]
+            use $crate::x86::avx2::imp::{head_f16x2, hsum_ps, lane1};
+            #[allow(unused_imports)]
+            use core::mem::offset_of;
+            use $crate::x86::avx2::PREFETCH_BLOCKS;
+            let n = x.len();
+            assert_eq!(w.len(), 2 * n, "dot2: weights are not 2 rows of the activation's length");
+            let (w0, w1) = w.split_at(n);
+            let mut acc = [_mm256_setzero_ps(); 2];
+            #[allow(unused_mut, unused_variables)]
+            let mut summs = [_mm_setzero_ps(); 2];
+            for (i, xb) in x.iter().enumerate() {
+                if i % 4 == 0 {
+                    for row in [w0, w1] {
+                        // A prefetch never faults: an address past the row is harmless.
+                        let p = row.as_ptr().wrapping_add(i + PREFETCH_BLOCKS).cast::<i8>();
+                        _mm_prefetch::<_MM_HINT_T0>(p);
+                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+                    }
+                }
+                let xs = head_f16x2(xb);
+                for (r, wb) in [&w0[i], &w1[i]].into_iter().enumerate() {
+                    let ws = head_f16x2(wb);
+                    let d = _mm256_broadcastss_ps(_mm_mul_ps(ws, xs));
+                    $( summs[r] = _mm_fmadd_ps(ws, xs, summs[r]); const { assert!(offset_of!($wt, $m) == 2 && offset_of!($xt, $s) == 2) }; )?
+                    acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($block(wb, xb)), acc[r]);
+                }
+            }
+            for r in 0..2 {
+                #[allow(unused_mut)]
+                let mut sum = hsum_ps(acc[r]);
+                $( sum += lane1(summs[r]); const { assert!(offset_of!($wt, $m) == 2) }; )?
+                out[r] = sum;
+            }
+        }
+    };
+}
+pub(crate) use dot2_blocks8;
+
 /// Generates a quantized dot in the order llama.cpp uses for repacked
 /// (Q4_0) weights: each block's exact integer sum (the lanes of `$block`
 /// reduced, eight blocks at a time), converted to f32 (exact: |sum| < 2^24)
-/// and added with one scalar FMA by d_w·d_x, in block order.
-/// Bit-identical to the scalar reference.
+/// and added with one scalar FMA by d_w·d_x, in block order; with the
+/// optional `$m`, `$s` fields (Q4_1) each block then adds m_w·s_x with a
+/// second FMA. Bit-identical to the scalar reference.
 macro_rules! dot_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident) => {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -67,18 +121,26 @@ macro_rules! dot_block_sums {
                     f16x8(std::array::from_fn(|k| x8[k].d)),
                 );
                 let (mut sv, mut dv) = ([0f32; 8], [0f32; 8]);
-                // SAFETY: both arrays hold 8 f32.
+                #[allow(unused_mut, unused_variables)]
+                let (mut mv, mut xsv) = ([0f32; 8], [0f32; 8]);
+                // SAFETY: all arrays hold 8 f32.
                 unsafe {
                     _mm256_storeu_ps(sv.as_mut_ptr(), sums);
                     _mm256_storeu_ps(dv.as_mut_ptr(), d);
+                    $(
+                        _mm256_storeu_ps(mv.as_mut_ptr(), f16x8(std::array::from_fn(|k| w8[k].$m)));
+                        _mm256_storeu_ps(xsv.as_mut_ptr(), f16x8(std::array::from_fn(|k| x8[k].$s)));
+                    )?
                 }
-                for (s, d) in sv.iter().zip(&dv) {
-                    acc = s.mul_add(*d, acc);
+                for k in 0..8 {
+                    acc = sv[k].mul_add(dv[k], acc);
+                    $( acc = mv[k].mul_add(xsv[k], acc); let _ = stringify!($m); )?
                 }
             }
             for (wb, xb) in wc.remainder().iter().zip(xc.remainder()) {
                 let sumi = hsum_epi32($block(wb, xb)) as f32;
                 acc = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), acc);
+                $( acc = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), acc); )?
             }
             acc
         }
@@ -97,8 +159,10 @@ pub(crate) const PREFETCH_BLOCKS: usize = 160;
 /// products. Each row's FMA chain is exactly the single-row kernel's, so
 /// `out[r]` is bit-identical to it; two chains at once halve the time
 /// their latency costs. Both rows are prefetched [`PREFETCH_BLOCKS`] ahead.
+/// The optional `$m`, `$s` fields add m_w·s_x per block as the single-row
+/// kernel does.
 macro_rules! dot2_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident) => {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -128,23 +192,38 @@ macro_rules! dot2_block_sums {
                 let s1 = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(&r1[k], &x8[k]))));
                 let d0 = _mm256_mul_ps(f16x8(std::array::from_fn(|k| r0[k].d)), xd);
                 let d1 = _mm256_mul_ps(f16x8(std::array::from_fn(|k| r1[k].d)), xd);
-                let mut v = [[0f32; 8]; 4];
+                #[allow(unused_mut)]
+                let mut v = [[0f32; 8]; 7];
                 // SAFETY: each row of `v` holds 8 f32.
                 unsafe {
                     _mm256_storeu_ps(v[0].as_mut_ptr(), s0);
                     _mm256_storeu_ps(v[1].as_mut_ptr(), d0);
                     _mm256_storeu_ps(v[2].as_mut_ptr(), s1);
                     _mm256_storeu_ps(v[3].as_mut_ptr(), d1);
+                    $(
+                        _mm256_storeu_ps(v[4].as_mut_ptr(), f16x8(std::array::from_fn(|k| r0[k].$m)));
+                        _mm256_storeu_ps(v[5].as_mut_ptr(), f16x8(std::array::from_fn(|k| r1[k].$m)));
+                        _mm256_storeu_ps(v[6].as_mut_ptr(), f16x8(std::array::from_fn(|k| x8[k].$s)));
+                    )?
                 }
                 for k in 0..8 {
                     a0 = v[0][k].mul_add(v[1][k], a0);
                     a1 = v[2][k].mul_add(v[3][k], a1);
+                    $(
+                        a0 = v[4][k].mul_add(v[6][k], a0);
+                        a1 = v[5][k].mul_add(v[6][k], a1);
+                        let _ = stringify!($m);
+                    )?
                 }
             }
             for ((b0, b1), xb) in w0[full..].iter().zip(&w1[full..]).zip(&x[full..]) {
                 let xd = f16_to_f32(xb.d);
                 a0 = (hsum_epi32($block(b0, xb)) as f32).mul_add(f16_to_f32(b0.d) * xd, a0);
                 a1 = (hsum_epi32($block(b1, xb)) as f32).mul_add(f16_to_f32(b1.d) * xd, a1);
+                $(
+                    a0 = f16_to_f32(b0.$m).mul_add(f16_to_f32(xb.$s), a0);
+                    a1 = f16_to_f32(b1.$m).mul_add(f16_to_f32(xb.$s), a1);
+                )?
             }
             *out = [a0, a1];
         }
@@ -159,8 +238,10 @@ pub(crate) use dot2_block_sums;
 /// and activation row. Lane r of `out[v]` is bit-identical to the
 /// single-row kernel on (w_r, x_v). Each row's next blocks are prefetched:
 /// eight interleaved streams defeat the hardware prefetcher otherwise.
+/// The optional `$m`, `$s` fields add m_w·s_x per block as the single-row
+/// kernel does.
 macro_rules! dot8_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -180,11 +261,13 @@ macro_rules! dot8_block_sums {
                 }
                 let p: [_; 8] = std::array::from_fn(|r| $prep(&w[r * n + i]));
                 let wd = f16x8(std::array::from_fn(|r| w[r * n + i].d));
+                $( let wm = f16x8(std::array::from_fn(|r| w[r * n + i].$m)); )?
                 for (v, a) in acc.iter_mut().enumerate() {
                     let xb = &x[v * n + i];
                     let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|r| $block(p[r], xb))));
                     let d = _mm256_mul_ps(wd, _mm256_set1_ps(f16_to_f32(xb.d)));
                     *a = _mm256_fmadd_ps(sums, d, *a);
+                    $( *a = _mm256_fmadd_ps(wm, _mm256_set1_ps(f16_to_f32(xb.$s)), *a); )?
                 }
             }
             for (o, a) in out.iter_mut().zip(acc) {
@@ -199,8 +282,10 @@ pub(crate) use dot8_block_sums;
 /// Generates the 4-row companion of a [`dot_block_sums`] kernel: each
 /// weight block prepared once by `$prep`, four independent FMA chains
 /// (one per activation row), each bit-identical to the single-row kernel.
+/// The optional `$m`, `$s` fields add m_w·s_x per block as the single-row
+/// kernel does.
 macro_rules! dot4_block_sums {
-    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident) => {
+    ($(#[$doc:meta])* $name:ident, $feat:literal, $wt:ty, $xt:ty, $prep:ident, $block:ident $(, $m:ident, $s:ident)?) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -217,19 +302,27 @@ macro_rules! dot4_block_sums {
                 let p: [_; 8] = std::array::from_fn(|k| $prep(&w8[k]));
                 let wd = f16x8(std::array::from_fn(|k| w8[k].d));
                 let (mut sv, mut dv) = ([[0f32; 8]; 4], [[0f32; 8]; 4]);
+                #[allow(unused_mut, unused_variables)]
+                let (mut mv, mut xsv) = ([0f32; 8], [[0f32; 8]; 4]);
+                $(
+                    // SAFETY: `mv` holds 8 f32.
+                    unsafe { _mm256_storeu_ps(mv.as_mut_ptr(), f16x8(std::array::from_fn(|k| w8[k].$m))) };
+                )?
                 for v in 0..4 {
                     let x8 = &xs[v][8 * i..8 * i + 8];
                     let sums = _mm256_cvtepi32_ps(reduce8(std::array::from_fn(|k| $block(p[k], &x8[k]))));
                     let d = _mm256_mul_ps(wd, f16x8(std::array::from_fn(|k| x8[k].d)));
-                    // SAFETY: both rows hold 8 f32.
+                    // SAFETY: all rows hold 8 f32.
                     unsafe {
                         _mm256_storeu_ps(sv[v].as_mut_ptr(), sums);
                         _mm256_storeu_ps(dv[v].as_mut_ptr(), d);
+                        $( _mm256_storeu_ps(xsv[v].as_mut_ptr(), f16x8(std::array::from_fn(|k| x8[k].$s))); )?
                     }
                 }
                 for k in 0..8 {
                     for v in 0..4 {
                         acc[v] = sv[v][k].mul_add(dv[v][k], acc[v]);
+                        $( acc[v] = mv[k].mul_add(xsv[v][k], acc[v]); let _ = stringify!($m); )?
                     }
                 }
             }
@@ -237,6 +330,7 @@ macro_rules! dot4_block_sums {
                 for (wb, xb) in w[full..].iter().zip(&xs[v][full..]) {
                     let sumi = hsum_epi32($block($prep(wb), xb)) as f32;
                     *a = sumi.mul_add(f16_to_f32(wb.d) * f16_to_f32(xb.d), *a);
+                    $( *a = f16_to_f32(wb.$m).mul_add(f16_to_f32(xb.$s), *a); )?
                 }
             }
             *out = acc;

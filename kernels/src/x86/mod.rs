@@ -13,6 +13,7 @@ pub(crate) mod avx512;
 mod block_macros;
 mod gemv8;
 pub(crate) mod gemv_q4_0;
+pub(crate) mod gemv_q4_1;
 mod gemv_q4k;
 mod gemv_q6k;
 pub(crate) mod gemv_q8_0;
