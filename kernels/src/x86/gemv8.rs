@@ -39,6 +39,32 @@ pub(crate) fn prefetch_next_rows<const LINES: usize>(
     }
 }
 
+/// The 4 bytes at `first + offsets[r]` for each of the 8 rows (one
+/// gather).
+///
+/// # Safety
+/// Each `first + offsets[r]` must be valid for a 4-byte read; the CPU must
+/// support AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(crate) unsafe fn gather_words(first: *const u8, offsets: __m256i) -> __m256i {
+    // SAFETY: the caller guarantees every 4-byte read is in bounds.
+    unsafe { _mm256_i32gather_epi32::<1>(first.cast(), offsets) }
+}
+
+/// The f16 in the low (`HIGH` = false) or high half of each 32-bit lane,
+/// as f32.
+#[target_feature(enable = "avx512f,avx512vl,avx2,f16c")]
+#[inline]
+pub(crate) fn f16_halves<const HIGH: bool>(words: __m256i) -> __m256 {
+    let w = if HIGH {
+        _mm256_srli_epi32::<16>(words)
+    } else {
+        words
+    };
+    _mm256_cvtph_ps(_mm256_cvtepi32_epi16(w))
+}
+
 /// The 8 rows' f16 scales, each the first 2 bytes of its block at
 /// `first + offsets[r]`, as f32.
 ///
@@ -50,8 +76,7 @@ pub(crate) fn prefetch_next_rows<const LINES: usize>(
 #[inline]
 pub(crate) unsafe fn gather_scales(first: *const u8, offsets: __m256i) -> __m256 {
     // SAFETY: the caller guarantees every 4-byte read is in bounds.
-    let d = unsafe { _mm256_i32gather_epi32::<1>(first.cast(), offsets) };
-    _mm256_cvtph_ps(_mm256_cvtepi32_epi16(d))
+    f16_halves::<false>(unsafe { gather_words(first, offsets) })
 }
 
 /// Σ of the 8 i32 lanes of `v`, in every lane (exact, wrapping).

@@ -14,6 +14,7 @@
 //! `dot`.
 
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
+use crate::x86::gemv8::{f16_halves, gather_words, prefetch_next_rows, row_offsets};
 use core::arch::x86_64::*;
 
 /// Eight Q4_1 rows (back to back in `w`) times one Q8_1 row: `out[0][r]`.
@@ -33,15 +34,9 @@ pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut
         8 * n,
         "dot8: weights are not 8 rows of the activation's length"
     );
-    let row_bytes = i32::try_from(n * B)
-        .ok()
-        .filter(|rb| rb.checked_mul(7).is_some());
-    let Some(rb) = row_bytes else {
-        panic!("dot8: row of {n} blocks too long for the gather");
-    };
     let base = w.as_ptr().cast::<u8>();
     let low = _mm256_set1_epi8(0xF);
-    let offsets = _mm256_setr_epi32(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb);
+    let offsets = row_offsets(n * B);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         // `base + r·row_bytes + i·B` is block i of row r, inside `w` for
@@ -50,13 +45,7 @@ pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut
             // SAFETY: as above: the offset stays inside `w`.
             unsafe { base.add(r * n * B + i * B) }
         };
-        // Prefetch the next 8 rows (the next tile, contiguous after these)
-        // at 8 blocks per step, so it is in cache when this one ends. A
-        // prefetch never faults: an address past `w` is harmless.
-        let next = base.wrapping_add(8 * n * B + 8 * i * B).cast::<i8>();
-        for line in 0..3 {
-            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line));
-        }
+        prefetch_next_rows::<3>(base, 8 * n * B, i * B);
         // SAFETY: `qs` holds 32 bytes: elements 0..16, then 16..32.
         let (xlo, xhi) = unsafe {
             let p = xb.qs.as_ptr().cast::<__m128i>();
@@ -87,9 +76,9 @@ pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut
         // The eight rows' (d, m): the 4 bytes at each block start.
         // SAFETY: every offset is a block start inside `w` (checked above),
         // and a block has more than 4 bytes.
-        let dm = unsafe { _mm256_i32gather_epi32::<1>(at(0).cast(), offsets) };
-        let dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dm));
-        let mw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(dm)));
+        let dm = unsafe { gather_words(at(0), offsets) };
+        let dw = f16_halves::<false>(dm);
+        let mw = f16_halves::<true>(dm);
         let d = _mm256_mul_ps(dw, _mm256_set1_ps(xb.d.to_f32()));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), d, acc);
         acc = _mm256_fmadd_ps(mw, _mm256_set1_ps(xb.s.to_f32()), acc);

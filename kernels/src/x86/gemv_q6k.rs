@@ -13,6 +13,7 @@
 
 use super::q6k_vnni::{lanes, load_bsums, load_x, prep};
 use crate::blocks::{BlockQ6K, BlockQ8K};
+use crate::x86::gemv8::{f16_halves, gather_words, prefetch_next_rows, row_offsets};
 use core::arch::x86_64::*;
 
 /// Eight Q6_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
@@ -35,22 +36,11 @@ unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         8 * n,
         "dot8: weights are not 8 rows of the activation's length"
     );
-    let row_bytes = i32::try_from(n * B)
-        .ok()
-        .filter(|rb| rb.checked_mul(7).is_some());
-    let Some(rb) = row_bytes else {
-        panic!("dot8: row of {n} blocks too long for the gather");
-    };
     let base = w.as_ptr().cast::<u8>();
-    let offsets = _mm256_setr_epi32(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb);
+    let offsets = row_offsets(n * B);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
-        // The next 8 rows' share of this step: 8 blocks from 8·n·B + 8·i·B
-        // (a prefetch never faults: an address past `w` is harmless).
-        let next = base.wrapping_add(8 * n * B + 8 * i * B).cast::<i8>();
-        for line in 0..(8 * B).div_ceil(64) {
-            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line));
-        }
+        prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);
         let xv = load_x(xb);
         let bs = load_bsums(xb);
         // Plain loop (closures would not inline into `target_feature` code).
@@ -67,8 +57,8 @@ unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         );
         // SAFETY: every offset + D_WORD is the last 4 bytes of block i of a
         // row inside `w` (checked above).
-        let g = unsafe { _mm256_i32gather_epi32::<1>(base.add(i * B + D_WORD).cast(), offsets) };
-        let dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(g)));
+        let g = unsafe { gather_words(base.add(i * B + D_WORD), offsets) };
+        let dw = f16_halves::<true>(g);
         let t = _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), dw);
         acc = _mm256_fmadd_ps(t, _mm256_set1_ps(xb.d), acc);
     }
