@@ -6,6 +6,7 @@
 
 pub mod gguf;
 pub mod kq_paths;
+pub mod kq_rows;
 
 use std::io::Write;
 use std::path::PathBuf;
