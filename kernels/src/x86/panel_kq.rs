@@ -38,6 +38,8 @@ pub(super) const ACT_BLOCK_BYTES: usize = ACT_QS + ACT_BS + 4 * PANEL_ROWS;
 
 /// Offsets inside one prepared super-block position (8 rows).
 const W_VALS: usize = 0;
+// `scaled_sums` reads the values from byte 0 of a position.
+const _: () = assert!(W_VALS == 0);
 const W_SC: usize = W_VALS + PANEL_TILE_ROWS * QK_K;
 const W_MIN: usize = W_SC + PANEL_TILE_ROWS * 8 * 4;
 const W_CORR: usize = W_MIN + PANEL_TILE_ROWS * 8 * 4;
@@ -208,23 +210,9 @@ unsafe fn tile_vnni(weights: &[u8], panel: &[u8], n: usize, out: &mut PanelOut) 
             // position (offsets from the layout constants).
             unsafe { wp.add(at).cast::<i32>().read_unaligned() }
         };
-        let mut sumi: [__m512i; PANEL_TILE_ROWS] =
-            std::array::from_fn(|r| _mm512_set1_epi32(-w32(W_CORR + 4 * r)));
-        for j in 0..8 {
-            let mut s = [_mm512_setzero_si512(); PANEL_TILE_ROWS];
-            for g in 0..8 {
-                // SAFETY: group 8j + g's 64 bytes are inside the position.
-                let a = unsafe { _mm512_loadu_si512(ap.add(64 * (8 * j + g)).cast()) };
-                for (r, sr) in s.iter_mut().enumerate() {
-                    let wv = w32(W_VALS + r * QK_K + 32 * j + 4 * g);
-                    *sr = _mm512_dpbusd_epi32(*sr, a, _mm512_set1_epi32(wv));
-                }
-            }
-            for (r, (si, sr)) in sumi.iter_mut().zip(s).enumerate() {
-                let sc = _mm512_set1_epi32(w32(W_SC + 4 * (8 * r + j)));
-                *si = _mm512_add_epi32(*si, _mm512_mullo_epi32(sr, sc));
-            }
-        }
+        // SAFETY: both pointers start block position i (checked lengths);
+        // the layout constants describe it.
+        let sumi = unsafe { scaled_sums::<8, 8>(wp, ap, W_SC, W_CORR) };
         let mut summ = [_mm512_setzero_si512(); PANEL_TILE_ROWS];
         for j in 0..8 {
             // SAFETY: sub-block j's 64 bytes of sums are inside the position.
@@ -254,4 +242,49 @@ unsafe fn tile_vnni(weights: &[u8], panel: &[u8], n: usize, out: &mut PanelOut) 
         // SAFETY: `o` holds 16 f32.
         unsafe { _mm512_storeu_ps(o.as_mut_ptr(), a) };
     }
+}
+
+/// The exact integer sums Σ_s scale_s · Σ_{e in sub-block s} w_e·q_e − the
+/// correction, for the 8 prepared rows × 16 panel rows of one block
+/// position with `SUBS` sub-blocks of `GROUPS` 4-element groups each
+/// (Q4_K: 8 × 8, Q6_K: 16 × 4). Weight layout: the 8 rows' 256 values from
+/// byte 0, their i32 sub-block scales at `w_sc` (row-major, `SUBS` per
+/// row), their i32 corrections at `w_corr`; panel layout: 4-element groups
+/// of 16 rows (64 bytes) in element order.
+///
+/// # Safety
+/// `wp` and `ap` must point at a prepared weight and a packed activation
+/// block position of those layouts; the CPU must support AVX-512 F/BW and
+/// VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+pub(super) unsafe fn scaled_sums<const SUBS: usize, const GROUPS: usize>(
+    wp: *const u8,
+    ap: *const u8,
+    w_sc: usize,
+    w_corr: usize,
+) -> [__m512i; PANEL_TILE_ROWS] {
+    let w32 = |at: usize| {
+        // SAFETY: every `at` passed below is a 4-byte field inside the
+        // position (the caller's layout).
+        unsafe { wp.add(at).cast::<i32>().read_unaligned() }
+    };
+    let mut sumi: [__m512i; PANEL_TILE_ROWS] =
+        std::array::from_fn(|r| _mm512_set1_epi32(-w32(w_corr + 4 * r)));
+    for sub in 0..SUBS {
+        let mut t = [_mm512_setzero_si512(); PANEL_TILE_ROWS];
+        for g in 0..GROUPS {
+            // SAFETY: group GROUPS·sub + g's 64 bytes are inside the position.
+            let a = unsafe { _mm512_loadu_si512(ap.add(64 * (GROUPS * sub + g)).cast()) };
+            for (r, tr) in t.iter_mut().enumerate() {
+                let wv = w32(r * QK_K + 4 * (GROUPS * sub + g));
+                *tr = _mm512_dpbusd_epi32(*tr, a, _mm512_set1_epi32(wv));
+            }
+        }
+        for (r, (si, tr)) in sumi.iter_mut().zip(t).enumerate() {
+            let sc = _mm512_set1_epi32(w32(w_sc + 4 * (SUBS * r + sub)));
+            *si = _mm512_add_epi32(*si, _mm512_mullo_epi32(tr, sc));
+        }
+    }
+    sumi
 }

@@ -16,7 +16,7 @@
 //! `acc = fma(f32(sumi)·d_w, d_x, acc)` in super-block order: the bits of
 //! `dot`.
 
-use super::panel_kq::{pack_q8k, prefetch_next_tile, ACT_BLOCK_BYTES, ACT_BS, ACT_QS};
+use super::panel_kq::{pack_q8k, prefetch_next_tile, scaled_sums, ACT_BLOCK_BYTES, ACT_BS, ACT_QS};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
 use crate::cpu::Avx512Vnni;
 use crate::quant::panel::{PanelKernels, PanelOut, PANEL_TILE_ROWS};
@@ -24,6 +24,8 @@ use core::arch::x86_64::*;
 
 /// Offsets inside one prepared super-block position (8 rows).
 const W_VALS: usize = 0;
+// `scaled_sums` reads the values from byte 0 of a position.
+const _: () = assert!(W_VALS == 0);
 const W_SC: usize = W_VALS + PANEL_TILE_ROWS * QK_K;
 const W_CORR: usize = W_SC + PANEL_TILE_ROWS * 16 * 4;
 const W_D: usize = W_CORR + PANEL_TILE_ROWS * 4;
@@ -145,23 +147,9 @@ unsafe fn tile_vnni(weights: &[u8], panel: &[u8], n: usize, out: &mut PanelOut) 
             // position (offsets from the layout constants).
             unsafe { wp.add(at).cast::<i32>().read_unaligned() }
         };
-        let mut sumi: [__m512i; PANEL_TILE_ROWS] =
-            std::array::from_fn(|r| _mm512_set1_epi32(-w32(W_CORR + 4 * r)));
-        for s in 0..16 {
-            let mut t = [_mm512_setzero_si512(); PANEL_TILE_ROWS];
-            for g in 0..4 {
-                // SAFETY: group 4s + g's 64 bytes are inside the position.
-                let a = unsafe { _mm512_loadu_si512(ap.add(64 * (4 * s + g)).cast()) };
-                for (r, tr) in t.iter_mut().enumerate() {
-                    let wv = w32(W_VALS + r * QK_K + 16 * s + 4 * g);
-                    *tr = _mm512_dpbusd_epi32(*tr, a, _mm512_set1_epi32(wv));
-                }
-            }
-            for (r, (si, tr)) in sumi.iter_mut().zip(t).enumerate() {
-                let sc = _mm512_set1_epi32(w32(W_SC + 4 * (16 * r + s)));
-                *si = _mm512_add_epi32(*si, _mm512_mullo_epi32(tr, sc));
-            }
-        }
+        // SAFETY: both pointers start block position i (checked lengths);
+        // the layout constants describe it.
+        let sumi = unsafe { scaled_sums::<16, 4>(wp, ap, W_SC, W_CORR) };
         // SAFETY: the 16 scales follow the values and the sums.
         let dx = unsafe { _mm512_loadu_ps(ap.add(ACT_QS + ACT_BS).cast()) };
         for (r, a) in acc.iter_mut().enumerate() {
