@@ -67,7 +67,7 @@ fn q8_0_weights(r: &mut Rng, nb: usize) -> Vec<BlockQ8_0> {
                 if extreme {
                     [-128, 127, -127][r.below(3) as usize]
                 } else {
-                    r.below(255) as i8 - 127
+                    (r.below(255) as i32 - 127) as i8
                 }
             }),
         })

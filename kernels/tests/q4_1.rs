@@ -62,7 +62,7 @@ fn q8_1_row(r: &mut Rng, nb: usize) -> Vec<BlockQ8_1> {
                 if extreme {
                     [127, -127][r.below(2) as usize]
                 } else {
-                    r.below(255) as i8 - 127
+                    (r.below(255) as i32 - 127) as i8
                 }
             }),
         })
