@@ -178,10 +178,29 @@ fn required_kernel_paths_are_detected_and_run() {
         let cpu = Cpu::detect(path).unwrap_or_else(|| panic!("{name}: not detected"));
         let ran = check_q4_0_kernels(cpu);
         let _ = writeln!(std::io::stderr().lock(), "{name}: ran {ran:?}");
-        // The x86 SIMD paths all have 2-row and 8-row Q4_0 kernels; a
-        // required one must really run them (the VNNI tiles for `avx512`).
-        if ["avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
-            assert_eq!(ran.len(), 4, "{name}: tile kernels missing, ran {ran:?}");
+        // The x86 SIMD paths all have multi-row Q4_0 kernels; a required
+        // one must really run them: AVX2 (and AVX-512 without VNNI) the
+        // 2-row and 8-row kernels, `avx512` (VNNI) the 8-row kernels
+        // (its single-token kernel is `tile8x1`, so no `rows2`) and the
+        // panel kernels of Q4_0 and Q8_0 for prompts.
+        if ["avx2", "avx512-novnni"].contains(&name.as_str()) {
+            assert_eq!(
+                ran,
+                ["dot", "rows2", "tile8x1", "tile8x4"],
+                "{name}: multi-row kernels missing"
+            );
+        }
+        if name == "avx512" {
+            assert_eq!(
+                ran,
+                ["dot", "tile8x1", "tile8x4"],
+                "{name}: multi-row kernels missing"
+            );
+            let k = kernels_for(name).expect("required path");
+            assert!(
+                k.panel::<BlockQ4_0>().is_some() && k.panel::<BlockQ8_0>().is_some(),
+                "{name}: Q4_0 / Q8_0 panel kernels missing"
+            );
         }
         // The types of the K-quant mixes: every kernel against scalar. On
         // aarch64 each has its own NEON / dotprod kernels (a fused dot4);
