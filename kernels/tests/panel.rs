@@ -8,33 +8,10 @@ use edge_llama_kernels::quant::panel::{PanelOut, PANEL_ROWS, PANEL_TILE_ROWS};
 use edge_llama_kernels::{
     available, kernels_for, scalar, BlockQ4_0, BlockQ8_0, Numerics, QuantType,
 };
-use half::f16;
 
-struct Rng(u64);
+mod common;
 
-impl Rng {
-    fn u64(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.u64() % n
-    }
-    /// A scale: mostly ordinary, sometimes tiny, huge, zero or negative.
-    fn scale(&mut self) -> f16 {
-        let v = match self.below(16) {
-            0 => 0.0,
-            1 => 6.0e4,
-            2 => 1.0e-7,
-            3 => -0.02,
-            _ => (self.below(1000) as f32 + 1.0) * 1.0e-4,
-        };
-        f16::from_f32(v)
-    }
-}
+use common::rng::Rng;
 
 fn q4_0_row(r: &mut Rng, nb: usize) -> Vec<BlockQ4_0> {
     (0..nb)

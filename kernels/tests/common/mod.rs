@@ -7,6 +7,7 @@
 pub mod gguf;
 pub mod kq_paths;
 pub mod kq_rows;
+pub mod rng;
 
 use std::io::Write;
 use std::path::PathBuf;
