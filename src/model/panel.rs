@@ -39,7 +39,8 @@ pub(super) fn panel_products<T: QuantType, R>(
 {
     let panel_bytes = pk.panel_bytes(per_row);
     PACKED.with_borrow_mut(|packed| {
-        packed.clear();
+        // No clearing: `pack_act` writes every byte of each panel, so only
+        // growth needs filling.
         packed.resize(batch.div_ceil(PANEL_ROWS) * panel_bytes, 0);
         for (p, dst) in packed.chunks_exact_mut(panel_bytes).enumerate() {
             let first = p * PANEL_ROWS;

@@ -24,7 +24,8 @@ pub type PanelOut = [[f32; PANEL_ROWS]; PANEL_TILE_ROWS];
 /// Packs up to [`PANEL_ROWS`] activation rows (back to back in `x`,
 /// `x.len() / rows` blocks each) into one panel in `out`
 /// (`blocks × act_block_bytes` bytes). Rows past `rows` are packed as
-/// zeros.
+/// zeros. Every byte of `out` is written (callers may pass a reused,
+/// uncleared buffer).
 pub type PackActFn<X> = fn(x: &[X], rows: usize, out: &mut [u8]);
 /// Prepares [`PANEL_TILE_ROWS`] weight rows (back to back in `w`) into
 /// `out` (`blocks × PANEL_TILE_ROWS × weight_block_bytes` bytes).
