@@ -8,19 +8,24 @@
 //! restored and only the rest of the prompt is evaluated; when FILE does not
 //! exist, the prompt's state is saved to it; when it is corrupted or from
 //! another model, the example stops with an error and leaves it as it was.
+//!
+//! `--reread` drops the model file's unmapped cached pages before mapping it
+//! so that they are read again into 2 MiB pages (Linux; generation runs
+//! ~20% faster from them, see `MapOptions::reread_in_huge_pages`).
 
 mod common;
 
 use common::{die, threads_line, Args};
+use edge_llama::gguf::MapOptions;
 use edge_llama::{Model, ModelOptions, Sampler, SamplerConfig, Session, SessionOptions};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-const USAGE: &str = "generate --model M.gguf --prompt TEXT [-n TOKENS] [--temp T] [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx CAPACITY] [--stop TEXT]... [--prompt-cache FILE]";
+const USAGE: &str = "generate --model M.gguf --prompt TEXT [-n TOKENS] [--temp T] [--top-k K] [--top-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx CAPACITY] [--stop TEXT]... [--prompt-cache FILE] [--reread]";
 
 fn main() {
-    let args = Args::parse(USAGE, &[]);
+    let args = Args::parse(USAGE, &["--reread"]);
     args.only(
         USAGE,
         &[
@@ -36,6 +41,7 @@ fn main() {
             "--ctx",
             "--stop",
             "--prompt-cache",
+            "--reread",
         ],
     );
     let path = args.required(USAGE, "--model");
@@ -60,6 +66,9 @@ fn main() {
         &path,
         ModelOptions {
             threads,
+            map: MapOptions {
+                reread_in_huge_pages: args.flag("--reread"),
+            },
             ..Default::default()
         },
     )

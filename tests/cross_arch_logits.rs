@@ -52,6 +52,7 @@ fn logits(path: &std::path::Path, kernel_path: KernelPath) -> Vec<f32> {
         threads: 2,
         numerics: Some(Numerics::Default),
         kernel_path: Some(kernel_path),
+        ..Default::default()
     };
     let model =
         Model::open_with(path, options).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -43,6 +43,7 @@ fn open(f: &Fixture, threads: usize, numerics: Numerics, path: Option<KernelPath
         threads,
         numerics: Some(numerics),
         kernel_path: path,
+        ..Default::default()
     };
     Model::open_with(&f.path, options).unwrap_or_else(|e| panic!("{}: {e}", f.path.display()))
 }

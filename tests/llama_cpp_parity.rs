@@ -26,6 +26,7 @@ fn open_in(
             threads,
             numerics: Some(numerics),
             kernel_path,
+            ..Default::default()
         },
     )
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

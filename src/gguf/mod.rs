@@ -25,10 +25,12 @@
 //! # Ok::<(), edge_llama::Error>(())
 //! ```
 
+pub mod pages;
 pub mod reader;
 pub mod value;
 pub mod writer;
 
+pub use pages::{MapOptions, PageReport};
 pub use reader::GgufFile;
 pub use value::{ArrayValue, OwnedValue, Value, ValueType, MAX_ARRAY_DEPTH};
 pub use writer::GgufWriter;

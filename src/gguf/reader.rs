@@ -6,6 +6,7 @@ use std::path::Path;
 
 use edge_llama_kernels::GgmlType;
 
+use super::pages::{self, MapOptions, PageReport};
 use super::value::{decode_at, ArrayValue, Value, ValueType, MAX_ARRAY_DEPTH};
 use super::{DEFAULT_ALIGNMENT, MAX_DIMS};
 use crate::error::{Error, Result};
@@ -89,6 +90,12 @@ impl GgufFile {
     /// Memory-maps and validates the file at `path`. I/O failures are
     /// `Error::Io` naming the path.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile> {
+        GgufFile::open_with(path, MapOptions::default())
+    }
+
+    /// [`GgufFile::open`] with options for the map (see [`MapOptions`]).
+    /// The map always asks for 2 MiB pages (Linux `MADV_HUGEPAGE`, a hint).
+    pub fn open_with(path: impl AsRef<Path>, options: MapOptions) -> Result<GgufFile> {
         let path = path.as_ref();
         let io = |source| Error::Io {
             path: path.to_path_buf(),
@@ -96,6 +103,9 @@ impl GgufFile {
         };
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
+        if options.reread_in_huge_pages {
+            pages::drop_unmapped_cached_pages(&file);
+        }
         let bytes = if len == 0 {
             Storage::Owned(Vec::new())
         } else {
@@ -107,6 +117,7 @@ impl GgufFile {
             // after open is fallible, so changed contents cannot cause
             // out-of-bounds access.
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+            pages::advise_huge_pages(&map);
             Storage::Mapped(map)
         };
         Self::parse(bytes)
@@ -133,6 +144,17 @@ impl GgufFile {
     /// (May equal or exceed the file length when the file has no tensors.)
     pub fn data_offset(&self) -> u64 {
         self.data_offset
+    }
+
+    /// How much of the mapped file is resident and how much of that is in
+    /// 2 MiB pages, read from `/proc/self/smaps` now (it changes as pages
+    /// are touched or reclaimed). `None` for an in-memory file, or where
+    /// the kernel does not report it (not Linux).
+    pub fn page_report(&self) -> Option<PageReport> {
+        match &self.bytes {
+            Storage::Mapped(m) => pages::report(m.as_ptr()),
+            Storage::Owned(_) => None,
+        }
     }
 
     /// The whole file.

@@ -15,7 +15,7 @@ pub use config::Config;
 pub use threads::{default_threads, ThreadChoice};
 
 use crate::error::{Error, Result};
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufFile, MapOptions};
 use crate::tokenizer::Tokenizer;
 use edge_llama_kernels::{KernelPath, Kernels, Numerics};
 use std::path::Path;
@@ -35,6 +35,8 @@ pub struct ModelOptions {
     /// Kernel path. `None`: the `EDGE_LLAMA_KERNELS` variable, else the best
     /// this CPU runs. A path this CPU cannot run is an error at open.
     pub kernel_path: Option<KernelPath>,
+    /// How the file is mapped (2 MiB pages; see [`MapOptions`]).
+    pub map: MapOptions,
 }
 
 /// The numerics `options` ask for, else `EDGE_LLAMA_NUMERICS`, else the default.
@@ -92,7 +94,7 @@ impl Model {
     /// Maps the GGUF file at `path`: parses the header, checks every tensor
     /// against the config; reads no weight data.
     pub fn open_with(path: impl AsRef<Path>, options: ModelOptions) -> Result<Model> {
-        Model::from_gguf(GgufFile::open(path)?, options)
+        Model::from_gguf(GgufFile::open_with(path, options.map)?, options)
     }
 
     /// Builds a model over an already opened GGUF file.
