@@ -295,7 +295,7 @@ impl Session {
     /// (`n_vocab` values) of the last one. An empty slice is an error.
     ///
     /// [`Error::Cancelled`] when the [`CancelHandle`] fired: the batches
-    /// (of up to 32 tokens) finished before it are kept ([`Session::position`]
+    /// (of up to 128 tokens) finished before it are kept ([`Session::position`]
     /// and [`Session::tokens`] say how far it got), the running one is not.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32]> {
         if tokens.is_empty() {

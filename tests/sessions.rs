@@ -106,7 +106,7 @@ fn batched_prompt_equals_token_by_token() {
                 ..KvCacheConfig::default()
             },
         };
-        let tokens: Vec<u32> = (0..75).map(|i| 1 + (i * 389) % 31999).collect();
+        let tokens: Vec<u32> = (0..139).map(|i| 1 + (i * 389) % 31999).collect();
         let mut batched = model.new_session(options).expect("session");
         let all = batched.eval_all(&tokens).expect("eval");
         let mut single = model.new_session(options).expect("session");
@@ -136,7 +136,7 @@ fn batched_prompt_equals_token_by_token() {
 }
 
 /// Under the default numerics a quantized model gives the same bits
-/// whatever the batch size: a 75-token prompt in batches (64 + 11 tokens:
+/// whatever the batch size: a 139-token prompt in batches (128 + 11 tokens:
 /// the panel kernels, the 8-row tiles and the remainder rows) against the
 /// same tokens one at a time (the single-token kernels), at every
 /// position, with an f32 cache (whose attention has one order).
@@ -171,7 +171,7 @@ fn default_numerics_batched_prompt_equals_token_by_token_smollm2() {
     default_batched_equals_single(&path, "SmolLM2 Q4_1");
 }
 
-/// A 75-token prompt in batches against one token at a time, default
+/// A 139-token prompt in batches against one token at a time, default
 /// numerics, f32 cache: the same bits at every position.
 fn default_batched_equals_single(path: &std::path::Path, file: &str) {
     {
@@ -190,7 +190,7 @@ fn default_batched_equals_single(path: &std::path::Path, file: &str) {
                 ..KvCacheConfig::default()
             },
         };
-        let tokens: Vec<u32> = (0..75).map(|i| 1 + (i * 389) % 31999).collect();
+        let tokens: Vec<u32> = (0..139).map(|i| 1 + (i * 389) % 31999).collect();
         let mut batched = model.new_session(options).expect("session");
         let all = batched.eval_all(&tokens).expect("eval");
         let mut single = model.new_session(options).expect("session");

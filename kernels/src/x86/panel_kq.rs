@@ -26,7 +26,7 @@
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::cpu::Avx512Vnni;
 use crate::quant::panel::{PanelKernels, PanelOut, PANEL_ROWS, PANEL_TILE_ROWS};
-use crate::quants::{scale_min_k4, BlockQ4K};
+use crate::quants::BlockQ4K;
 use core::arch::x86_64::*;
 
 /// Bytes of the packed activation values of one super-block position.
@@ -113,23 +113,72 @@ fn prep_q4k(w: &[BlockQ4K], out: &mut [u8]) {
     // a time for the hardware prefetcher).
     for r in 0..PANEL_TILE_ROWS {
         for (i, o) in out.chunks_exact_mut(PREP_BLOCK_BYTES).enumerate() {
-            let b = &w[r * n + i];
-            let vals = &mut o[W_VALS + r * QK_K..W_VALS + (r + 1) * QK_K];
             // SAFETY: handed out only by `q4k`, which takes an
-            // `Avx512Vnni` token (AVX2 comes with it).
-            let sums = unsafe { unpack_q4k_avx2(b, vals) };
-            let mut corr = 0i32;
-            for (j, &s) in sums.iter().enumerate() {
-                let (sc, m) = scale_min_k4(j, &b.scales);
-                corr += i32::from(sc) * s;
-                put_i32(o, W_SC + 4 * (8 * r + j), i32::from(sc));
-                put_i32(o, W_MIN + 4 * (8 * r + j), i32::from(m) * 0x1_0001);
-            }
-            put_i32(o, W_CORR + 4 * r, 128 * corr);
-            o[W_D + 4 * r..][..4].copy_from_slice(&b.d.to_f32().to_le_bytes());
-            o[W_DMIN + 4 * r..][..4].copy_from_slice(&b.dmin.to_f32().to_le_bytes());
+            // `Avx512Vnni` token (AVX2 comes with it); `o` is one whole
+            // prepared position and r < 8.
+            unsafe { prep_block_avx2(&w[r * n + i], r, o) };
         }
     }
+}
+
+/// Writes row `r`'s part of one prepared position `o` (levels, scales,
+/// minimums, correction, d, dmin) from the super-block `b`.
+///
+/// # Safety
+/// The CPU must support AVX2.
+///
+/// # Panics
+/// When `o` is not [`PREP_BLOCK_BYTES`] long or `r` ≥ 8.
+#[target_feature(enable = "avx2")]
+unsafe fn prep_block_avx2(b: &BlockQ4K, r: usize, o: &mut [u8]) {
+    assert!(o.len() == PREP_BLOCK_BYTES && r < PANEL_TILE_ROWS);
+    let t = super::q4k_vnni::scales_mins_k4(&b.scales);
+    let sc8 = (t[1] as u64) << 32 | t[0] as u64;
+    let m8 = (t[3] as u64) << 32 | t[2] as u64;
+    let low = _mm256_set1_epi8(0xF);
+    // Σ_j sc_j · Σ q over sub-block j, in i16 pairs: each pair sum is at
+    // most 2·15·63 and four chunks add up to at most 15,120 (no overflow).
+    let mut weighted = _mm256_setzero_si256();
+    let vals = o[W_VALS + r * QK_K..][..QK_K].as_mut_ptr();
+    for c in 0..4 {
+        // SAFETY: `qs` holds 128 bytes; chunk c is bytes 32c..32c+32.
+        let q = unsafe { _mm256_loadu_si256(b.qs.as_ptr().add(32 * c).cast()) };
+        let lo = _mm256_and_si256(q, low);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), low);
+        let (s_lo, s_hi) = ((sc8 >> (16 * c)) as u8, (sc8 >> (16 * c + 8)) as u8);
+        // SAFETY: sub-blocks 2c and 2c + 1 are bytes 64c..64c+64 of this
+        // row's 256 levels, inside `o` (length checked above).
+        unsafe {
+            _mm256_storeu_si256(vals.add(64 * c).cast(), lo);
+            _mm256_storeu_si256(vals.add(64 * c + 32).cast(), hi);
+        }
+        weighted = _mm256_add_epi16(
+            weighted,
+            _mm256_add_epi16(
+                _mm256_maddubs_epi16(lo, _mm256_set1_epi8(s_lo as i8)),
+                _mm256_maddubs_epi16(hi, _mm256_set1_epi8(s_hi as i8)),
+            ),
+        );
+    }
+    let w32 = _mm256_madd_epi16(weighted, _mm256_set1_epi16(1));
+    let w4 = _mm_add_epi32(
+        _mm256_castsi256_si128(w32),
+        _mm256_extracti128_si256::<1>(w32),
+    );
+    let w2 = _mm_add_epi32(w4, _mm_shuffle_epi32::<0x4E>(w4));
+    let corr = _mm_cvtsi128_si32(_mm_add_epi32(w2, _mm_shuffle_epi32::<0xB1>(w2)));
+    let sc = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(sc8 as i64));
+    let m = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m8 as i64));
+    let mm = _mm256_or_si256(m, _mm256_slli_epi32::<16>(m));
+    // SAFETY: each field is 8 · 4 bytes (scales, minimums) or 4 bytes at
+    // row r inside the position (layout constants, length checked above).
+    unsafe {
+        _mm256_storeu_si256(o.as_mut_ptr().add(W_SC + 32 * r).cast(), sc);
+        _mm256_storeu_si256(o.as_mut_ptr().add(W_MIN + 32 * r).cast(), mm);
+    }
+    put_i32(o, W_CORR + 4 * r, 128 * corr);
+    o[W_D + 4 * r..][..4].copy_from_slice(&b.d.to_f32().to_le_bytes());
+    o[W_DMIN + 4 * r..][..4].copy_from_slice(&b.dmin.to_f32().to_le_bytes());
 }
 
 /// Asks for the 8 rows after `w` (the next tile: rows follow each other
@@ -147,32 +196,6 @@ pub(super) fn prefetch_next_tile<W>(w: &[W]) {
         // SAFETY: SSE is part of x86_64; a prefetch reads nothing.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * line)) };
     }
-}
-
-/// Writes the 256 levels of `b` in element order into `vals` and returns
-/// the sum of the levels of each sub-block.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
-unsafe fn unpack_q4k_avx2(b: &BlockQ4K, vals: &mut [u8]) -> [i32; 8] {
-    assert_eq!(vals.len(), QK_K);
-    let low = _mm256_set1_epi8(0xF);
-    let mut sums = [0i32; 8];
-    for c in 0..4 {
-        // SAFETY: `qs` holds 128 bytes; chunk c is bytes 32c..32c+32.
-        let q = unsafe { _mm256_loadu_si256(b.qs.as_ptr().add(32 * c).cast()) };
-        let lo = _mm256_and_si256(q, low);
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), low);
-        for (k, v) in [lo, hi].into_iter().enumerate() {
-            // SAFETY: sub-block 2c + k is bytes 32(2c+k).. of the 256 checked above.
-            unsafe { _mm256_storeu_si256(vals.as_mut_ptr().add(32 * (2 * c + k)).cast(), v) };
-            let s = _mm256_sad_epu8(v, _mm256_setzero_si256());
-            let s = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-            sums[2 * c + k] = (_mm_cvtsi128_si64(s) + _mm_extract_epi64::<1>(s)) as i32;
-        }
-    }
-    sums
 }
 
 /// Prepared weights × one panel.
