@@ -1,24 +1,8 @@
 //! Pieces shared by the 8-row single-token kernels (`gemv_*.rs`): the
-//! rows' byte offsets for gathers, the prefetch of the next 8 rows, the
-//! scale gather and a broadcast horizontal sum.
+//! prefetch of the next 8 rows, the loads of the 8 rows' scales and a
+//! broadcast horizontal sum.
 
 use core::arch::x86_64::*;
-
-/// Lane r = r · `row_bytes`: the offsets of 8 rows stored back to back,
-/// for 32-bit gathers.
-///
-/// # Panics
-/// When the offsets do not fit in i32 (rows of over 300 MB).
-#[target_feature(enable = "avx2")]
-pub(crate) fn row_offsets(row_bytes: usize) -> __m256i {
-    let rb = i32::try_from(row_bytes)
-        .ok()
-        .filter(|rb| rb.checked_mul(7).is_some());
-    let Some(rb) = rb else {
-        panic!("dot8: row of {row_bytes} bytes too long for the gather");
-    };
-    _mm256_setr_epi32(0, rb, 2 * rb, 3 * rb, 4 * rb, 5 * rb, 6 * rb, 7 * rb)
-}
 
 /// Prefetches `LINES` cache lines at `base + tile_bytes + 8 · step_bytes`:
 /// called at each block position i with `step_bytes` = i · block bytes, it
@@ -39,17 +23,19 @@ pub(crate) fn prefetch_next_rows<const LINES: usize>(
     }
 }
 
-/// The 4 bytes at `first + offsets[r]` for each of the 8 rows (one
-/// gather).
+/// The 4 bytes at `first + r · row_bytes` for each of the 8 rows, lane r.
+/// Eight scalar loads: on Zen 4 they measured faster than one
+/// `vpgatherdd` (Q4_0: 0.45 against 0.54 ns per row and block in cache).
 ///
 /// # Safety
-/// Each `first + offsets[r]` must be valid for a 4-byte read; the CPU must
-/// support AVX2.
+/// Each `first + r · row_bytes` (r < 8) must be valid for a 4-byte read;
+/// the CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(crate) unsafe fn gather_words(first: *const u8, offsets: __m256i) -> __m256i {
+pub(crate) unsafe fn load_words(first: *const u8, row_bytes: usize) -> __m256i {
     // SAFETY: the caller guarantees every 4-byte read is in bounds.
-    unsafe { _mm256_i32gather_epi32::<1>(first.cast(), offsets) }
+    let w = |r: usize| unsafe { first.add(r * row_bytes).cast::<i32>().read_unaligned() };
+    _mm256_setr_epi32(w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7))
 }
 
 /// The f16 in the low (`HIGH` = false) or high half of each 32-bit lane,
@@ -66,17 +52,26 @@ pub(crate) fn f16_halves<const HIGH: bool>(words: __m256i) -> __m256 {
 }
 
 /// The 8 rows' f16 scales, each the first 2 bytes of its block at
-/// `first + offsets[r]`, as f32.
+/// `first + r · row_bytes`, as f32.
 ///
 /// # Safety
-/// Each `first + offsets[r]` must be valid for a 4-byte read (a block of
-/// more than 4 bytes starts there); the CPU must support AVX-512 F/VL and
-/// F16C.
-#[target_feature(enable = "avx512f,avx512vl,avx2,f16c")]
+/// Each `first + r · row_bytes` (r < 8) must be valid for a 2-byte read;
+/// the CPU must support AVX2 and F16C.
+#[target_feature(enable = "avx2,f16c")]
 #[inline]
-pub(crate) unsafe fn gather_scales(first: *const u8, offsets: __m256i) -> __m256 {
-    // SAFETY: the caller guarantees every 4-byte read is in bounds.
-    f16_halves::<false>(unsafe { gather_words(first, offsets) })
+pub(crate) unsafe fn load_scales(first: *const u8, row_bytes: usize) -> __m256 {
+    // SAFETY: the caller guarantees every 2-byte read is in bounds.
+    let h = |r: usize| unsafe { first.add(r * row_bytes).cast::<i16>().read_unaligned() };
+    _mm256_cvtph_ps(_mm_setr_epi16(
+        h(0),
+        h(1),
+        h(2),
+        h(3),
+        h(4),
+        h(5),
+        h(6),
+        h(7),
+    ))
 }
 
 /// Σ of the 8 i32 lanes of `v`, in every lane (exact, wrapping).

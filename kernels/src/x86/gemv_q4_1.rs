@@ -7,14 +7,14 @@
 //! multiplied with the activation's elements 0..16 and 16..32 by two
 //! `vpdpbusd`, and three `vphaddd` turn the four registers into the eight
 //! rows' exact block sums Σ nibble·q (no correction: the nibbles are the
-//! weights' levels). One gather brings each row's (d, m) pair. Each lane
+//! weights' levels). Eight scalar loads bring the rows' (d, m) pairs. Each lane
 //! then takes `acc = fma(f32(sum), d_w · d_x, acc)` and
 //! `acc = fma(m_w, s_x, acc)` in block order: the order of
 //! [`crate::scalar::dot_q4_1_q8_1_blocks`], so every row gets the bits of
 //! `dot`.
 
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
-use crate::x86::gemv8::{f16_halves, gather_words, prefetch_next_rows, row_offsets};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
 use core::arch::x86_64::*;
 
 /// Eight Q4_1 rows (back to back in `w`) times one Q8_1 row: `out[0][r]`.
@@ -23,8 +23,7 @@ use core::arch::x86_64::*;
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 ///
 /// # Panics
-/// When `w` is not 8 rows of `x.len()` blocks, or a row is too long for
-/// 32-bit gather offsets.
+/// When `w` is not 8 rows of `x.len()` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ4_1>();
@@ -36,7 +35,7 @@ pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut
     );
     let base = w.as_ptr().cast::<u8>();
     let low = _mm256_set1_epi8(0xF);
-    let offsets = row_offsets(n * B);
+    let row_bytes = n * B;
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         // `base + r·row_bytes + i·B` is block i of row r, inside `w` for
@@ -76,7 +75,7 @@ pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut
         // The eight rows' (d, m): the 4 bytes at each block start.
         // SAFETY: every offset is a block start inside `w` (checked above),
         // and a block has more than 4 bytes.
-        let dm = unsafe { gather_words(at(0), offsets) };
+        let dm = unsafe { load_words(at(0), row_bytes) };
         let dw = f16_halves::<false>(dm);
         let mw = f16_halves::<true>(dm);
         let d = _mm256_mul_ps(dw, _mm256_set1_ps(xb.d.to_f32()));

@@ -6,8 +6,8 @@
 //! partial sums of sumi (`vpmaddubsw`, `vpdpwssd`) and summ (`vpmaddwd` of
 //! the minimums with the activation's pair sums); six `vphaddd` and two
 //! lane permutes turn the eight rows' partials into sumi and summ with lane
-//! r = row r. The scales d and dmin of the eight rows come in with one
-//! gather. Each lane then takes the reference's float step,
+//! r = row r. The scales d and dmin of the eight rows come in with eight
+//! scalar loads. Each lane then takes the reference's float step,
 //! `acc += (d_x·d_w)·f32(sumi) − (d_x·dmin_w)·f32(summ)`, in super-block
 //! order, so every row gets the bits of
 //! [`crate::quants::q4_k::dot_q4k_q8k`]. While it runs, the next eight rows
@@ -17,7 +17,7 @@
 use super::q4k_vnni::{pair_bsums, scales_mins_k4};
 use crate::blocks::BlockQ8K;
 use crate::quants::q4_k::BlockQ4K;
-use crate::x86::gemv8::{f16_halves, gather_words, prefetch_next_rows, row_offsets};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
 use core::arch::x86_64::*;
 
 /// Eight Q4_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
@@ -26,8 +26,7 @@ use core::arch::x86_64::*;
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 ///
 /// # Panics
-/// When `w` is not 8 rows of `x.len()` blocks, or a row is too long for
-/// 32-bit gather offsets.
+/// When `w` is not 8 rows of `x.len()` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ4K>();
@@ -38,7 +37,7 @@ unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         "dot8: weights are not 8 rows of the activation's length"
     );
     let base = w.as_ptr().cast::<u8>();
-    let offsets = row_offsets(n * B);
+    let row_bytes = n * B;
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);
@@ -61,7 +60,7 @@ unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         // d and dmin of the eight rows: the first 4 bytes of each block.
         // SAFETY: every offset is block i of a row inside `w` (checked
         // above), and a block has more than 4 bytes.
-        let g = unsafe { gather_words(base.add(i * B), offsets) };
+        let g = unsafe { load_words(base.add(i * B), row_bytes) };
         let dw = f16_halves::<false>(g);
         let dm = f16_halves::<true>(g);
         let xd = _mm256_set1_ps(xb.d);

@@ -5,15 +5,15 @@
 //! [`super::q6k_vnni`] and gives eight exact i32 partial sums of sumi
 //! (`vpmaddubsw`, `vpdpwssd` with the group scales, minus 32·Σ sc·bsums);
 //! three `vphaddd` per four rows and one add of the two 128-bit halves
-//! leave sumi with lane r = row r. The eight rows' scales d come in with one
-//! gather. Each lane then takes the reference's float step,
+//! leave sumi with lane r = row r. The eight rows' scales d come in with eight
+//! scalar loads. Each lane then takes the reference's float step,
 //! `acc = fma(f32(sumi)·d_w, d_x, acc)`, in super-block order, so every row
 //! gets the bits of [`crate::scalar::dot_q6k_q8k`]. While it runs, the next
 //! eight rows (which follow these in the map) are prefetched linearly.
 
 use super::q6k_vnni::{lanes, load_bsums, load_x, prep};
 use crate::blocks::{BlockQ6K, BlockQ8K};
-use crate::x86::gemv8::{f16_halves, gather_words, prefetch_next_rows, row_offsets};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
 use core::arch::x86_64::*;
 
 /// Eight Q6_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
@@ -22,12 +22,11 @@ use core::arch::x86_64::*;
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 ///
 /// # Panics
-/// When `w` is not 8 rows of `x.len()` blocks, or a row is too long for
-/// 32-bit gather offsets.
+/// When `w` is not 8 rows of `x.len()` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ6K>();
-    // `d` is the last 2 bytes of a block: the gather reads the 4 bytes
+    // `d` is the last 2 bytes of a block: the load reads the 4 bytes
     // ending there (the last two scales, then d) and keeps the high half.
     const D_WORD: usize = B - 4;
     let n = x.len();
@@ -37,7 +36,7 @@ unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         "dot8: weights are not 8 rows of the activation's length"
     );
     let base = w.as_ptr().cast::<u8>();
-    let offsets = row_offsets(n * B);
+    let row_bytes = n * B;
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);
@@ -57,7 +56,7 @@ unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
         );
         // SAFETY: every offset + D_WORD is the last 4 bytes of block i of a
         // row inside `w` (checked above).
-        let g = unsafe { gather_words(base.add(i * B + D_WORD), offsets) };
+        let g = unsafe { load_words(base.add(i * B + D_WORD), row_bytes) };
         let dw = f16_halves::<true>(g);
         let t = _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), dw);
         acc = _mm256_fmadd_ps(t, _mm256_set1_ps(xb.d), acc);

@@ -6,13 +6,13 @@
 //! (w + 128), are multiplied with the activation block by one `vpdpbusd`;
 //! a `vphaddd` tree gives the eight rows' exact Σ (w + 128)·q, from which
 //! 128·Σq (the same for every row) is subtracted. The eight scales come in
-//! with one gather. Each lane then takes `acc = fma(f32(sum), d_w · d_x,
+//! with eight scalar loads. Each lane then takes `acc = fma(f32(sum), d_w · d_x,
 //! acc)` in block order: [`crate::scalar::dot_q8_0_q8_0_blocks`]'s order,
 //! so every row gets the bits of `dot`.
 
 use crate::blocks::BlockQ8_0;
 use crate::x86::avx2::imp::reduce8;
-use crate::x86::gemv8::{gather_scales, hsum_broadcast, prefetch_next_rows, row_offsets};
+use crate::x86::gemv8::{hsum_broadcast, load_scales, prefetch_next_rows};
 use core::arch::x86_64::*;
 
 /// Eight Q8_0 rows (back to back in `w`) times one Q8_0 row: `out[0][r]`.
@@ -21,8 +21,7 @@ use core::arch::x86_64::*;
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C.
 ///
 /// # Panics
-/// When `w` is not 8 rows of `x.len()` blocks, or a row is too long for
-/// 32-bit gather offsets.
+/// When `w` is not 8 rows of `x.len()` blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub(crate) unsafe fn gemv8_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ8_0>();
@@ -32,7 +31,7 @@ pub(crate) unsafe fn gemv8_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut
         8 * n,
         "dot8: weights are not 8 rows of the activation's length"
     );
-    let offsets = row_offsets(n * B);
+    let row_bytes = n * B;
     let base = w.as_ptr().cast::<u8>();
     let bias = _mm256_set1_epi8(-128);
     let mut acc = _mm256_setzero_ps();
@@ -58,7 +57,7 @@ pub(crate) unsafe fn gemv8_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut
         // The eight rows' scales: 4 bytes at each block start, low half.
         // SAFETY: every offset is a block start inside `w` (checked above),
         // and a block has more than 4 bytes.
-        let dw = unsafe { gather_scales(at(0), offsets) };
+        let dw = unsafe { load_scales(at(0), row_bytes) };
         let d = _mm256_mul_ps(dw, _mm256_set1_ps(xb.d.to_f32()));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), d, acc);
     }
