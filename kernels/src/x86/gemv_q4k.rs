@@ -14,7 +14,7 @@
 //! (which follow these in the map) are prefetched linearly: eight
 //! interleaved row streams defeat the hardware prefetcher.
 
-use super::q4k_vnni::{pair_bsums, scales_mins_k4};
+use super::q4k_vnni::{fold_lanes, pair_bsums, scales_mins_k4};
 use crate::blocks::BlockQ8K;
 use crate::quants::q4_k::BlockQ4K;
 use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
@@ -137,16 +137,7 @@ fn row_lanes(w: &BlockQ4K, xv: &[__m512i; 4], q8s: __m128i) -> __m256i {
             acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(q, xv[j]), sc);
         }
     }
-    let s8 = _mm256_add_epi32(
-        _mm512_castsi512_si256(acc),
-        _mm512_extracti64x4_epi64::<1>(acc),
-    );
-    let s4 = _mm_add_epi32(
-        _mm256_castsi256_si128(s8),
-        _mm256_extracti128_si256::<1>(s8),
-    );
-    let m4 = _mm_madd_epi16(_mm256_extracti128_si256::<1>(sm), q8s);
-    _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(s4), m4)
+    fold_lanes(acc, _mm256_extracti128_si256::<1>(sm), q8s)
 }
 
 /// Safe wrapper: placed in a kernel table only by `x86::q4k::avx512_vnni`,

@@ -123,6 +123,15 @@ pub(super) fn lanes(p: &Prep, x: &[__m512i; 4], q8s: __m128i) -> __m256i {
     for ((q, xv), sc) in p.q.iter().zip(x).zip(&p.sc) {
         acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(*q, *xv), *sc);
     }
+    fold_lanes(acc, p.mins, q8s)
+}
+
+/// Folds a super-block's scaled level sums (`acc`, 16 i32 lanes) to 4
+/// lanes and puts the minimums' sums (`mins` · `q8s`, i16 pairs) in lanes
+/// 4..8: lanes 0..4 add up to sumi, lanes 4..8 to summ (all exact).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+pub(super) fn fold_lanes(acc: __m512i, mins: __m128i, q8s: __m128i) -> __m256i {
     let s8 = _mm256_add_epi32(
         _mm512_castsi512_si256(acc),
         _mm512_extracti64x4_epi64::<1>(acc),
@@ -131,7 +140,7 @@ pub(super) fn lanes(p: &Prep, x: &[__m512i; 4], q8s: __m128i) -> __m256i {
         _mm256_castsi256_si128(s8),
         _mm256_extracti128_si256::<1>(s8),
     );
-    let m4 = _mm_madd_epi16(p.mins, q8s);
+    let m4 = _mm_madd_epi16(mins, q8s);
     _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(s4), m4)
 }
 
