@@ -187,27 +187,26 @@ impl crate::quant::QuantType for BlockIq4Nl {
         }
     }
 
-    /// x86 with AVX2 (all x86 SIMD paths) and aarch64 (NEON, dotprod): the
-    /// SIMD kernels in default numerics; the scalar reference otherwise.
+    /// x86 (AVX2, also the AVX-512 path without VNNI; AVX-512 VNNI) and
+    /// aarch64 (NEON, dotprod): the SIMD kernels in default numerics; the
+    /// scalar reference otherwise.
     fn kernels(
         cpu: crate::cpu::Cpu,
         numerics: crate::quant::Numerics,
     ) -> crate::quant::RowKernels<Self, BlockQ8_0> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (
-                crate::cpu::Isa::Avx2(_)
-                | crate::cpu::Isa::Avx512(_)
-                | crate::cpu::Isa::Avx512Vnni(_),
-                crate::quant::Numerics::Default,
-            ) => crate::quant::RowKernels {
-                quantize_act: Self::quantize_act,
-                dot: crate::x86::iq4_nl::dot_iq4_nl_q8_0,
-                dot4: None,
-                rows2: None,
-                tile8x1: None,
-                tile8x4: None,
-            },
+            (crate::cpu::Isa::Avx2(t), crate::quant::Numerics::Default) => {
+                crate::x86::iq4_nl::avx2(t)
+            }
+            #[cfg(target_arch = "x86_64")]
+            (crate::cpu::Isa::Avx512(t), crate::quant::Numerics::Default) => {
+                crate::x86::iq4_nl::avx2(t.avx2())
+            }
+            #[cfg(target_arch = "x86_64")]
+            (crate::cpu::Isa::Avx512Vnni(t), crate::quant::Numerics::Default) => {
+                crate::x86::iq4_nl::avx512_vnni(t)
+            }
             #[cfg(target_arch = "aarch64")]
             (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => {
                 crate::arm::iq4_nl::neon(t)

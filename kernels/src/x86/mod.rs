@@ -18,11 +18,13 @@ mod gemv_q4k;
 mod gemv_q6k;
 pub(crate) mod gemv_q8_0;
 pub(crate) mod iq4_nl;
+mod kq_rows;
 #[cfg(test)]
 mod kq_tests;
 pub(crate) mod panel;
 pub(crate) mod panel_kq;
 pub(crate) mod panel_q6k;
+pub(crate) mod q2k;
 pub(crate) mod q3k;
 pub(crate) mod q4_0;
 pub(crate) mod q4_1;

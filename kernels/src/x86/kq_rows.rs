@@ -1,0 +1,245 @@
+//! The shared core of the x86 kernels of Q2_K, Q3_K and Q5_K (default
+//! numerics): one super-block unpacked once ([`Unpacked`]: unsigned levels,
+//! one i16 scale per 16-element sub-block, one i16 weight per activation
+//! `bsums` entry), then per activation row the two exact integer sums
+//! (a, b) = (Σ_s sc_s·Σ u·x, Σ_s m_s·bsums[s]) — with AVX2 (`maddubs`,
+//! `madd`) or AVX-512 VNNI (`maddubs` on 64 bytes, `vpdpwssd` with the
+//! scales) — and the type's float step, the scalar reference's, per block.
+//! [`kq_kernels`] writes out the single dots and the 4-activation-row dots
+//! (each weight block unpacked once for the four rows, each row keeping the
+//! single dot's sequence: the same bits) and the constructors.
+//!
+//! Exactness: levels u ≤ 31 and activations ≥ −128 keep every `maddubs`
+//! pair within i16 (2·31·128); the i32 sums stay far below 2^31.
+
+use super::q4k::hsum_i32;
+use crate::blocks::BlockQ8K;
+use std::arch::x86_64::*;
+
+/// A K-quant super-block unpacked for the integer sums.
+#[derive(Clone, Copy)]
+pub(super) struct Unpacked {
+    /// Unsigned levels of elements 32g..32g + 32 in element order.
+    pub q: [__m256i; 8],
+    /// Word s: the i16 scale of sub-block s (elements 16s..16s + 16).
+    pub sc: __m256i,
+    /// Word s: the i16 factor of the activation's bsums[s] in the second sum.
+    pub m: __m256i,
+}
+
+/// [`Unpacked`] with the scales spread for the AVX2 sums.
+#[derive(Clone, Copy)]
+pub(super) struct Prep2 {
+    q: [__m256i; 8],
+    /// Group g: sc_2g in the low 128 bits, sc_2g+1 in the high ones.
+    sc: [__m256i; 8],
+    m: __m256i,
+}
+
+/// Spreads the scales of `u` (see [`Prep2`]).
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) fn prep_avx2(u: Unpacked) -> Prep2 {
+    // Byte shuffle control selecting word k of each 128-bit lane.
+    let word = |k: i16| _mm_set1_epi16((2 * k) | ((2 * k + 1) << 8));
+    let halves = [
+        _mm256_broadcastsi128_si256(_mm256_castsi256_si128(u.sc)),
+        _mm256_broadcastsi128_si256(_mm256_extracti128_si256::<1>(u.sc)),
+    ];
+    let mut sc = [_mm256_setzero_si256(); 8];
+    for (g, s) in sc.iter_mut().enumerate() {
+        let k = (2 * g % 8) as i16;
+        *s = _mm256_shuffle_epi8(halves[g / 4], _mm256_set_m128i(word(k + 1), word(k)));
+    }
+    Prep2 { q: u.q, sc, m: u.m }
+}
+
+/// Σ_s m_s·bsums[s] (exact: |m_s| ≤ 63, |bsums| ≤ 16·128).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn min_sum(m: __m256i, x: &BlockQ8K) -> i32 {
+    // SAFETY: bsums holds 16 i16 = 32 bytes; unaligned load.
+    let b = unsafe { _mm256_loadu_si256(x.bsums.as_ptr().cast()) };
+    hsum_i32(_mm256_madd_epi16(m, b))
+}
+
+/// The exact sums (a, b) of one super-block pair, AVX2.
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) fn sums_avx2(p: &Prep2, x: &BlockQ8K) -> (i32, i32) {
+    let mut acc = _mm256_setzero_si256();
+    for g in 0..8 {
+        // SAFETY: x.qs holds 256 bytes; a 32-byte load at 32g (< 256).
+        let xv = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(32 * g).cast()) };
+        let s = _mm256_madd_epi16(_mm256_maddubs_epi16(p.q[g], xv), p.sc[g]);
+        acc = _mm256_add_epi32(acc, s);
+    }
+    (hsum_i32(acc), min_sum(p.m, x))
+}
+
+/// [`Unpacked`] in 512-bit registers for the VNNI sums.
+#[derive(Clone, Copy)]
+pub(super) struct Prep5 {
+    /// Elements 64c..64c + 64 (groups 2c and 2c + 1).
+    q: [__m512i; 4],
+    /// The matching i16 scales (word k of chunk c: sub-block 4c + k/8).
+    sc: [__m512i; 4],
+    m: __m256i,
+}
+
+/// Joins the levels of `u` in pairs of groups and spreads its scales.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+pub(super) fn prep_vnni(u: Unpacked) -> Prep5 {
+    let sc16 = _mm512_castsi256_si512(u.sc);
+    let mut q = [_mm512_setzero_si512(); 4];
+    let mut sc = [_mm512_setzero_si512(); 4];
+    for c in 0..4 {
+        q[c] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(u.q[2 * c]), u.q[2 * c + 1]);
+        let s = 4 * c as i16;
+        let lo = _mm256_set_m128i(_mm_set1_epi16(s + 1), _mm_set1_epi16(s));
+        let hi = _mm256_set_m128i(_mm_set1_epi16(s + 3), _mm_set1_epi16(s + 2));
+        let idx = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+        sc[c] = _mm512_permutexvar_epi16(idx, sc16);
+    }
+    Prep5 { q, sc, m: u.m }
+}
+
+/// The exact sums (a, b) of one super-block pair, AVX-512 VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+pub(super) fn sums_vnni(p: &Prep5, x: &BlockQ8K) -> (i32, i32) {
+    let mut acc = _mm512_setzero_si512();
+    for c in 0..4 {
+        // SAFETY: x.qs holds 256 bytes; a 64-byte load at 64c (< 256).
+        let xv = unsafe { _mm512_loadu_si512(x.qs.as_ptr().add(64 * c).cast()) };
+        acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(p.q[c], xv), p.sc[c]);
+    }
+    (_mm512_reduce_add_epi32(acc), min_sum(p.m, x))
+}
+
+/// The float step of the types with minimums (Q2_K, Q5_K; the scalar
+/// reference's): acc + ((d_x·d_w)·f32(a) − (d_x·dmin_w)·f32(b)).
+#[inline(always)]
+pub(super) fn min_step(
+    acc: f32,
+    xd: f32,
+    d: half::f16,
+    dmin: half::f16,
+    (a, b): (i32, i32),
+) -> f32 {
+    acc + (xd * d.to_f32() * a as f32 - xd * dmin.to_f32() * b as f32)
+}
+
+/// Writes out a single dot and a 4-activation-row dot from a prepare and a
+/// sums function (one instruction set).
+macro_rules! kq_dots {
+    ($dot:ident, $dot4:ident, $feat:literal, $wt:ty, $unpack:ident, $prep:path, $sums:path, $step:ident) => {
+        #[target_feature(enable = $feat)]
+        fn $dot(w: &[$wt], x: &[BlockQ8K]) -> f32 {
+            assert_eq!(w.len(), x.len());
+            let mut acc = 0f32;
+            for (wb, xb) in w.iter().zip(x) {
+                acc = $step(acc, wb, xb, $sums(&$prep($unpack(wb)), xb));
+            }
+            acc
+        }
+
+        #[target_feature(enable = $feat)]
+        fn $dot4(w: &[$wt], x: &[BlockQ8K], out: &mut [f32; 4]) {
+            let n = w.len();
+            assert_eq!(x.len(), 4 * n, "dot4: activation is not 4 rows");
+            let mut acc = [0f32; 4];
+            for (i, wb) in w.iter().enumerate() {
+                let p = $prep($unpack(wb));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    let xb = &x[v * n + i];
+                    *a = $step(*a, wb, xb, $sums(&p, xb));
+                }
+            }
+            *out = acc;
+        }
+    };
+}
+pub(super) use kq_dots;
+
+/// Generates, for a K-quant weight type, the AVX2 and AVX-512 VNNI single
+/// and 4-activation-row dots (default numerics) from `$unpack` (a block's
+/// [`Unpacked`]) and `$step` (the reference's float step per super-block,
+/// `fn(acc, &W, &BlockQ8K, (a, b)) -> f32`), their safe wrappers and the
+/// constructors `avx2(Avx2)` and `avx512_vnni(Avx512Vnni)`.
+macro_rules! kq_kernels {
+    ($wt:ty, $unpack:ident, $step:ident) => {
+        mod rows {
+            use super::*;
+            use $crate::blocks::BlockQ8K;
+            use $crate::x86::kq_rows::{kq_dots, prep_avx2, prep_vnni, sums_avx2, sums_vnni};
+
+            kq_dots!(
+                dot_avx2,
+                dot4_avx2,
+                "avx2,fma,f16c",
+                $wt,
+                $unpack,
+                prep_avx2,
+                sums_avx2,
+                $step
+            );
+            kq_dots!(
+                dot_vnni,
+                dot4_vnni,
+                "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c",
+                $wt,
+                $unpack,
+                prep_vnni,
+                sums_vnni,
+                $step
+            );
+
+            pub(super) fn avx2_dot(w: &[$wt], x: &[BlockQ8K]) -> f32 {
+                // SAFETY: handed out only by `avx2`, which takes an `Avx2` token.
+                unsafe { dot_avx2(w, x) }
+            }
+            pub(super) fn avx2_dot4(w: &[$wt], x: &[BlockQ8K], out: &mut [f32; 4]) {
+                // SAFETY: handed out only by `avx2`, which takes an `Avx2` token.
+                unsafe { dot4_avx2(w, x, out) }
+            }
+            pub(super) fn vnni_dot(w: &[$wt], x: &[BlockQ8K]) -> f32 {
+                // SAFETY: handed out only by `avx512_vnni` (`Avx512Vnni` token).
+                unsafe { dot_vnni(w, x) }
+            }
+            pub(super) fn vnni_dot4(w: &[$wt], x: &[BlockQ8K], out: &mut [f32; 4]) {
+                // SAFETY: handed out only by `avx512_vnni` (`Avx512Vnni` token).
+                unsafe { dot4_vnni(w, x, out) }
+            }
+        }
+
+        /// The AVX2 kernels (default numerics; also the AVX-512 path
+        /// without VNNI).
+        pub(crate) fn avx2(
+            _proof: $crate::cpu::Avx2,
+        ) -> $crate::quant::RowKernels<$wt, $crate::blocks::BlockQ8K> {
+            $crate::quant::RowKernels {
+                dot4: Some(rows::avx2_dot4),
+                ..$crate::quant::RowKernels::from_dot(
+                    $crate::scalar::quantize_row_q8_k,
+                    rows::avx2_dot,
+                )
+            }
+        }
+
+        /// The AVX-512 VL + VNNI kernels (default numerics).
+        pub(crate) fn avx512_vnni(
+            _proof: $crate::cpu::Avx512Vnni,
+        ) -> $crate::quant::RowKernels<$wt, $crate::blocks::BlockQ8K> {
+            $crate::quant::RowKernels {
+                dot4: Some(rows::vnni_dot4),
+                ..$crate::quant::RowKernels::from_dot(
+                    $crate::scalar::quantize_row_q8_k,
+                    rows::vnni_dot,
+                )
+            }
+        }
+    };
+}
+pub(super) use kq_kernels;
