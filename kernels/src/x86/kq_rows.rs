@@ -12,8 +12,10 @@
 //! Exactness: levels u ≤ 31 and activations ≥ −128 keep every `maddubs`
 //! pair within i16 (2·31·128); the i32 sums stay far below 2^31.
 
+use super::avx2::imp::f16_to_f32;
 use super::q4k::hsum_i32;
 use crate::blocks::BlockQ8K;
+use half::f16;
 use std::arch::x86_64::*;
 
 /// A K-quant super-block unpacked for the integer sums.
@@ -120,15 +122,10 @@ pub(super) fn sums_vnni(p: &Prep5, x: &BlockQ8K) -> (i32, i32) {
 
 /// The float step of the types with minimums (Q2_K, Q5_K; the scalar
 /// reference's): acc + ((d_x·d_w)·f32(a) − (d_x·dmin_w)·f32(b)).
-#[inline(always)]
-pub(super) fn min_step(
-    acc: f32,
-    xd: f32,
-    d: half::f16,
-    dmin: half::f16,
-    (a, b): (i32, i32),
-) -> f32 {
-    acc + (xd * d.to_f32() * a as f32 - xd * dmin.to_f32() * b as f32)
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn min_step(acc: f32, xd: f32, d: f16, dmin: f16, (a, b): (i32, i32)) -> f32 {
+    acc + (xd * f16_to_f32(d) * a as f32 - xd * f16_to_f32(dmin) * b as f32)
 }
 
 /// Writes out a single dot and a 4-activation-row dot from a prepare and a

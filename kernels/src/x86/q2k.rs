@@ -41,7 +41,8 @@ fn unpack(w: &BlockQ2K) -> Unpacked {
     }
 }
 
-#[inline(always)]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 fn step(acc: f32, w: &BlockQ2K, x: &BlockQ8K, s: (i32, i32)) -> f32 {
     min_step(acc, x.d, w.d, w.dmin, s)
 }

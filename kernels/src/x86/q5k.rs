@@ -46,7 +46,8 @@ fn unpack(w: &BlockQ5K) -> Unpacked {
     }
 }
 
-#[inline(always)]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 fn step(acc: f32, w: &BlockQ5K, x: &BlockQ8K, s: (i32, i32)) -> f32 {
     min_step(acc, x.d, w.d, w.dmin, s)
 }
