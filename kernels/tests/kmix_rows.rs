@@ -1,0 +1,123 @@
+//! The K-mix types (Q2_K, Q3_K, Q5_K, Q5_0, Q5_1, IQ4_NL) as the prompt
+//! driver runs them: every weight row of a matrix with an odd row count
+//! times a batch of activation rows, the batch taken four rows at a time by
+//! `dot4` (the fused multi-row kernel where the path has one) and the rest
+//! one by one by `dot`, on every path this CPU offers (`available`, built by
+//! `kernels_for`, so `EDGE_LLAMA_KERNELS` plays no part), in both numerics,
+//! on random blocks (random bytes with finite scales, or quantized floats).
+//! Every (row, activation row) result must have the scalar reference's bits.
+//! On the x86 SIMD paths each type must also have a fused 4-row kernel in
+//! default numerics (a path falling back to `dot` fails here).
+
+use edge_llama_kernels::*;
+use half::f16;
+
+mod common;
+
+use common::kq_rows::{same, weight_row, Rng};
+
+/// `n` activation rows of `nb` blocks from random floats, back to back; one
+/// block of one row is filled with a single extreme value.
+fn act_rows<T: QuantType>(r: &mut Rng, rows: usize, nb: usize) -> Vec<T::Act> {
+    let s = 10f32.powi(r.below(5) as i32 - 2);
+    let mut x: Vec<f32> = (0..rows * nb * T::Act::ELEMS).map(|_| r.f() * s).collect();
+    let b = r.below(rows * nb);
+    let v = if r.below(2) == 0 { s } else { -s };
+    x[b * T::Act::ELEMS..(b + 1) * T::Act::ELEMS].fill(v);
+    let mut q = vec![T::Act::zeroed(); rows * nb];
+    T::quantize_act(&x, &mut q);
+    q
+}
+
+fn check<T: QuantType>(name: &str, fix: fn(&mut T, [f16; 2])) {
+    let mut r = Rng(0x6B6D_6978 ^ (name.len() as u64) << 32);
+    for path in available() {
+        let base = kernels_for(path).expect("listed path");
+        let simd = ["avx2", "avx512", "avx512-novnni"].contains(&path);
+        for numerics in [Numerics::Default, Numerics::LlamaCpp] {
+            let rk = base.with_numerics(numerics).quant::<T>();
+            if simd && numerics == Numerics::Default {
+                assert!(rk.dot4.is_some(), "{name} {path}: no fused 4-row kernel");
+            }
+            for (case, (rows, batch, nb)) in [
+                (1, 1, 1),
+                (3, 4, 2),
+                (7, 5, 3),
+                (13, 9, 1),
+                (5, 7, 6),
+                (11, 8, 4),
+                (9, 2, 5),
+                (3, 13, 2),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let w: Vec<T> = (0..rows)
+                    .flat_map(|_| weight_row(&mut r, nb, fix))
+                    .collect();
+                let x = act_rows::<T>(&mut r, batch, nb);
+                let wr = |i: usize| &w[i * nb..(i + 1) * nb];
+                let xv = |v: usize| &x[v * nb..(v + 1) * nb];
+                for i in 0..rows {
+                    let mut got = vec![0f32; batch];
+                    let full = batch / 4 * 4;
+                    for v in (0..full).step_by(4) {
+                        let mut o = [0f32; 4];
+                        rk.dot4(wr(i), &x[v * nb..(v + 4) * nb], &mut o);
+                        got[v..v + 4].copy_from_slice(&o);
+                    }
+                    for (v, g) in got.iter_mut().enumerate().skip(full) {
+                        *g = (rk.dot)(wr(i), xv(v));
+                    }
+                    for (v, g) in got.iter().enumerate() {
+                        let want = T::dot(numerics, wr(i), xv(v));
+                        assert!(
+                            same(*g, want),
+                            "{name} {path} {numerics:?} case {case} ({rows}×{batch}, {nb} blocks): \
+                             row {i} act {v}: {g} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn q2_k_rows() {
+    check::<BlockQ2K>("q2_k", |b, [d, m]| {
+        b.d = d;
+        b.dmin = m;
+    });
+}
+
+#[test]
+fn q3_k_rows() {
+    check::<BlockQ3K>("q3_k", |b, [d, _]| b.d = d);
+}
+
+#[test]
+fn q5_k_rows() {
+    check::<BlockQ5K>("q5_k", |b, [d, m]| {
+        b.d = d;
+        b.dmin = m;
+    });
+}
+
+#[test]
+fn q5_0_rows() {
+    check::<BlockQ5_0>("q5_0", |b, [d, _]| b.d = d);
+}
+
+#[test]
+fn q5_1_rows() {
+    check::<BlockQ5_1>("q5_1", |b, [d, m]| {
+        b.d = d;
+        b.m = m;
+    });
+}
+
+#[test]
+fn iq4_nl_rows() {
+    check::<BlockIq4Nl>("iq4_nl", |b, [d, _]| b.d = d);
+}
