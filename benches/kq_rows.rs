@@ -12,20 +12,11 @@ use edge_llama::kernels::{
 };
 use std::time::Duration;
 
+mod common;
+use common::floats;
+
 const N: usize = 4096;
 const ROWS: usize = 16;
-
-fn floats(seed: u32, n: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
-}
 
 fn bench_type<T: QuantType>(c: &mut Criterion, name: &str) {
     let nb = N / T::ELEMS;

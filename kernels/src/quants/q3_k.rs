@@ -238,14 +238,9 @@ impl crate::quant::QuantType for BlockQ3K {
     ) -> crate::quant::RowKernels<Self, BlockQ8K> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx2(t), crate::quant::Numerics::Default) => crate::x86::q3k::avx2(t),
-            #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx512(t), crate::quant::Numerics::Default) => {
-                crate::x86::q3k::avx2(t.avx2())
-            }
-            #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx512Vnni(t), crate::quant::Numerics::Default) => {
-                crate::x86::q3k::avx512_vnni(t)
+            (isa, crate::quant::Numerics::Default) if isa != crate::cpu::Isa::Scalar => {
+                let (avx2, vnni) = (crate::x86::q3k::avx2, crate::x86::q3k::avx512_vnni);
+                crate::x86::avx2_or_vnni(isa, avx2, vnni).unwrap_or(Self::reference(numerics))
             }
             #[cfg(target_arch = "aarch64")]
             (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => crate::arm::q3k::neon(t),

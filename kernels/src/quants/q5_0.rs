@@ -146,16 +146,9 @@ impl crate::quant::QuantType for BlockQ5_0 {
     ) -> crate::quant::RowKernels<Self, BlockQ8_0> {
         match (cpu.isa(), numerics) {
             #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx2(t), crate::quant::Numerics::Default) => {
-                crate::x86::q5_0::avx2(t)
-            }
-            #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx512(t), crate::quant::Numerics::Default) => {
-                crate::x86::q5_0::avx2(t.avx2())
-            }
-            #[cfg(target_arch = "x86_64")]
-            (crate::cpu::Isa::Avx512Vnni(t), crate::quant::Numerics::Default) => {
-                crate::x86::q5_0::avx512_vnni(t)
+            (isa, crate::quant::Numerics::Default) if isa != crate::cpu::Isa::Scalar => {
+                let (avx2, vnni) = (crate::x86::q5_0::avx2, crate::x86::q5_0::avx512_vnni);
+                crate::x86::avx2_or_vnni(isa, avx2, vnni).unwrap_or(Self::reference(numerics))
             }
             #[cfg(target_arch = "aarch64")]
             (crate::cpu::Isa::Neon(t), crate::quant::Numerics::Default) => {

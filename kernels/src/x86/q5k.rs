@@ -5,7 +5,7 @@
 //! ([`crate::quants::q5_k::dot_q5k_q8k`]): the scalar bits.
 
 use super::kq_rows::{kq_kernels, min_step, Unpacked};
-use super::q4k_vnni::scales_mins_k4;
+use super::q4k_vnni::scales_mins_i16;
 use crate::blocks::BlockQ8K;
 use crate::quants::q5_k::BlockQ5K;
 use std::arch::x86_64::*;
@@ -31,13 +31,7 @@ fn unpack(w: &BlockQ5K) -> Unpacked {
         let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(raw), m4);
         q[2 * c + 1] = _mm256_or_si256(hi, fifth(2 * c as i32 + 1));
     }
-    let t = scales_mins_k4(&w.scales);
-    let sm = _mm256_cvtepu8_epi16(_mm_setr_epi32(
-        t[0] as i32,
-        t[1] as i32,
-        t[2] as i32,
-        t[3] as i32,
-    ));
+    let sm = scales_mins_i16(&w.scales);
     let twice = |v: __m128i| _mm256_set_m128i(_mm_unpackhi_epi16(v, v), _mm_unpacklo_epi16(v, v));
     Unpacked {
         q,
