@@ -2,7 +2,8 @@
 //! driver runs them: every weight row of a matrix with an odd row count
 //! times a batch of activation rows, the batch taken four rows at a time by
 //! `dot4` (the fused multi-row kernel where the path has one) and the rest
-//! one by one by `dot`, on every path this CPU offers (`available`, built by
+//! one by one by `dot`, and the rows in whole groups of 8 also by the 8-row
+//! tiles (× 4 activation rows, then × 1; fused or derived), on every path this CPU offers (`available`, built by
 //! `kernels_for`, so `EDGE_LLAMA_KERNELS` plays no part), in both numerics,
 //! on random blocks (random bytes with finite scales, or quantized floats).
 //! Every (row, activation row) result must have the scalar reference's bits.
@@ -58,9 +59,12 @@ fn check<T: QuantType>(name: &str, fix: fn(&mut T, [f16; 2])) {
                 let x = act_rows::<T>(&mut r, batch, nb);
                 let wr = |i: usize| &w[i * nb..(i + 1) * nb];
                 let xv = |v: usize| &x[v * nb..(v + 1) * nb];
-                for i in 0..rows {
-                    let mut got = vec![0f32; batch];
-                    let full = batch / 4 * 4;
+                // got[i][v] as the driver computes it: every row by `dot4`
+                // and `dot`; the rows in whole groups of 8 also by the tiles
+                // (8 × 4, then 8 × 1 for the rest of the batch).
+                let mut by_row = vec![vec![0f32; batch]; rows];
+                let full = batch / 4 * 4;
+                for (i, got) in by_row.iter_mut().enumerate() {
                     for v in (0..full).step_by(4) {
                         let mut o = [0f32; 4];
                         rk.dot4(wr(i), &x[v * nb..(v + 4) * nb], &mut o);
@@ -69,13 +73,36 @@ fn check<T: QuantType>(name: &str, fix: fn(&mut T, [f16; 2])) {
                     for (v, g) in got.iter_mut().enumerate().skip(full) {
                         *g = (rk.dot)(wr(i), xv(v));
                     }
-                    for (v, g) in got.iter().enumerate() {
-                        let want = T::dot(numerics, wr(i), xv(v));
-                        assert!(
-                            same(*g, want),
-                            "{name} {path} {numerics:?} case {case} ({rows}×{batch}, {nb} blocks): \
-                             row {i} act {v}: {g} vs {want}"
-                        );
+                }
+                let mut by_tile = vec![vec![f32::NAN; batch]; rows / 8 * 8];
+                for (g, w8) in w.chunks_exact(8 * nb).enumerate() {
+                    for v in (0..full).step_by(4) {
+                        let mut t = [[0f32; 8]; 4];
+                        rk.tile8::<4>(w8, &x[v * nb..(v + 4) * nb], &mut t);
+                        for (j, tv) in t.iter().enumerate() {
+                            for (r, o) in tv.iter().enumerate() {
+                                by_tile[8 * g + r][v + j] = *o;
+                            }
+                        }
+                    }
+                    for (v, xr) in x.chunks_exact(nb).enumerate().skip(full) {
+                        let mut t = [[0f32; 8]; 1];
+                        rk.tile8::<1>(w8, xr, &mut t);
+                        for (row, o) in by_tile[8 * g..8 * g + 8].iter_mut().zip(t[0]) {
+                            row[v] = o;
+                        }
+                    }
+                }
+                for (what, got) in [("dot4/dot", &by_row), ("tile8", &by_tile)] {
+                    for (i, row) in got.iter().enumerate() {
+                        for (v, g) in row.iter().enumerate() {
+                            let want = T::dot(numerics, wr(i), xv(v));
+                            assert!(
+                                same(*g, want),
+                                "{name} {path} {numerics:?} case {case} ({rows}×{batch}, {nb} \
+                                 blocks) {what}: row {i} act {v}: {g} vs {want}"
+                            );
+                        }
                     }
                 }
             }

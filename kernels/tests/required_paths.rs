@@ -14,8 +14,9 @@
 //! Q5_0, Q5_1, IQ4_NL), so that a required path is tested by this file even
 //! if other suites change. On every SIMD path (`neon`, `dotprod`, `avx2`,
 //! `avx512`, `avx512-novnni`) the K-mix types must have their own fused
-//! 4-row kernels, not the fallback on `dot`; on `avx512` (VNNI) their own
-//! single and 4-row dots, not the AVX2 ones.
+//! 4-row kernels, not the fallback on `dot` (on x86, Q2_K, Q3_K and Q5_K
+//! also their 8-row tiles); on `avx512` (VNNI) their own single and 4-row
+//! dots, not the AVX2 ones.
 //!
 //! Without the variable, the test prints what the CPU offers and passes.
 
@@ -224,6 +225,19 @@ fn required_kernel_paths_are_detected_and_run() {
                 assert!(
                     f.contains(&"dot4"),
                     "{name}: {t} has no SIMD 4-row kernel ({f:?})"
+                );
+            }
+        }
+        // On x86 the 256-element ones (Q2_K, Q3_K, Q4_K on `avx512`, Q5_K)
+        // also have 8-row tiles for prompts and single tokens.
+        if ["avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
+            for (t, f) in fused
+                .iter()
+                .filter(|(t, _)| ["q2_K", "q3_K", "q5_K"].contains(t))
+            {
+                assert!(
+                    f.contains(&"tile8x1") && f.contains(&"tile8x4"),
+                    "{name}: {t} has no 8-row tiles ({f:?})"
                 );
             }
         }

@@ -6,7 +6,7 @@
 //! taken unsigned, u = q + 4 (0..7), so Σ q·x = Σ u·x − 4·bsum per
 //! sub-block.
 
-use super::avx2::imp::f16_to_f32;
+use super::avx2::imp::{f16_to_f32, f16x8};
 use super::kq_rows::{kq_kernels, Unpacked};
 use super::q2k::two_bit_levels;
 use crate::blocks::BlockQ8K;
@@ -65,4 +65,24 @@ fn step(acc: f32, w: &BlockQ3K, x: &BlockQ8K, (a, b): (i32, i32)) -> f32 {
     acc + x.d * f16_to_f32(w.d) * (a - 4 * b) as f32
 }
 
-kq_kernels!(BlockQ3K, unpack, step);
+/// d of eight blocks (lane = row); the second vector is unused.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scales8(w: [&BlockQ3K; 8]) -> [__m256; 2] {
+    [f16x8(std::array::from_fn(|r| w[r].d)), _mm256_setzero_ps()]
+}
+
+/// [`step`] for eight weight rows (lane = row), the same IEEE operations in
+/// the same order.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn step8(acc: __m256, [d, _]: &[__m256; 2], xd: f32, (a, b): (__m256i, __m256i)) -> __m256 {
+    let sumi = _mm256_sub_epi32(a, _mm256_slli_epi32::<2>(b));
+    let p = _mm256_mul_ps(
+        _mm256_mul_ps(_mm256_set1_ps(xd), *d),
+        _mm256_cvtepi32_ps(sumi),
+    );
+    _mm256_add_ps(acc, p)
+}
+
+kq_kernels!(BlockQ3K, unpack, step, scales8, step8);
