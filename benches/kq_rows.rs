@@ -3,7 +3,7 @@
 //! of 4096 elements times 4 activation rows, either four `dot` calls per
 //! weight row, one `dot4`, or one 8-row × 4 tile per 8 weight rows (the
 //! fallbacks are `dot` calls); and for one activation row, `dot` per row vs
-//! the 8-row × 1 tile. Throughput is in (weight block, activation row)
+//! the 2-row kernel (where the path has one) and the 8-row × 1 tile. Throughput is in (weight block, activation row)
 //! pairs, so 1/throughput is the time per row·block per activation row.
 //! Run: `cargo bench --bench kq_rows`.
 
@@ -80,6 +80,17 @@ fn bench_type<T: QuantType>(c: &mut Criterion, name: &str) {
         g.bench_function(BenchmarkId::new("dot", path), |b| {
             b.iter(|| w.chunks_exact(nb).map(|r| (rk.dot)(r, x1)).sum::<f32>())
         });
+        if let Some(f) = rk.rows2 {
+            g.bench_function(BenchmarkId::new("rows2", path), |b| {
+                b.iter(|| {
+                    let mut o = [0f32; 2];
+                    for w2 in w.chunks_exact(2 * nb) {
+                        f(w2, x1, &mut o);
+                        black_box(&o);
+                    }
+                })
+            });
+        }
         g.bench_function(BenchmarkId::new("tile8x1", path), |b| {
             b.iter(|| {
                 let mut o = [[0f32; 8]; 1];

@@ -3,7 +3,8 @@
 //! times a batch of activation rows, the batch taken four rows at a time by
 //! `dot4` (the fused multi-row kernel where the path has one) and the rest
 //! one by one by `dot`, and the rows in whole groups of 8 also by the 8-row
-//! tiles (× 4 activation rows, then × 1; fused or derived), on every path this CPU offers (`available`, built by
+//! tiles (× 4 activation rows, then × 1; fused or derived) and in pairs by
+//! `rows2` where the path has it, on every path this CPU offers (`available`, built by
 //! `kernels_for`, so `EDGE_LLAMA_KERNELS` plays no part), in both numerics,
 //! on random blocks (random bytes with finite scales, or quantized floats).
 //! Every (row, activation row) result must have the scalar reference's bits.
@@ -93,7 +94,29 @@ fn check<T: QuantType>(name: &str, fix: fn(&mut T, [f16; 2])) {
                         }
                     }
                 }
-                for (what, got) in [("dot4/dot", &by_row), ("tile8", &by_tile)] {
+                // Single tokens on paths with `rows2`: pairs of rows, the odd
+                // last row by `dot`.
+                let mut by_pair = vec![vec![f32::NAN; batch]; rows];
+                if let Some(f) = rk.rows2 {
+                    for (v, xr) in x.chunks_exact(nb).enumerate() {
+                        for (p, w2) in w.chunks_exact(2 * nb).enumerate() {
+                            let mut o = [0f32; 2];
+                            f(w2, xr, &mut o);
+                            (by_pair[2 * p][v], by_pair[2 * p + 1][v]) = (o[0], o[1]);
+                        }
+                        if rows % 2 == 1 {
+                            by_pair[rows - 1][v] = (rk.dot)(wr(rows - 1), xr);
+                        }
+                    }
+                } else {
+                    by_pair.clone_from(&by_row);
+                }
+                let all = [
+                    ("dot4/dot", &by_row),
+                    ("tile8", &by_tile),
+                    ("rows2", &by_pair),
+                ];
+                for (what, got) in all {
                     for (i, row) in got.iter().enumerate() {
                         for (v, g) in row.iter().enumerate() {
                             let want = T::dot(numerics, wr(i), xv(v));
