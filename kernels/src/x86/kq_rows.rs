@@ -197,7 +197,7 @@ pub(super) use kq_dots;
 /// step's operations in the lanes), so lane r of `out[v]` has the bits of
 /// the single dot on (w_r, x_v).
 macro_rules! kq_tile {
-    ($name:ident, $feat:literal, $wt:ty, $unpack:ident, $prep:path, $lanes:path, $scales8:ident, $step8:ident) => {
+    ($name:ident, $feat:literal, $wt:ty, $unpack:ident, $prep:path, $lanes:path, $scales8:ident, $step8:path) => {
         #[target_feature(enable = $feat)]
         fn $name<const V: usize>(w: &[$wt], x: &[BlockQ8K], out: &mut [[f32; 8]; V]) {
             use $crate::x86::avx2::imp::reduce8;
@@ -237,7 +237,7 @@ pub(super) use kq_tile;
 /// `$step8` (`$step` in the lanes), their safe wrappers and the
 /// constructors `avx2(Avx2)` and `avx512_vnni(Avx512Vnni)`.
 macro_rules! kq_kernels {
-    ($wt:ty, $unpack:ident, $step:ident, $scales8:ident, $step8:ident) => {
+    ($wt:ty, $unpack:ident, $step:ident, $scales8:ident, $step8:path) => {
         mod rows {
             use super::*;
             use $crate::blocks::BlockQ8K;
@@ -355,3 +355,35 @@ macro_rules! kq_kernels {
     };
 }
 pub(super) use kq_kernels;
+
+/// [`kq_kernels`] for a type with minimums (fields `d` and `dmin`: Q2_K,
+/// Q5_K): its float steps are [`min_step`] and [`min_step8`].
+macro_rules! kq_kernels_with_mins {
+    ($wt:ty, $unpack:ident) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        #[inline]
+        fn step(acc: f32, w: &$wt, x: &$crate::blocks::BlockQ8K, s: (i32, i32)) -> f32 {
+            $crate::x86::kq_rows::min_step(acc, x.d, w.d, w.dmin, s)
+        }
+
+        /// d and dmin of eight blocks (lane = row).
+        #[target_feature(enable = "avx2,fma,f16c")]
+        #[inline]
+        fn scales8(w: [&$wt; 8]) -> [core::arch::x86_64::__m256; 2] {
+            use $crate::x86::avx2::imp::f16x8;
+            [
+                f16x8(std::array::from_fn(|r| w[r].d)),
+                f16x8(std::array::from_fn(|r| w[r].dmin)),
+            ]
+        }
+
+        $crate::x86::kq_rows::kq_kernels!(
+            $wt,
+            $unpack,
+            step,
+            scales8,
+            $crate::x86::kq_rows::min_step8
+        );
+    };
+}
+pub(super) use kq_kernels_with_mins;

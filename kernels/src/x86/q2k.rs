@@ -4,9 +4,7 @@
 //! then the scalar reference's per-block float sequence
 //! ([`crate::quants::q2_k::dot_q2k_q8k`]): the scalar bits.
 
-use super::avx2::imp::f16x8;
-use super::kq_rows::{kq_kernels, min_step, min_step8, Unpacked};
-use crate::blocks::BlockQ8K;
+use super::kq_rows::{kq_kernels_with_mins, Unpacked};
 use crate::quants::q2_k::BlockQ2K;
 use std::arch::x86_64::*;
 
@@ -42,20 +40,4 @@ fn unpack(w: &BlockQ2K) -> Unpacked {
     }
 }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn step(acc: f32, w: &BlockQ2K, x: &BlockQ8K, s: (i32, i32)) -> f32 {
-    min_step(acc, x.d, w.d, w.dmin, s)
-}
-
-/// d and dmin of eight blocks (lane = row).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn scales8(w: [&BlockQ2K; 8]) -> [__m256; 2] {
-    [
-        f16x8(std::array::from_fn(|r| w[r].d)),
-        f16x8(std::array::from_fn(|r| w[r].dmin)),
-    ]
-}
-
-kq_kernels!(BlockQ2K, unpack, step, scales8, min_step8);
+kq_kernels_with_mins!(BlockQ2K, unpack);

@@ -4,10 +4,8 @@
 //! then the scalar reference's per-block float sequence
 //! ([`crate::quants::q5_k::dot_q5k_q8k`]): the scalar bits.
 
-use super::avx2::imp::f16x8;
-use super::kq_rows::{kq_kernels, min_step, min_step8, Unpacked};
+use super::kq_rows::{kq_kernels_with_mins, Unpacked};
 use super::q4k_vnni::scales_mins_i16;
-use crate::blocks::BlockQ8K;
 use crate::quants::q5_k::BlockQ5K;
 use std::arch::x86_64::*;
 
@@ -41,20 +39,4 @@ fn unpack(w: &BlockQ5K) -> Unpacked {
     }
 }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn step(acc: f32, w: &BlockQ5K, x: &BlockQ8K, s: (i32, i32)) -> f32 {
-    min_step(acc, x.d, w.d, w.dmin, s)
-}
-
-/// d and dmin of eight blocks (lane = row).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn scales8(w: [&BlockQ5K; 8]) -> [__m256; 2] {
-    [
-        f16x8(std::array::from_fn(|r| w[r].d)),
-        f16x8(std::array::from_fn(|r| w[r].dmin)),
-    ]
-}
-
-kq_kernels!(BlockQ5K, unpack, step, scales8, min_step8);
+kq_kernels_with_mins!(BlockQ5K, unpack);
