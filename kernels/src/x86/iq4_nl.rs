@@ -1,6 +1,7 @@
 //! IQ4_NL × Q8_0 on x86_64 with AVX2 (also run by the AVX-512 path without
-//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows, in the order
-//! of [`crate::quants::iq4_nl::dot_iq4_nl_q8_0`]: same bits as the scalar.
+//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows,
+//! in the order of [`crate::quants::iq4_nl::dot_iq4_nl_q8_0`]: same bits as
+//! the scalar.
 
 use super::q5_0::{lanes_i8, nibbles, vnni_lanes_i8};
 use crate::blocks::BlockQ8_0;

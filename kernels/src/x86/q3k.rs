@@ -1,8 +1,7 @@
 //! Q3_K × Q8_K on x86_64 (default numerics): AVX2 (also run by the AVX-512
 //! path without VNNI) and AVX-512 VNNI: single rows, 4 activation rows and
 //! 8-row tiles, from the shared core of [`super::kq_rows`]: exact integer
-//! block sums,
-//! then the scalar reference's per-block float sequence
+//! block sums, then the scalar reference's per-block float sequence
 //! ([`crate::quants::q3_k::dot_q3k_q8k`]): the scalar bits. The levels are
 //! taken unsigned, u = q + 4 (0..7), so Σ q·x = Σ u·x − 4·bsum per
 //! sub-block.

@@ -1,8 +1,8 @@
 //! Q5_0 × Q8_0 on x86_64 with AVX2 (also run by the AVX-512 path without
-//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows, in the lane
-//! order of [`crate::quants::q5_0::dot_q5_0_q8_0`]: eight i32 lanes
-//! of four consecutive products per block, one FMA per lane and block, the
-//! horizontal sum of [`crate::scalar::hsum8`]. Same bits as the scalar.
+//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows,
+//! in the lane order of [`crate::quants::q5_0::dot_q5_0_q8_0`]: eight i32
+//! lanes of four consecutive products per block, one FMA per lane and block,
+//! the horizontal sum of [`crate::scalar::hsum8`]. Same bits as the scalar.
 //! Also holds the helpers the other 32-element types share.
 
 use crate::blocks::BlockQ8_0;

@@ -1,6 +1,7 @@
 //! Q5_1 × Q8_1 on x86_64 with AVX2 (also run by the AVX-512 path without
-//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows, in the order
-//! of [`crate::quants::q5_1::dot_q5_1_q8_1`]: same bits as the scalar.
+//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows,
+//! in the order of [`crate::quants::q5_1::dot_q5_1_q8_1`]: same bits as the
+//! scalar.
 
 use super::q5_0::{fifth_bits, lanes_u8, nibbles, vnni_lanes_u8};
 use crate::blocks::BlockQ8_1;

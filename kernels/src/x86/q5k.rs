@@ -1,8 +1,7 @@
 //! Q5_K × Q8_K on x86_64 (default numerics): AVX2 (also run by the AVX-512
 //! path without VNNI) and AVX-512 VNNI: single rows, 4 activation rows and
 //! 8-row tiles, from the shared core of [`super::kq_rows`]: exact integer
-//! block sums,
-//! then the scalar reference's per-block float sequence
+//! block sums, then the scalar reference's per-block float sequence
 //! ([`crate::quants::q5_k::dot_q5k_q8k`]): the scalar bits.
 
 use super::kq_rows::{kq_kernels_with_mins, Unpacked};
