@@ -8,18 +8,12 @@ use edge_llama::kernels::{
 };
 use half::f16;
 
+mod common;
+
 const N: usize = 4096;
 
 fn row(seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..N)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
+    common::floats(seed, N)
 }
 
 fn memread(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, bytes: usize) {

@@ -12,8 +12,11 @@
 //! Each required path's tile and row kernels are also run here against the
 //! scalar reference (Q4_0, and every kernel of the K-mix types: Q2_K…Q5_K,
 //! Q5_0, Q5_1, IQ4_NL), so that a required path is tested by this file even
-//! if other suites change. On `neon` / `dotprod` the K-mix types must have
-//! their own SIMD kernels, not the scalar fallback.
+//! if other suites change. On every SIMD path (`neon`, `dotprod`, `avx2`,
+//! `avx512`, `avx512-novnni`) the K-mix types must have their own fused
+//! 4-row kernels, not the fallback on `dot` (on x86, Q2_K, Q3_K and Q5_K
+//! also their 8-row tiles); on `avx512` (VNNI) their own single and 4-row
+//! dots, not the AVX2 ones.
 //!
 //! Without the variable, the test prints what the CPU offers and passes.
 
@@ -159,6 +162,14 @@ fn check_q4_0_kernels(cpu: Cpu) -> Vec<&'static str> {
     ran
 }
 
+/// True when `a` and `b` hand out different single dots (and 4-row dots)
+/// for `T` in default numerics.
+fn own_dot<T: QuantType>(a: &Kernels, b: &Kernels) -> bool {
+    let (ka, kb) = (a.quant::<T>(), b.quant::<T>());
+    let d4 = |k: &RowKernels<T, T::Act>| k.dot4.map(|f| f as usize);
+    ka.dot as usize != kb.dot as usize && d4(&ka).is_some() && d4(&ka) != d4(&kb)
+}
+
 #[test]
 fn required_kernel_paths_are_detected_and_run() {
     let available = available();
@@ -207,12 +218,44 @@ fn required_kernel_paths_are_detected_and_run() {
         // the scalar reference alone would have none.
         let fused = common::kq_paths::check_new_types(cpu);
         let _ = writeln!(std::io::stderr().lock(), "{name}: K-mix types {fused:?}");
-        if ["neon", "dotprod"].contains(&name.as_str()) {
+        // Every SIMD path has a fused 4-row kernel for each of them (NEON,
+        // dotprod, AVX2, AVX-512 with and without VNNI).
+        if ["neon", "dotprod", "avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
             for (t, f) in &fused {
                 assert!(
                     f.contains(&"dot4"),
-                    "{name}: {t} has no NEON kernels ({f:?})"
+                    "{name}: {t} has no SIMD 4-row kernel ({f:?})"
                 );
+            }
+        }
+        // On x86 the 256-element ones (Q2_K, Q3_K, Q4_K on `avx512`, Q5_K)
+        // also have 8-row tiles for prompts and single tokens.
+        if ["avx2", "avx512", "avx512-novnni"].contains(&name.as_str()) {
+            for (t, f) in fused
+                .iter()
+                .filter(|(t, _)| ["q2_K", "q3_K", "q5_K"].contains(t))
+            {
+                assert!(
+                    f.contains(&"tile8x1") && f.contains(&"tile8x4"),
+                    "{name}: {t} has no 8-row tiles ({f:?})"
+                );
+            }
+        }
+        // The VNNI build has its own single dots for them, not the AVX2 ones.
+        if name == "avx512" {
+            let vnni = kernels_for("avx512").expect("required path");
+            let avx2 = kernels_for("avx2").expect("AVX-512 implies AVX2");
+            let own = [
+                ("q2_K", own_dot::<BlockQ2K>(&vnni, &avx2)),
+                ("q3_K", own_dot::<BlockQ3K>(&vnni, &avx2)),
+                ("q4_K", own_dot::<BlockQ4K>(&vnni, &avx2)),
+                ("q5_K", own_dot::<BlockQ5K>(&vnni, &avx2)),
+                ("q5_0", own_dot::<BlockQ5_0>(&vnni, &avx2)),
+                ("q5_1", own_dot::<BlockQ5_1>(&vnni, &avx2)),
+                ("iq4_nl", own_dot::<BlockIq4Nl>(&vnni, &avx2)),
+            ];
+            for (t, own) in own {
+                assert!(own, "{name}: {t} runs the AVX2 dot, not a VNNI one");
             }
         }
     }

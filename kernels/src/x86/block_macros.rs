@@ -385,3 +385,122 @@ macro_rules! dot4_blocks8 {
     };
 }
 pub(crate) use dot4_blocks8;
+
+/// Generates the default-numerics kernels of a 32-element weight type whose
+/// order is the one of [`dot_blocks8`] (Q5_0, Q5_1, IQ4_NL): the AVX2 and
+/// AVX-512 VNNI single dots, 4-activation-row dots and 2-row dots (single
+/// tokens), their safe wrappers, and the constructors `avx2(Avx2)` and
+/// `avx512_vnni(Avx512Vnni)` (each kernel only reachable through the token
+/// of its instruction set).
+/// `$prep` unpacks a weight block into its 32 levels as bytes (once per
+/// block for the 4 activation rows); `$avx2` and `$vnni` turn levels and the
+/// activation's 32 bytes into the eight exact i32 lanes of four products
+/// (`maddubs`/`madd` and `vpdpbusd` respectively). The optional `$m`, `$s`
+/// fields add m_w·s_x per block (Q5_1). Every generated kernel has, per
+/// (weight row, activation row), the bits of the scalar reference.
+macro_rules! blocks8_kernels {
+    ($wt:ty, $xt:ty, $quantize:expr, $prep:ident, $avx2:path, $vnni:path $(, $m:ident, $s:ident)?) => {
+        mod rows {
+            use super::*;
+            use $crate::x86::block_macros::{dot2_blocks8, dot4_blocks8, dot_blocks8};
+            use $crate::x86::q5_0::load32;
+
+            #[target_feature(enable = "avx2,fma,f16c")]
+            #[inline]
+            fn avx2_block(p: __m256i, x: &$xt) -> __m256i {
+                $avx2(p, load32(&x.qs))
+            }
+            #[target_feature(enable = "avx2,fma,f16c")]
+            #[inline]
+            fn avx2_one(w: &$wt, x: &$xt) -> __m256i {
+                avx2_block($prep(w), x)
+            }
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            #[inline]
+            fn vnni_block(p: __m256i, x: &$xt) -> __m256i {
+                $vnni(p, load32(&x.qs))
+            }
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+            #[inline]
+            fn vnni_one(w: &$wt, x: &$xt) -> __m256i {
+                vnni_block($prep(w), x)
+            }
+
+            dot_blocks8!(
+                /// AVX2 single dot.
+                dot_avx2, "avx2,fma,f16c", $wt, $xt, avx2_one $(, $m, $s)?
+            );
+            dot4_blocks8!(
+                /// AVX2 one row × 4 activation rows, per row the bits of [`dot_avx2`].
+                dot4_avx2, "avx2,fma,f16c", $wt, $xt, $prep, avx2_block $(, $m, $s)?
+            );
+            dot2_blocks8!(
+                /// AVX2 two weight rows × one activation row, per row the bits of [`dot_avx2`].
+                dot2_avx2, "avx2,fma,f16c", $wt, $xt, avx2_one $(, $m, $s)?
+            );
+            dot_blocks8!(
+                /// VNNI single dot.
+                dot_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", $wt, $xt,
+                vnni_one $(, $m, $s)?
+            );
+            dot4_blocks8!(
+                /// VNNI one row × 4 activation rows, per row the bits of [`dot_vnni`].
+                dot4_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", $wt, $xt,
+                $prep, vnni_block $(, $m, $s)?
+            );
+
+            dot2_blocks8!(
+                /// VNNI two weight rows × one activation row, per row the bits of [`dot_vnni`].
+                dot2_vnni, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", $wt, $xt,
+                vnni_one $(, $m, $s)?
+            );
+
+            pub(super) fn avx2_dot2(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
+                // SAFETY: handed out only by `avx2`, which takes an `Avx2` token.
+                unsafe { dot2_avx2(w, x, out) }
+            }
+            pub(super) fn vnni_dot2(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
+                // SAFETY: handed out only by `avx512_vnni` (`Avx512Vnni` token).
+                unsafe { dot2_vnni(w, x, out) }
+            }
+            pub(super) fn avx2_dot(w: &[$wt], x: &[$xt]) -> f32 {
+                // SAFETY: handed out only by `avx2`, which takes an `Avx2` token.
+                unsafe { dot_avx2(w, x) }
+            }
+            pub(super) fn avx2_dot4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                // SAFETY: handed out only by `avx2`, which takes an `Avx2` token.
+                unsafe { dot4_avx2(w, x, out) }
+            }
+            pub(super) fn vnni_dot(w: &[$wt], x: &[$xt]) -> f32 {
+                // SAFETY: handed out only by `avx512_vnni` (`Avx512Vnni` token).
+                unsafe { dot_vnni(w, x) }
+            }
+            pub(super) fn vnni_dot4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+                // SAFETY: handed out only by `avx512_vnni` (`Avx512Vnni` token).
+                unsafe { dot4_vnni(w, x, out) }
+            }
+        }
+
+        /// The AVX2 kernels (default numerics; also the AVX-512 path
+        /// without VNNI).
+        pub(crate) fn avx2(_proof: $crate::cpu::Avx2) -> $crate::quant::RowKernels<$wt, $xt> {
+            $crate::quant::RowKernels {
+                dot4: Some(rows::avx2_dot4),
+                rows2: Some(rows::avx2_dot2),
+                ..$crate::quant::RowKernels::from_dot($quantize, rows::avx2_dot)
+            }
+        }
+
+        /// The AVX-512 VL + VNNI kernels (default numerics).
+        pub(crate) fn avx512_vnni(
+            _proof: $crate::cpu::Avx512Vnni,
+        ) -> $crate::quant::RowKernels<$wt, $xt> {
+            $crate::quant::RowKernels {
+                dot4: Some(rows::vnni_dot4),
+                rows2: Some(rows::vnni_dot2),
+                ..$crate::quant::RowKernels::from_dot($quantize, rows::vnni_dot)
+            }
+        }
+    };
+}
+pub(crate) use blocks8_kernels;

@@ -6,12 +6,12 @@ use crate::quants::{iq4_nl, q5_0, q5_1};
 use crate::scalar::{quantize_act_q8_0, quantize_act_q8_1};
 use half::f16;
 
-fn avx2() -> bool {
-    let ok = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-    if !ok {
+fn avx2() -> Option<crate::cpu::Avx2> {
+    let t = crate::cpu::Avx2::detect();
+    if t.is_none() {
         eprintln!("skipped: no AVX2/FMA");
     }
-    ok
+    t
 }
 
 fn rng(seed: u64) -> impl FnMut() -> f32 {
@@ -56,9 +56,9 @@ fn act_q8_0(n: usize, seed: u64) -> Vec<BlockQ8_0> {
 
 #[test]
 fn q5_0_q5_1_iq4_nl_have_the_scalar_bits() {
-    if !avx2() {
+    let Some(t) = avx2() else {
         return;
-    }
+    };
     for n in [1usize, 7, 64] {
         let w0 = random_blocks(n, q5_0::BlockQ5_0::ZERO, |b, f| b.d = f16::from_f32(f));
         let w1 = random_blocks(n, q5_1::BlockQ5_1::ZERO, |b, f| {
@@ -79,17 +79,17 @@ fn q5_0_q5_1_iq4_nl_have_the_scalar_bits() {
         ];
         quantize_act_q8_1(&xf, &mut x1);
         assert_eq!(
-            super::q5_0::dot_q5_0_q8_0(&w0, &x0).to_bits(),
+            (super::q5_0::avx2(t).dot)(&w0, &x0).to_bits(),
             q5_0::dot_q5_0_q8_0(&w0, &x0).to_bits(),
             "q5_0, {n} blocks"
         );
         assert_eq!(
-            super::q5_1::dot_q5_1_q8_1(&w1, &x1).to_bits(),
+            (super::q5_1::avx2(t).dot)(&w1, &x1).to_bits(),
             q5_1::dot_q5_1_q8_1(&w1, &x1).to_bits(),
             "q5_1, {n} blocks"
         );
         assert_eq!(
-            super::iq4_nl::dot_iq4_nl_q8_0(&w2, &x0).to_bits(),
+            (super::iq4_nl::avx2(t).dot)(&w2, &x0).to_bits(),
             iq4_nl::dot_iq4_nl_q8_0(&w2, &x0).to_bits(),
             "iq4_nl, {n} blocks"
         );
@@ -113,9 +113,9 @@ fn act_q8_k(n: usize, seed: u64) -> Vec<crate::blocks::BlockQ8K> {
 #[test]
 fn k_types_have_the_scalar_bits() {
     use crate::quants::{q2_k, q3_k, q4_k, q5_k};
-    if !avx2() {
+    let Some(t) = avx2() else {
         return;
-    }
+    };
     for n in [1usize, 3, 16] {
         let x = act_q8_k(n, 17 + n as u64);
         let w2 = random_blocks(n, q2_k::BlockQ2K::ZERO, |b, f| {
@@ -133,22 +133,22 @@ fn k_types_have_the_scalar_bits() {
         });
         let pairs = [
             (
-                super::q3k::dot_q2k_q8k(&w2, &x),
+                (super::q2k::avx2(t).dot)(&w2, &x),
                 q2_k::dot_q2k_q8k(&w2, &x),
                 "q2_k",
             ),
             (
-                super::q3k::dot_q3k_q8k(&w3, &x),
+                (super::q3k::avx2(t).dot)(&w3, &x),
                 q3_k::dot_q3k_q8k(&w3, &x),
                 "q3_k",
             ),
             (
-                super::q4k::dot_q4k_q8k(&w4, &x),
+                (super::q4k::avx2(t).dot)(&w4, &x),
                 q4_k::dot_q4k_q8k(&w4, &x),
                 "q4_k",
             ),
             (
-                super::q5k::dot_q5k_q8k(&w5, &x),
+                (super::q5k::avx2(t).dot)(&w5, &x),
                 q5_k::dot_q5k_q8k(&w5, &x),
                 "q5_k",
             ),

@@ -1,110 +1,88 @@
-//! Q3_K and Q2_K × Q8_K on x86_64 with AVX2 (also run by the AVX-512
-//! paths): exact integer block sums with vector instructions, then the
-//! scalar reference's per-block float sequence
-//! ([`crate::quants::q3_k::dot_q3k_q8k`], [`crate::quants::q2_k::dot_q2k_q8k`]):
-//! the scalar bits. Both share the 2-bit packing (element 128h + 32j + l
-//! in bits 2j..2j+1 of byte 32h + l) and 16-element sub-blocks.
+//! Q3_K × Q8_K on x86_64 (default numerics): AVX2 (also run by the AVX-512
+//! path without VNNI) and AVX-512 VNNI: single rows, 4 activation rows and
+//! 8-row tiles, from the shared core of [`super::kq_rows`]: exact integer
+//! block sums, then the scalar reference's per-block float sequence
+//! ([`crate::quants::q3_k::dot_q3k_q8k`]): the scalar bits. The levels are
+//! taken unsigned, u = q + 4 (0..7), so Σ q·x = Σ u·x − 4·bsum per
+//! sub-block.
 
-use super::q4k::hsum_i32;
+use super::avx2::imp::{f16_to_f32, f16x8};
+use super::kq_rows::{kq_kernels, Unpacked};
+use super::q2k::two_bit_levels;
 use crate::blocks::BlockQ8K;
-use crate::quants::q2_k::BlockQ2K;
 use crate::quants::q3_k::BlockQ3K;
 use std::arch::x86_64::*;
 
-/// i16 scale vector for one 32-element group: `a` for the first 16
-/// elements, `b` for the next 16.
+/// The sixteen signed scales (−32..=31) of [`BlockQ3K::scale`] as i16:
+/// low nibbles from bytes 0..8 (sub-blocks 0..8 low, 8..16 high), the two
+/// high bits of sub-block s from byte 8 + s mod 4 at bit 2·(s / 4).
 #[target_feature(enable = "avx2")]
-fn pair_scales(a: i16, b: i16) -> __m256i {
-    _mm256_set_m128i(_mm_set1_epi16(b), _mm_set1_epi16(a))
+#[inline]
+fn scales(w: &BlockQ3K) -> __m256i {
+    const AT: usize = core::mem::offset_of!(BlockQ3K, scales);
+    const { assert!(AT >= 4) };
+    // SAFETY: 16 bytes from AT − 4 end with the 12 scale bytes, inside the
+    // block (the pointer comes from the whole block); unaligned load.
+    let v = unsafe { _mm_loadu_si128((w as *const BlockQ3K).cast::<u8>().add(AT - 4).cast()) };
+    // Bytes 0..12: the scales; 12..16: zero.
+    let v = _mm_srli_si128::<4>(v);
+    let m4 = _mm_set1_epi8(0xF);
+    let low = _mm_unpacklo_epi64(
+        _mm_and_si128(v, m4),
+        _mm_and_si128(_mm_srli_epi16::<4>(v), m4),
+    );
+    // Byte s = packed[8 + s % 4], shifted right by 2·(s / 4).
+    let t = _mm_shuffle_epi8(v, _mm_set1_epi32(0x0B0A_0908));
+    let t = _mm_blend_epi32::<0b0010>(t, _mm_srli_epi16::<2>(t));
+    let t = _mm_blend_epi32::<0b0100>(t, _mm_srli_epi16::<4>(t));
+    let t = _mm_blend_epi32::<0b1000>(t, _mm_srli_epi16::<6>(t));
+    let high = _mm_slli_epi16::<4>(_mm_and_si128(t, _mm_set1_epi8(3)));
+    let sc = _mm_sub_epi8(_mm_or_si128(low, high), _mm_set1_epi8(32));
+    _mm256_cvtepi8_epi16(sc)
 }
 
-/// Σ over the 8 groups of 32 of scale·Σ u·x, with u the unsigned levels
-/// given by `levels(h, j)` (group 4h + j) and scales from `scale(s)`
-/// (sub-block s of 16). Exact: u ≤ 7 keeps `maddubs` pairs within i16.
+/// The unsigned levels u = q + 4 (the high bit of `hmask` adds 4) and the
+/// signed scales (also the factors of the bsums correction).
 #[target_feature(enable = "avx2")]
-fn grouped_sum(
-    qs: &[u8; 64],
-    x: &BlockQ8K,
-    extra: impl Fn(usize, usize) -> __m256i,
-    scale: impl Fn(usize) -> i16,
-) -> i32 {
-    let m3 = _mm256_set1_epi8(3);
-    let mut acc = _mm256_setzero_si256();
-    for h in 0..2 {
-        // SAFETY: qs holds 64 bytes; a 32-byte load at 32h (< 64).
-        let q = unsafe { _mm256_loadu_si256(qs.as_ptr().add(32 * h).cast()) };
-        for j in 0..4 {
-            let g = 4 * h + j;
-            let low = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j as i32)), m3);
-            let u = _mm256_or_si256(low, extra(h, j));
-            // SAFETY: x.qs holds 256 bytes; a 32-byte load at 32g (< 256).
-            let xv = unsafe { _mm256_loadu_si256(x.qs.as_ptr().add(32 * g).cast()) };
-            let p = _mm256_maddubs_epi16(u, xv);
-            let s = pair_scales(scale(2 * g), scale(2 * g + 1));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
-        }
-    }
-    hsum_i32(acc)
-}
-
-/// Exact Σ_s scale_s·Σ q·x of a Q3_K block pair: with u = q + 4 (0..7),
-/// Σ q·x = Σ u·x − 4·bsum.
-#[target_feature(enable = "avx2")]
-fn block_sum_q3k(w: &BlockQ3K, x: &BlockQ8K) -> i32 {
+#[inline]
+fn unpack(w: &BlockQ3K) -> Unpacked {
     // SAFETY: hmask holds 32 bytes; unaligned load.
     let hm = unsafe { _mm256_loadu_si256(w.hmask.as_ptr().cast()) };
     let one = _mm256_set1_epi8(1);
-    let sc: [i16; 16] = std::array::from_fn(|s| i16::from(w.scale(s)));
-    let high = |h: usize, j: usize| {
-        let bit = _mm256_and_si256(
-            _mm256_srl_epi16(hm, _mm_cvtsi32_si128((4 * h + j) as i32)),
-            one,
-        );
-        _mm256_slli_epi16::<2>(bit)
-    };
-    let sum_u = grouped_sum(&w.qs, x, high, |s| sc[s]);
-    let corr: i32 = (0..16)
-        .map(|s| i32::from(sc[s]) * i32::from(x.bsums[s]))
-        .sum();
-    sum_u - 4 * corr
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn dot_q3k_avx2(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut acc = 0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        acc += xb.d * wb.d.to_f32() * block_sum_q3k(wb, xb) as f32;
+    let mut q = two_bit_levels(&w.qs);
+    for (g, qg) in q.iter_mut().enumerate() {
+        let bit = _mm256_and_si256(_mm256_srl_epi16(hm, _mm_cvtsi32_si128(g as i32)), one);
+        *qg = _mm256_or_si256(*qg, _mm256_slli_epi16::<2>(bit));
     }
-    acc
+    let sc = scales(w);
+    Unpacked { q, sc, m: sc }
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn dot_q2k_avx2(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut acc = 0f32;
-    for (wb, xb) in w.iter().zip(x) {
-        let zero = |_: usize, _: usize| _mm256_setzero_si256();
-        let sumi = grouped_sum(&wb.qs, xb, zero, |s| i16::from(wb.scales[s] & 0xF));
-        let summ: i32 = (0..16)
-            .map(|s| i32::from(wb.scales[s] >> 4) * i32::from(xb.bsums[s]))
-            .sum();
-        acc += xb.d * wb.d.to_f32() * sumi as f32 - xb.d * wb.dmin.to_f32() * summ as f32;
-    }
-    acc
+/// acc + (d_x·d_w)·f32(Σ u·x − 4·Σ sc·bsum), the reference's step.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn step(acc: f32, w: &BlockQ3K, x: &BlockQ8K, (a, b): (i32, i32)) -> f32 {
+    acc + x.d * f16_to_f32(w.d) * (a - 4 * b) as f32
 }
 
-/// Σ w·x over a Q3_K row and a Q8_K row, the bits of the scalar reference.
-/// Placed only in kernel tables built after AVX2 + FMA detection.
-pub(crate) fn dot_q3k_q8k(w: &[BlockQ3K], x: &[BlockQ8K]) -> f32 {
-    // SAFETY: only handed out by constructors that take the AVX2 detection
-    // token.
-    unsafe { dot_q3k_avx2(w, x) }
+/// d of eight blocks (lane = row); the second vector is unused.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scales8(w: [&BlockQ3K; 8]) -> [__m256; 2] {
+    [f16x8(std::array::from_fn(|r| w[r].d)), _mm256_setzero_ps()]
 }
 
-/// Σ w·x over a Q2_K row and a Q8_K row, the bits of the scalar reference.
-/// Same placement rule.
-pub(crate) fn dot_q2k_q8k(w: &[BlockQ2K], x: &[BlockQ8K]) -> f32 {
-    // SAFETY: as in `dot_q3k_q8k`.
-    unsafe { dot_q2k_avx2(w, x) }
+/// [`step`] for eight weight rows (lane = row), the same IEEE operations in
+/// the same order.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn step8(acc: __m256, [d, _]: &[__m256; 2], xd: f32, (a, b): (__m256i, __m256i)) -> __m256 {
+    let sumi = _mm256_sub_epi32(a, _mm256_slli_epi32::<2>(b));
+    let p = _mm256_mul_ps(
+        _mm256_mul_ps(_mm256_set1_ps(xd), *d),
+        _mm256_cvtepi32_ps(sumi),
+    );
+    _mm256_add_ps(acc, p)
 }
+
+kq_kernels!(BlockQ3K, unpack, step, scales8, step8);

@@ -53,17 +53,25 @@ pub(super) fn scales_mins_k4(s: &[u8; 12]) -> [u32; 4] {
     ]
 }
 
-/// Unpacks one super-block (see [`Prep`]).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+/// The eight scales (words 0..8) and minimums (words 8..16) of a K-quant
+/// `scales` field as i16 ([`scales_mins_k4`]).
+#[target_feature(enable = "avx2")]
 #[inline]
-pub(super) fn prep(w: &BlockQ4K) -> Prep {
-    let t = scales_mins_k4(&w.scales);
-    let sm = _mm256_cvtepu8_epi16(_mm_setr_epi32(
+pub(super) fn scales_mins_i16(s: &[u8; 12]) -> __m256i {
+    let t = scales_mins_k4(s);
+    _mm256_cvtepu8_epi16(_mm_setr_epi32(
         t[0] as i32,
         t[1] as i32,
         t[2] as i32,
         t[3] as i32,
-    ));
+    ))
+}
+
+/// Unpacks one super-block (see [`Prep`]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
+pub(super) fn prep(w: &BlockQ4K) -> Prep {
+    let sm = scales_mins_i16(&w.scales);
     let sm512 = _mm512_castsi256_si512(sm);
     let m4 = _mm512_set1_epi8(0xF);
     // Plain loops (closures would not inline into `target_feature` code).

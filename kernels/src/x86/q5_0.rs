@@ -1,22 +1,13 @@
-//! Q5_0 × Q8_0 on x86_64 with AVX2 (also run by the AVX-512 paths), in
-//! the lane order of [`crate::quants::q5_0::dot_q5_0_q8_0`]: eight i32 lanes
-//! of four consecutive products per block, one FMA per lane and block, the
-//! horizontal sum of [`crate::scalar::hsum8`]. Same bits as the scalar.
+//! Q5_0 × Q8_0 on x86_64 with AVX2 (also run by the AVX-512 path without
+//! VNNI) and AVX-512 VNNI, single rows, 4 activation rows and 2 weight rows,
+//! in the lane order of [`crate::quants::q5_0::dot_q5_0_q8_0`]: eight i32
+//! lanes of four consecutive products per block, one FMA per lane and block,
+//! the horizontal sum of [`crate::scalar::hsum8`]. Same bits as the scalar.
 //! Also holds the helpers the other 32-element types share.
 
 use crate::blocks::BlockQ8_0;
 use crate::quants::q5_0::BlockQ5_0;
 use std::arch::x86_64::*;
-
-/// [`crate::scalar::hsum8`] of the lanes of `v`: (l0+l4, l1+l5, l2+l6,
-/// l3+l7), then (t0+t2) + (t1+t3).
-#[target_feature(enable = "avx2")]
-pub(crate) fn hsum8(v: __m256) -> f32 {
-    let t = _mm_add_ps(_mm256_extractf128_ps::<1>(v), _mm256_castps256_ps128(v));
-    let t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-    let t = _mm_add_ss(t, _mm_movehdup_ps(t));
-    _mm_cvtss_f32(t)
-}
 
 /// Eight i32 lanes, lane L = Σ of the products of bytes 4L..4L+3 of the
 /// signed vectors `w` and `x` (exact: |w| ≤ 127 and |x| ≤ 127 keep the
@@ -65,6 +56,23 @@ pub(crate) fn load32(qs: &[i8; 32]) -> __m256i {
     unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
 }
 
+/// Eight i32 lanes as [`lanes_i8`] with one VNNI `vpdpbusd` (|w| times x
+/// with w's sign; exact for x in [−127, 127]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) fn vnni_lanes_i8(w: __m256i, x: __m256i) -> __m256i {
+    _mm256_dpbusd_epi32(
+        _mm256_setzero_si256(),
+        _mm256_sign_epi8(w, w),
+        _mm256_sign_epi8(x, w),
+    )
+}
+
+/// Eight i32 lanes as [`lanes_u8`] with one VNNI `vpdpbusd`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub(crate) fn vnni_lanes_u8(w: __m256i, x: __m256i) -> __m256i {
+    _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x)
+}
+
 /// The 32 levels − 16 of a Q5_0 block.
 #[target_feature(enable = "avx2")]
 fn levels(b: &BlockQ5_0) -> __m256i {
@@ -72,22 +80,11 @@ fn levels(b: &BlockQ5_0) -> __m256i {
     _mm256_sub_epi8(q, _mm256_set1_epi8(16))
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn dot_avx2(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), x.len());
-    let mut acc = _mm256_setzero_ps();
-    for (wb, xb) in w.iter().zip(x) {
-        let d = _mm256_set1_ps(wb.d.to_f32() * xb.d.to_f32());
-        let l = _mm256_cvtepi32_ps(lanes_i8(levels(wb), load32(&xb.qs)));
-        acc = _mm256_fmadd_ps(d, l, acc);
-    }
-    hsum8(acc)
-}
-
-/// Σ w·x over a Q5_0 row and a Q8_0 row, the bits of the scalar reference.
-/// Placed only in kernel tables built after AVX2 + FMA detection.
-pub(crate) fn dot_q5_0_q8_0(w: &[BlockQ5_0], x: &[BlockQ8_0]) -> f32 {
-    // SAFETY: only handed out by constructors that take the AVX2 detection
-    // token.
-    unsafe { dot_avx2(w, x) }
-}
+super::block_macros::blocks8_kernels!(
+    BlockQ5_0,
+    BlockQ8_0,
+    crate::scalar::quantize_act_q8_0,
+    levels,
+    lanes_i8,
+    vnni_lanes_i8
+);
