@@ -227,6 +227,109 @@ pub fn fma_acc(acc: &mut [f32], w: f32, v: &[f32]) {
     }
 }
 
+/// Keys per tile of [`scores16`].
+pub const KEY_TILE: usize = 16;
+
+/// Scaled [`dot_lanes16`] scores of query rows against a tile of 16 keys
+/// stored transposed: `kt` holds `hd` rows of 16 values (`kt[16·d + k]` is
+/// element d of key k; `hd` a multiple of 16), `q` holds the query rows
+/// (`hd` values each), and `out[stride·r + k]` receives
+/// `dot_lanes16(key k, query r) · scale`, bit for bit. With the keys along
+/// the vector lanes, lane l of every dot is one FMA chain over the
+/// elements d ≡ l (mod 16) and the 16-lane reduction is element-wise adds
+/// in [`reduce16`]'s order, so no dot needs a horizontal sum.
+///
+/// # Panics
+/// When `kt.len()` is not a multiple of 256, `q.len()` not a multiple of
+/// `hd`, or `out` is shorter than `stride·(rows − 1) + 16`.
+#[inline(always)]
+pub fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
+    assert!(
+        kt.len().is_multiple_of(16 * KEY_TILE) && !kt.is_empty(),
+        "scores16: key tile is not 16 keys of a multiple of 16 elements"
+    );
+    let hd = kt.len() / KEY_TILE;
+    assert!(
+        q.len().is_multiple_of(hd),
+        "scores16: queries are not whole rows"
+    );
+    let rows = q.len() / hd;
+    if rows == 0 {
+        return;
+    }
+    assert!(
+        out.len() >= stride * (rows - 1) + KEY_TILE,
+        "scores16: output too short"
+    );
+    for (r, qr) in q.chunks_exact(hd).enumerate() {
+        // t8[j] = lane j+8 + lane j of each key's dot, as in `reduce16`.
+        let mut t8 = [[0f32; KEY_TILE]; 8];
+        for (j, t) in t8.iter_mut().enumerate() {
+            let mut lo = [0f32; KEY_TILE];
+            let mut hi = [0f32; KEY_TILE];
+            for (c, qc) in qr.chunks_exact(16).enumerate() {
+                let kl = &kt[(16 * c + j) * KEY_TILE..][..KEY_TILE];
+                let kh = &kt[(16 * c + j + 8) * KEY_TILE..][..KEY_TILE];
+                for k in 0..KEY_TILE {
+                    lo[k] = kl[k].mul_add(qc[j], lo[k]);
+                    hi[k] = kh[k].mul_add(qc[j + 8], hi[k]);
+                }
+            }
+            for k in 0..KEY_TILE {
+                t[k] = hi[k] + lo[k];
+            }
+        }
+        let o = &mut out[r * stride..][..KEY_TILE];
+        for k in 0..KEY_TILE {
+            let t4: [f32; 4] = std::array::from_fn(|j| t8[j + 4][k] + t8[j][k]);
+            o[k] = ((t4[0] + t4[2]) + (t4[1] + t4[3])) * scale;
+        }
+    }
+}
+
+/// The lane-ordered weighted sum of a run of rows: for i = 0, 1, … <
+/// `w.len()`, lane `i mod 16` of `lanes` (16 rows of `hd` values)
+/// `= fma(w[i], row i of v, lane)`, so each lane is one chain of fused
+/// multiply-adds in index order, as [`fma_acc`] called row by row on lane
+/// `i mod 16`. `v` holds `w.len()` rows of `hd = lanes.len() / 16` values.
+/// One call per run of positions of the attention's value sum (starting
+/// at a multiple of 16) instead of one per position; each lane is loaded
+/// and stored once per call.
+///
+/// # Panics
+/// When `lanes.len()` is not a multiple of 16 or `v.len() != w.len() · hd`.
+#[inline(always)]
+pub fn fma_acc_lanes16(lanes: &mut [f32], w: &[f32], v: &[f32]) {
+    assert!(
+        lanes.len().is_multiple_of(16) && v.len() == w.len() * (lanes.len() / 16),
+        "fma_acc_lanes16: lengths differ"
+    );
+    let hd = lanes.len() / 16;
+    if hd == 0 {
+        return;
+    }
+    let whole = hd / 16 * 16;
+    for (l, lane) in lanes.chunks_exact_mut(hd).enumerate().take(w.len()) {
+        let (body, tail) = lane.split_at_mut(whole);
+        for (c, a) in body.chunks_exact_mut(16).enumerate() {
+            let mut r = [0f32; 16];
+            r.copy_from_slice(a);
+            for i in (l..w.len()).step_by(16) {
+                let x = &v[i * hd + 16 * c..][..16];
+                for k in 0..16 {
+                    r[k] = w[i].mul_add(x[k], r[k]);
+                }
+            }
+            a.copy_from_slice(&r);
+        }
+        for (k, a) in tail.iter_mut().enumerate() {
+            for i in (l..w.len()).step_by(16) {
+                *a = w[i].mul_add(v[i * hd + whole + k], *a);
+            }
+        }
+    }
+}
+
 /// The float operations of one kernel path, as function pointers. Every
 /// table computes the same bits (the bodies above); they differ only in
 /// whether the compiler may use hardware FMA and vector registers.
@@ -248,6 +351,10 @@ pub struct FloatOps {
     pub dot_f16_vec64: fn(&[f16], &[f32]) -> f32,
     /// [`dot4_f16_lanes16`].
     pub dot4_f16_lanes16: fn(&[f16], &[f32], &mut [f32; 4]),
+    /// [`scores16`].
+    pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
+    /// [`fma_acc_lanes16`].
+    pub fma_acc_lanes16: fn(&mut [f32], &[f32], &[f32]),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -277,6 +384,12 @@ mod plain {
     pub(super) fn dot4_f16_lanes16(w: &[f16], x: &[f32], out: &mut [f32; 4]) {
         super::dot4_f16_lanes16(w, x, out)
     }
+    pub(super) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
+        super::scores16(kt, q, scale, out, stride)
+    }
+    pub(super) fn fma_acc_lanes16(lanes: &mut [f32], w: &[f32], v: &[f32]) {
+        super::fma_acc_lanes16(lanes, w, v)
+    }
 }
 
 /// The baseline table (the reference; on x86_64 without FMA hardware it is
@@ -290,4 +403,6 @@ pub const PLAIN: FloatOps = FloatOps {
     dot_f16_lanes16: plain::dot_f16_lanes16,
     dot_f16_vec64: plain::dot_f16_vec64,
     dot4_f16_lanes16: plain::dot4_f16_lanes16,
+    scores16: plain::scores16,
+    fma_acc_lanes16: plain::fma_acc_lanes16,
 };

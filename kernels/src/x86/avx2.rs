@@ -46,6 +46,8 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     dot_f16_lanes16,
     dot_f16_vec64,
     dot4_f16_lanes16,
+    scores16: fma_ops::scores16,
+    fma_acc_lanes16: fma_ops::fma_acc_lanes16,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
@@ -73,6 +75,8 @@ mod fma_ops {
         dot_lanes16(a: &[f32], b: &[f32]) -> f32;
         dot_vec64(a: &[f32], b: &[f32]) -> f32;
         fma_acc(acc: &mut [f32], w: f32, v: &[f32]);
+        scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize);
+        fma_acc_lanes16(acc: &mut [f32], w: &[f32], v: &[f32]);
     }
 }
 
