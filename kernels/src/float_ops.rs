@@ -287,46 +287,30 @@ pub fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usiz
     }
 }
 
-/// The lane-ordered weighted sum of a run of rows: for i = 0, 1, … <
-/// `w.len()`, lane `i mod 16` of `lanes` (16 rows of `hd` values)
-/// `= fma(w[i], row i of v, lane)`, so each lane is one chain of fused
-/// multiply-adds in index order, as [`fma_acc`] called row by row on lane
-/// `i mod 16`. `v` holds `w.len()` rows of `hd = lanes.len() / 16` values.
-/// One call per run of positions of the attention's value sum (starting
-/// at a multiple of 16) instead of one per position; each lane is loaded
-/// and stored once per call.
+/// The attention's lane-ordered weighted sum of f16 rows, reduced:
+/// `out[d]` = [`reduce16`] of 16 lanes, lane l the chain of fused
+/// multiply-adds `fma(w[i], v_i[d], ·)` over i ≡ l (mod 16) in index
+/// order from +0, where row i is `v[i·stride..][..out.len()]` widened to
+/// f32 (exactly). The same bits as [`fma_acc`] into 16 zeroed lane rows
+/// (row i into lane i mod 16, rows widened first), then `reduce16` element
+/// by element; without a widened copy or lanes in memory.
 ///
 /// # Panics
-/// When `lanes.len()` is not a multiple of 16 or `v.len() != w.len() · hd`.
+/// When `v` is shorter than `stride·(w.len() − 1) + out.len()`.
 #[inline(always)]
-pub fn fma_acc_lanes16(lanes: &mut [f32], w: &[f32], v: &[f32]) {
+pub fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
+    let hd = out.len();
     assert!(
-        lanes.len().is_multiple_of(16) && v.len() == w.len() * (lanes.len() / 16),
-        "fma_acc_lanes16: lengths differ"
+        w.is_empty() || v.len() >= stride * (w.len() - 1) + hd,
+        "value_sum16_f16: values too short"
     );
-    let hd = lanes.len() / 16;
-    if hd == 0 {
-        return;
-    }
-    let whole = hd / 16 * 16;
-    for (l, lane) in lanes.chunks_exact_mut(hd).enumerate().take(w.len()) {
-        let (body, tail) = lane.split_at_mut(whole);
-        for (c, a) in body.chunks_exact_mut(16).enumerate() {
-            let mut r = [0f32; 16];
-            r.copy_from_slice(a);
-            for i in (l..w.len()).step_by(16) {
-                let x = &v[i * hd + 16 * c..][..16];
-                for k in 0..16 {
-                    r[k] = w[i].mul_add(x[k], r[k]);
-                }
-            }
-            a.copy_from_slice(&r);
+    for (d, o) in out.iter_mut().enumerate() {
+        let mut lanes = [0f32; 16];
+        for (i, &wi) in w.iter().enumerate() {
+            let l = &mut lanes[i % 16];
+            *l = wi.mul_add(v[i * stride + d].to_f32(), *l);
         }
-        for (k, a) in tail.iter_mut().enumerate() {
-            for i in (l..w.len()).step_by(16) {
-                *a = w[i].mul_add(v[i * hd + whole + k], *a);
-            }
-        }
+        *o = reduce16(&lanes);
     }
 }
 
@@ -353,8 +337,8 @@ pub struct FloatOps {
     pub dot4_f16_lanes16: fn(&[f16], &[f32], &mut [f32; 4]),
     /// [`scores16`].
     pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
-    /// [`fma_acc_lanes16`].
-    pub fma_acc_lanes16: fn(&mut [f32], &[f32], &[f32]),
+    /// [`value_sum16_f16`].
+    pub value_sum16_f16: fn(&mut [f32], &[f32], &[f16], usize),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -387,8 +371,8 @@ mod plain {
     pub(super) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
         super::scores16(kt, q, scale, out, stride)
     }
-    pub(super) fn fma_acc_lanes16(lanes: &mut [f32], w: &[f32], v: &[f32]) {
-        super::fma_acc_lanes16(lanes, w, v)
+    pub(super) fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
+        super::value_sum16_f16(out, w, v, stride)
     }
 }
 
@@ -404,5 +388,5 @@ pub const PLAIN: FloatOps = FloatOps {
     dot_f16_vec64: plain::dot_f16_vec64,
     dot4_f16_lanes16: plain::dot4_f16_lanes16,
     scores16: plain::scores16,
-    fma_acc_lanes16: plain::fma_acc_lanes16,
+    value_sum16_f16: plain::value_sum16_f16,
 };

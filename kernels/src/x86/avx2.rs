@@ -47,13 +47,14 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     dot_f16_vec64,
     dot4_f16_lanes16,
     scores16: fma_ops::scores16,
-    fma_acc_lanes16: fma_ops::fma_acc_lanes16,
+    value_sum16_f16: fma_ops::value_sum16_f16,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
 /// Reachable only through tables built with an `Avx2` token.
 mod fma_ops {
     use crate::float_ops as f;
+    use half::f16;
 
     macro_rules! fma_wrappers {
         ($( $name:ident ( $($a:ident : $t:ty),* ) $(-> $r:ty)? ; )*) => {$(
@@ -76,7 +77,7 @@ mod fma_ops {
         dot_vec64(a: &[f32], b: &[f32]) -> f32;
         fma_acc(acc: &mut [f32], w: f32, v: &[f32]);
         scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize);
-        fma_acc_lanes16(acc: &mut [f32], w: &[f32], v: &[f32]);
+        value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize);
     }
 }
 

@@ -36,35 +36,10 @@ pub(crate) fn table(proof: Avx512, cpu: Cpu, name: &'static str) -> Kernels {
 /// kernels compiled for 512-bit registers (the same bodies, so the same
 /// bits as [`crate::float_ops::PLAIN`]).
 const FLOAT_OPS: FloatOps = FloatOps {
-    scores16: float512::scores16,
-    fma_acc_lanes16: float512::fma_acc_lanes16,
+    scores16: crate::x86::float512::scores16,
+    value_sum16_f16: crate::x86::float512::value_sum16_f16,
     ..avx2::FMA_FLOAT_OPS
 };
-
-/// Safe wrappers over `float_ops` bodies compiled with AVX-512F. Reachable
-/// only through tables built with an `Avx512` token.
-mod float512 {
-    use crate::float_ops as f;
-
-    pub(super) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        fn inner(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
-            f::scores16(kt, q, scale, out, stride)
-        }
-        // SAFETY: the table holding this function is built only with an
-        // `Avx512` token (AVX-512F, AVX2 and FMA detected).
-        unsafe { inner(kt, q, scale, out, stride) }
-    }
-
-    pub(super) fn fma_acc_lanes16(acc: &mut [f32], w: &[f32], v: &[f32]) {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        fn inner(acc: &mut [f32], w: &[f32], v: &[f32]) {
-            f::fma_acc_lanes16(acc, w, v)
-        }
-        // SAFETY: as for `scores16`.
-        unsafe { inner(acc, w, v) }
-    }
-}
 
 // Safe wrappers, visible only inside `x86`: placed in a table only by a
 // constructor holding the token they name.

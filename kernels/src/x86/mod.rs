@@ -11,6 +11,7 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod block_macros;
+mod float512;
 mod gemv8;
 pub(crate) mod gemv_q4_0;
 pub(crate) mod gemv_q4_1;

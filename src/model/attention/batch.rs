@@ -5,18 +5,15 @@
 //! The same operations per (head, token) as [`super::attend_head_f16`] for
 //! a batch, in the same order, so the same bits.
 
-use super::{round_f16, round_f16_in_place, row_to_f32, sum_lanes16, Attend, HeadScratch, GROUP};
+use super::{
+    attend_head_f16, round_f16, round_f16_in_place, row_to_f32, Attend, HeadScratch, GROUP,
+};
 use edge_llama_kernels::float_ops::KEY_TILE;
 use std::cell::RefCell;
 
-/// Positions whose values are converted together and added by one call of
-/// the lane kernel: each lane takes `VALUE_CHUNK / 16` products per load
-/// and store (a token's lanes are re-read once per chunk).
-const VALUE_CHUNK: usize = 128;
-
 thread_local! {
-    /// This thread's f32 tile: 16 keys (transposed) or `VALUE_CHUNK` values,
-    /// `VALUE_CHUNK * head_dim` (32 KiB at head_dim 64), grown on first use.
+    /// This thread's f32 tile of 16 keys (transposed), `16 * head_dim`
+    /// (4 KiB at head_dim 64), grown on first use.
     static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -40,10 +37,10 @@ pub(super) fn fits(head_dim: usize, n_heads: usize, n_kv_heads: usize) -> bool {
 ///   [`edge_llama_kernels::float_ops::scores16`] for every head's queries
 ///   (keys past a token's own position are computed but never read);
 /// - softmax of each token's scores, rounded to f16;
-/// - values: `VALUE_CHUNK` positions at a time converted into `tile`; position p goes
-///   to lane p mod 16 of each token that attends it (all lanes start at
-///   +0, and fma(w, v, +0) is the exact product w·v as in
-///   `attend_head_f16`'s first step), then the lanes are summed.
+/// - values: [`edge_llama_kernels::float_ops::value_sum16_f16`] for each
+///   (head, token) over the f16 rows in the cache: position p in lane
+///   p mod 16, lanes from +0 (fma(w, v, +0) is the exact product w·v, as
+///   `attend_head_f16`'s first step), summed as `sum_lanes16` does.
 pub(super) fn attend_batch_f16(
     at: &Attend<'_>,
     kvh: usize,
@@ -55,8 +52,8 @@ pub(super) fn attend_batch_f16(
 ) {
     let hd = at.ctx.config.head_dim;
     TILE.with_borrow_mut(|tile| {
-        if tile.len() < VALUE_CHUNK * hd {
-            tile.resize(VALUE_CHUNK * hd, 0.0);
+        if tile.len() < KEY_TILE * hd {
+            tile.resize(KEY_TILE * hd, 0.0);
         }
         let mut row = std::mem::take(&mut heads[0].value);
         batch_groups(at, kvh, first, pos, n, q, heads, tile, &mut row);
@@ -64,7 +61,7 @@ pub(super) fn attend_batch_f16(
     });
 }
 
-/// [`attend_batch_f16`] with its tile (`VALUE_CHUNK * head_dim`) and a row
+/// [`attend_batch_f16`] with its tile (`16 * head_dim`) and a row
 /// buffer (`head_dim`).
 #[allow(clippy::too_many_arguments)]
 fn batch_groups(
@@ -92,7 +89,6 @@ fn batch_groups(
                 let qt = &q[(b0 + t) * qdim + (first + j) * hd..][..hd];
                 round_f16(qt, &mut hs.queries[t * hd..(t + 1) * hd]);
             }
-            hs.lanes[..16 * g * hd].fill(0.0);
         }
         // Scores of every (head, token) against 16 keys at a time.
         for p0 in (0..end).step_by(KEY_TILE) {
@@ -120,30 +116,26 @@ fn batch_groups(
                 round_f16_in_place(w);
             }
         }
-        // Weighted values, a chunk at a time (position p in lane p mod 16).
-        for p0 in (0..end).step_by(VALUE_CHUNK) {
-            let m = VALUE_CHUNK.min(end - p0);
-            for (i, v) in tile.chunks_exact_mut(hd).take(m).enumerate() {
-                row_to_f32(cache.value(layer, p0 + i, kvh), v);
-            }
-            for hs in heads.iter_mut() {
-                for t in 0..g {
-                    let attended = pos + b0 + t + 1;
-                    if attended <= p0 {
-                        continue;
+        // Weighted values of each token, straight from the f16 cache.
+        match cache.values_f16(layer, kvh, end) {
+            Some((values, vstride)) => {
+                for hs in heads.iter_mut() {
+                    for t in 0..g {
+                        let w = &hs.scores[t * stride..][..pos + b0 + t + 1];
+                        let out = &mut hs.out[(b0 + t) * hd..(b0 + t + 1) * hd];
+                        (f.value_sum16_f16)(out, w, values, vstride);
                     }
-                    let mm = m.min(attended - p0);
-                    let lanes = &mut hs.lanes[16 * t * hd..16 * (t + 1) * hd];
-                    let w = &hs.scores[t * stride + p0..][..mm];
-                    (f.fma_acc_lanes16)(lanes, w, &tile[..mm * hd]);
                 }
             }
-        }
-        for hs in heads.iter_mut() {
-            for t in 0..g {
-                let lanes = &mut hs.lanes[16 * t * hd..16 * (t + 1) * hd];
-                let sums = sum_lanes16(lanes, hd, true);
-                hs.out[(b0 + t) * hd..(b0 + t + 1) * hd].copy_from_slice(sums);
+            // Not reached (`attention` checks the cache): token by token.
+            None => {
+                for (j, hs) in heads.iter_mut().enumerate() {
+                    for t in 0..g {
+                        let b = b0 + t;
+                        let qt = &q[b * qdim + (first + j) * hd..][..hd];
+                        attend_head_f16(at, kvh, pos + b, qt, hs, b);
+                    }
+                }
             }
         }
     }
