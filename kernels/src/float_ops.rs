@@ -287,31 +287,68 @@ pub fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usiz
     }
 }
 
-/// The attention's lane-ordered weighted sum of f16 rows, reduced:
-/// `out[d]` = [`reduce16`] of 16 lanes, lane l the chain of fused
-/// multiply-adds `fma(w[i], v_i[d], ·)` over i ≡ l (mod 16) in index
-/// order from +0, where row i is `v[i·stride..][..out.len()]` widened to
-/// f32 (exactly). The same bits as [`fma_acc`] into 16 zeroed lane rows
-/// (row i into lane i mod 16, rows widened first), then `reduce16` element
-/// by element; without a widened copy or lanes in memory.
+/// The attention's lane-ordered weighted sums of f16 rows, reduced, for
+/// `rows` weight rows over the same `n` value rows: `out` holds `rows`
+/// rows of `hd = out.len() / rows`; element d of output row r is
+/// [`reduce16`] of 16 lanes, lane l the chain of fused multiply-adds
+/// `fma(w_r[i], v_i[d], ·)` over i ≡ l (mod 16), i < n, in index order
+/// from +0, where `w_r` is `w[r·wstride..][..n]` and value row i is
+/// `v[i·vstride..][..hd]` widened to f32 (exactly). The same bits as
+/// [`fma_acc`] into 16 zeroed lane rows (row i into lane i mod 16, rows
+/// widened first), then `reduce16` element by element; without a widened
+/// copy or lanes in memory, each value read once for all the rows.
 ///
 /// # Panics
-/// When `v` is shorter than `stride·(w.len() − 1) + out.len()`.
+/// When `out.len()` is not `rows` rows, or `w` or `v` is too short.
 #[inline(always)]
-pub fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
-    let hd = out.len();
-    assert!(
-        w.is_empty() || v.len() >= stride * (w.len() - 1) + hd,
-        "value_sum16_f16: values too short"
-    );
-    for (d, o) in out.iter_mut().enumerate() {
-        let mut lanes = [0f32; 16];
-        for (i, &wi) in w.iter().enumerate() {
-            let l = &mut lanes[i % 16];
-            *l = wi.mul_add(v[i * stride + d].to_f32(), *l);
-        }
-        *o = reduce16(&lanes);
+pub fn value_sum16_f16(
+    out: &mut [f32],
+    rows: usize,
+    w: &[f32],
+    wstride: usize,
+    n: usize,
+    v: &[f16],
+    vstride: usize,
+) {
+    if rows == 0 {
+        return;
     }
+    let hd = out.len() / rows;
+    check_value_sum(out.len(), rows, w.len(), wstride, n, v.len(), vstride);
+    for (r, out) in out.chunks_exact_mut(hd).enumerate() {
+        let w = &w[r * wstride..][..n];
+        for (d, o) in out.iter_mut().enumerate() {
+            let mut lanes = [0f32; 16];
+            for (i, &wi) in w.iter().enumerate() {
+                let l = &mut lanes[i % 16];
+                *l = wi.mul_add(v[i * vstride + d].to_f32(), *l);
+            }
+            *o = reduce16(&lanes);
+        }
+    }
+}
+
+/// The length checks of [`value_sum16_f16`] (`rows` ≥ 1).
+///
+/// # Panics
+/// When they fail.
+#[inline(always)]
+pub fn check_value_sum(
+    out: usize,
+    rows: usize,
+    w: usize,
+    wstride: usize,
+    n: usize,
+    v: usize,
+    vstride: usize,
+) {
+    let hd = out / rows;
+    assert!(
+        hd * rows == out
+            && (n == 0 || w >= wstride * (rows - 1) + n)
+            && (n == 0 || v >= vstride * (n - 1) + hd),
+        "value_sum16_f16: lengths differ"
+    );
 }
 
 /// The float operations of one kernel path, as function pointers. Every
@@ -338,7 +375,7 @@ pub struct FloatOps {
     /// [`scores16`].
     pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
     /// [`value_sum16_f16`].
-    pub value_sum16_f16: fn(&mut [f32], &[f32], &[f16], usize),
+    pub value_sum16_f16: fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -371,8 +408,16 @@ mod plain {
     pub(super) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
         super::scores16(kt, q, scale, out, stride)
     }
-    pub(super) fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
-        super::value_sum16_f16(out, w, v, stride)
+    pub(super) fn value_sum16_f16(
+        out: &mut [f32],
+        rows: usize,
+        w: &[f32],
+        ws: usize,
+        n: usize,
+        v: &[f16],
+        vs: usize,
+    ) {
+        super::value_sum16_f16(out, rows, w, ws, n, v, vs)
     }
 }
 

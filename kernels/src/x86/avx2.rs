@@ -77,7 +77,15 @@ mod fma_ops {
         dot_vec64(a: &[f32], b: &[f32]) -> f32;
         fma_acc(acc: &mut [f32], w: f32, v: &[f32]);
         scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize);
-        value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize);
+        value_sum16_f16(
+            out: &mut [f32],
+            rows: usize,
+            w: &[f32],
+            ws: usize,
+            n: usize,
+            v: &[f16],
+            vs: usize
+        );
     }
 }
 

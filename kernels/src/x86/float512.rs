@@ -15,9 +15,17 @@ pub(crate) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], strid
 }
 
 /// [`f::value_sum16_f16`] on AVX-512F.
-pub(crate) fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
+pub(crate) fn value_sum16_f16(
+    out: &mut [f32],
+    rows: usize,
+    w: &[f32],
+    ws: usize,
+    n: usize,
+    v: &[f16],
+    vs: usize,
+) {
     // SAFETY: as for `scores16`.
-    unsafe { imp::value_sum16_f16(out, w, v, stride) }
+    unsafe { imp::value_sum16_f16(out, rows, w, ws, n, v, vs) }
 }
 
 mod imp {
@@ -26,75 +34,98 @@ mod imp {
     /// # Safety
     /// The CPU must support AVX-512F and F16C.
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-    pub(super) unsafe fn value_sum16_f16(out: &mut [f32], w: &[f32], v: &[f16], stride: usize) {
-        let hd = out.len();
-        assert!(
-            w.is_empty() || v.len() >= stride * (w.len() - 1) + hd,
-            "value_sum16_f16: values too short"
-        );
-        let mut c = 0;
-        while c + 64 <= hd {
-            // SAFETY: c + 64 ≤ hd; rows i < w.len() hold hd values at
-            // i·stride (checked above).
-            unsafe { sum_chunk::<4>(&mut out[c..c + 64], w, v, stride, c) };
-            c += 64;
+    pub(super) unsafe fn value_sum16_f16(
+        out: &mut [f32],
+        rows: usize,
+        w: &[f32],
+        ws: usize,
+        n: usize,
+        v: &[f16],
+        vs: usize,
+    ) {
+        if rows == 0 {
+            return;
         }
-        while c + 16 <= hd {
-            // SAFETY: as above, c + 16 ≤ hd.
-            unsafe { sum_chunk::<1>(&mut out[c..c + 16], w, v, stride, c) };
-            c += 16;
+        f::check_value_sum(out.len(), rows, w.len(), ws, n, v.len(), vs);
+        let hd = out.len() / rows;
+        if n == 0 || !hd.is_multiple_of(16) {
+            return f::value_sum16_f16(out, rows, w, ws, n, v, vs);
         }
-        if c < hd {
-            // The last hd mod 16 elements (rows still start at i·stride).
-            let tail = &v[c.min(v.len())..];
-            f::value_sum16_f16(&mut out[c..], w, tail, stride);
+        let mut r = 0;
+        while r < rows {
+            let o = out[r * hd..].as_mut_ptr();
+            let wr = w[r * ws..].as_ptr();
+            for c in (0..hd).step_by(16) {
+                // SAFETY: the checks above: rows r.. of `w` hold n weights
+                // at stride ws, rows i < n of `v` hold hd values at i·vs,
+                // `out` holds rows r.. of hd values, c + 16 ≤ hd.
+                unsafe {
+                    match rows - r {
+                        8.. => sum_rows::<8>(o.add(c), hd, wr, ws, n, v.as_ptr().add(c), vs),
+                        4.. => sum_rows::<4>(o.add(c), hd, wr, ws, n, v.as_ptr().add(c), vs),
+                        _ => sum_rows::<1>(o.add(c), hd, wr, ws, n, v.as_ptr().add(c), vs),
+                    }
+                }
+            }
+            r += match rows - r {
+                8.. => 8,
+                4.. => 4,
+                _ => 1,
+            };
         }
     }
 
-    /// Elements `c..c + 16·D` of [`f::value_sum16_f16`] into `out`
-    /// (`16·D` values): lanes (j, j + 8) two chains at a time, each of `D`
-    /// registers, combined in `reduce16`'s tree as they complete.
+    /// Elements `0..16` (relative to `out`, `v`) of `R` rows of
+    /// [`f::value_sum16_f16`]: lanes (j, j + 8) as two chains per row at a
+    /// time, each value converted once for the `R` rows, the pairs
+    /// combined in `reduce16`'s tree as they complete.
     ///
     /// # Safety
-    /// AVX-512F and F16C; every row i < w.len() has 16·D readable values
-    /// at `i·stride + c` in `v`.
+    /// AVX-512F and F16C; `R` rows of `n ≥ 1` weights at `w` (stride
+    /// `ws`), `n` rows of 16 readable values at `v` (stride `vs`), `R` rows
+    /// of 16 writable values at `out` (stride `hd`).
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     #[inline]
-    unsafe fn sum_chunk<const D: usize>(
-        out: &mut [f32],
-        w: &[f32],
-        v: &[f16],
-        stride: usize,
-        c: usize,
+    unsafe fn sum_rows<const R: usize>(
+        out: *mut f32,
+        hd: usize,
+        w: *const f32,
+        ws: usize,
+        n: usize,
+        v: *const f16,
+        vs: usize,
     ) {
-        let (vp, n) = (v.as_ptr(), w.len());
-        // Lane chain pair (j, j + 8) summed: t8_j = lane j+8 + lane j.
-        let t8 = |j: usize| -> [__m512; D] {
-            let mut lo = [_mm512_setzero_ps(); D];
-            let mut hi = [_mm512_setzero_ps(); D];
+        // SAFETY (for every access below): i < n and r < R, within the
+        // caller's bounds.
+        let t8 = |j: usize| -> [__m512; R] {
+            let mut lo = [_mm512_setzero_ps(); R];
+            let mut hi = [_mm512_setzero_ps(); R];
             let mut i = j;
-            while i < n {
-                let wi = _mm512_set1_ps(w[i]);
-                for (k, lo) in lo.iter_mut().enumerate() {
-                    // SAFETY: row i < n holds 16·D values at i·stride + c.
-                    let x = unsafe { load_f16x16(vp.add(i * stride + c + 16 * k)) };
-                    *lo = _mm512_fmadd_ps(wi, x, *lo);
-                }
-                i += 8;
-                if i < n {
-                    let wi = _mm512_set1_ps(w[i]);
-                    for (k, hi) in hi.iter_mut().enumerate() {
-                        // SAFETY: as above, row i < n.
-                        let x = unsafe { load_f16x16(vp.add(i * stride + c + 16 * k)) };
-                        *hi = _mm512_fmadd_ps(wi, x, *hi);
+            while i + 8 < n {
+                // SAFETY: rows i and i + 8 < n.
+                unsafe {
+                    let x = load_f16x16(v.add(i * vs));
+                    let y = load_f16x16(v.add((i + 8) * vs));
+                    for r in 0..R {
+                        lo[r] = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(r * ws + i)), x, lo[r]);
+                        hi[r] = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(r * ws + i + 8)), y, hi[r]);
                     }
                 }
-                i += 8;
+                i += 16;
             }
-            std::array::from_fn(|k| _mm512_add_ps(hi[k], lo[k]))
+            if i < n {
+                // SAFETY: row i < n.
+                unsafe {
+                    let x = load_f16x16(v.add(i * vs));
+                    for r in 0..R {
+                        lo[r] = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(r * ws + i)), x, lo[r]);
+                    }
+                }
+            }
+            std::array::from_fn(|r| _mm512_add_ps(hi[r], lo[r]))
         };
-        let add = |a: [__m512; D], b: [__m512; D]| -> [__m512; D] {
-            std::array::from_fn(|k| _mm512_add_ps(a[k], b[k]))
+        let add = |a: [__m512; R], b: [__m512; R]| -> [__m512; R] {
+            std::array::from_fn(|r| _mm512_add_ps(a[r], b[r]))
         };
         // t4_j = t8_{j+4} + t8_j; sum = (t4_0 + t4_2) + (t4_1 + t4_3).
         let t4_0 = add(t8(4), t8(0));
@@ -103,9 +134,9 @@ mod imp {
         let t4_1 = add(t8(5), t8(1));
         let t4_3 = add(t8(7), t8(3));
         let sum = add(s02, add(t4_1, t4_3));
-        for (k, s) in sum.iter().enumerate() {
-            // SAFETY: `out` holds 16·D values.
-            unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * k), *s) };
+        for (r, s) in sum.iter().enumerate() {
+            // SAFETY: row r < R of `out` holds 16 values.
+            unsafe { _mm512_storeu_ps(out.add(r * hd), *s) };
         }
     }
 

@@ -63,6 +63,11 @@ pub(super) fn attend_batch_f16(
 
 /// [`attend_batch_f16`] with its tile (`16 * head_dim`) and a row
 /// buffer (`head_dim`).
+///
+/// A group's (token t, head j) pairs are rows r = t·per_kv + j, row r held
+/// in slot r mod `GROUP` of `heads[r / GROUP]` (its query in `queries`, its
+/// scores in `scores`): the heads of one token are neighbours, so the
+/// value pass reads each cached value once for all of them.
 #[allow(clippy::too_many_arguments)]
 fn batch_groups(
     at: &Attend<'_>,
@@ -79,18 +84,33 @@ fn batch_groups(
     let f = &at.ctx.kernels.float_ops;
     let (cache, layer) = (at.cache, at.layer);
     let (hd, qdim) = (c.head_dim, c.n_heads * c.head_dim);
+    let per_kv = heads.len();
     let scale = 1.0 / (hd as f32).sqrt();
     let stride = heads[0].scores.len() / GROUP;
+    let Some((values, vstride)) = cache.values_f16(layer, kvh, pos + n) else {
+        // Not reached (`attention` checks the cache): token by token.
+        for (j, hs) in heads.iter_mut().enumerate() {
+            for b in 0..n {
+                let qt = &q[b * qdim + (first + j) * hd..][..hd];
+                attend_head_f16(at, kvh, pos + b, qt, hs, b);
+            }
+        }
+        return;
+    };
     for b0 in (0..n).step_by(GROUP) {
         let g = GROUP.min(n - b0);
         let end = pos + b0 + g;
-        for (j, hs) in heads.iter_mut().enumerate() {
-            for t in 0..g {
-                let qt = &q[(b0 + t) * qdim + (first + j) * hd..][..hd];
-                round_f16(qt, &mut hs.queries[t * hd..(t + 1) * hd]);
-            }
+        let rows = g * per_kv;
+        for r in 0..rows {
+            let (t, j) = (r / per_kv, r % per_kv);
+            let qt = &q[(b0 + t) * qdim + (first + j) * hd..][..hd];
+            let slot = r % GROUP;
+            round_f16(
+                qt,
+                &mut heads[r / GROUP].queries[slot * hd..(slot + 1) * hd],
+            );
         }
-        // Scores of every (head, token) against 16 keys at a time.
+        // Scores of every row against 16 keys at a time.
         for p0 in (0..end).step_by(KEY_TILE) {
             let m = KEY_TILE.min(end - p0);
             let ktile = &mut tile[..KEY_TILE * hd];
@@ -104,39 +124,33 @@ fn batch_groups(
                     ktile[d * KEY_TILE + k] = x;
                 }
             }
-            for hs in heads.iter_mut() {
+            for (i, hs) in heads.iter_mut().enumerate().take(rows.div_ceil(GROUP)) {
+                let here = GROUP.min(rows - i * GROUP);
                 let out = &mut hs.scores[p0..];
-                (f.scores16)(&ktile[..], &hs.queries[..g * hd], scale, out, stride);
+                (f.scores16)(&ktile[..], &hs.queries[..here * hd], scale, out, stride);
             }
         }
-        for hs in heads.iter_mut() {
-            for t in 0..g {
-                let w = &mut hs.scores[t * stride..][..pos + b0 + t + 1];
-                (f.softmax)(w);
-                round_f16_in_place(w);
-            }
+        for r in 0..rows {
+            let slot = r % GROUP;
+            let w = &mut heads[r / GROUP].scores[slot * stride..][..pos + b0 + r / per_kv + 1];
+            (f.softmax)(w);
+            round_f16_in_place(w);
         }
-        // Weighted values of each token, straight from the f16 cache.
-        match cache.values_f16(layer, kvh, end) {
-            Some((values, vstride)) => {
-                for hs in heads.iter_mut() {
-                    for t in 0..g {
-                        let w = &hs.scores[t * stride..][..pos + b0 + t + 1];
-                        let out = &mut hs.out[(b0 + t) * hd..(b0 + t + 1) * hd];
-                        (f.value_sum16_f16)(out, w, values, vstride);
-                    }
-                }
+        // Weighted values, straight from the f16 cache: the heads of a
+        // token (the same positions) in runs within one scratch.
+        let mut r = 0;
+        while r < rows {
+            let t = r / per_kv;
+            let run = (GROUP - r % GROUP).min((t + 1) * per_kv - r);
+            let slot = r % GROUP;
+            let w = &heads[r / GROUP].scores[slot * stride..];
+            let sums = &mut tile[..run * hd];
+            (f.value_sum16_f16)(sums, run, w, stride, pos + b0 + t + 1, values, vstride);
+            for (i, s) in sums.chunks_exact(hd).enumerate() {
+                let j = (r + i) % per_kv;
+                heads[j].out[(b0 + t) * hd..(b0 + t + 1) * hd].copy_from_slice(s);
             }
-            // Not reached (`attention` checks the cache): token by token.
-            None => {
-                for (j, hs) in heads.iter_mut().enumerate() {
-                    for t in 0..g {
-                        let b = b0 + t;
-                        let qt = &q[b * qdim + (first + j) * hd..][..hd];
-                        attend_head_f16(at, kvh, pos + b, qt, hs, b);
-                    }
-                }
-            }
+            r += run;
         }
     }
 }
