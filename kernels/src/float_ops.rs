@@ -45,8 +45,10 @@ fn scale_pow2(v: f32, k: i32) -> f32 {
     if k > 127 {
         v * pow2(127) * pow2(k - 127)
     } else if k < -126 {
-        // v·2^(k+64) is normal and exact; the final ·2^−64 rounds once.
-        v * pow2(k + 64) * pow2(-64)
+        // v·2^(k+100) is normal and exact (k ≥ −192, so 2^(k+100) is a
+        // normal power of two); the final ·2^−100 rounds once. (With 64 in
+        // place of 100, k = −192 made 2^(k+64) a bit pattern of −∞.)
+        v * pow2(k + 100) * pow2(-100)
     } else {
         v * pow2(k)
     }

@@ -32,10 +32,11 @@ pub(crate) fn table(proof: Avx512, cpu: Cpu, name: &'static str) -> Kernels {
     }
 }
 
-/// The AVX-512 float operations: the FMA table, with the attention's tile
-/// kernels compiled for 512-bit registers (the same bodies, so the same
+/// The AVX-512 float operations: the FMA table, with the softmax and the
+/// attention's tile kernels on 512-bit registers (the same bodies, so the same
 /// bits as [`crate::float_ops::PLAIN`]).
 const FLOAT_OPS: FloatOps = FloatOps {
+    softmax: crate::x86::float512::softmax,
     scores16: crate::x86::float512::scores16,
     value_sum16_f16: crate::x86::float512::value_sum16_f16,
     ..avx2::FMA_FLOAT_OPS

@@ -28,8 +28,99 @@ pub(crate) fn value_sum16_f16(
     unsafe { imp::value_sum16_f16(out, rows, w, ws, n, v, vs) }
 }
 
+/// [`f::softmax`] on AVX-512F: llama.cpp's own vector form of it.
+pub(crate) fn softmax(x: &mut [f32]) {
+    // SAFETY: as for `scores16`.
+    unsafe { imp::softmax(x) }
+}
+
 mod imp {
     use super::*;
+
+    /// [`f::exp_approx`] of 16 lanes, the same operations (`scalef` is the
+    /// single rounding that `scale_pow2` reproduces).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn exp16(x: __m512) -> __m512 {
+        let c = |b: u32| _mm512_set1_ps(f32::from_bits(b));
+        let r = c(0x4b40_0000);
+        let z = _mm512_fmadd_ps(x, c(0x3fb8_aa3b), r);
+        let n = _mm512_sub_ps(z, r);
+        let b = _mm512_fnmadd_ps(n, c(0x35bf_be8e), _mm512_fnmadd_ps(n, c(0x3f31_7200), x));
+        let u = _mm512_mul_ps(b, b);
+        let j = _mm512_fmadd_ps(
+            _mm512_fmadd_ps(
+                _mm512_fmadd_ps(c(0x3c07_2010), b, c(0x3d2b_9f17)),
+                u,
+                _mm512_fmadd_ps(c(0x3e2a_af33), b, c(0x3eff_fedb)),
+            ),
+            u,
+            _mm512_fmadd_ps(c(0x3f7f_fff6), b, _mm512_set1_ps(1.0)),
+        );
+        let res = _mm512_scalef_ps(j, n);
+        let far = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(_mm512_abs_ps(n), _mm512_set1_ps(192.0));
+        if far == 0 {
+            return res;
+        }
+        let up = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(n, _mm512_setzero_ps());
+        let alt = _mm512_maskz_mov_ps(up, _mm512_set1_ps(f32::INFINITY));
+        _mm512_mask_blend_ps(far, res, alt)
+    }
+
+    /// [`f::reduce16`] of a register: j + j+8, then j + j+4, then
+    /// (0 + 2) + (1 + 3).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn reduce16(v: __m512) -> f32 {
+        let lo = _mm512_castps512_ps256(v);
+        let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+        let t8 = _mm256_add_ps(hi, lo);
+        let t4 = _mm_add_ps(_mm256_extractf128_ps::<1>(t8), _mm256_castps256_ps128(t8));
+        let t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+        _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)))
+    }
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn softmax(x: &mut [f32]) {
+        let len = x.len();
+        let p = x.as_mut_ptr();
+        let mask = |i: usize| -> __mmask16 {
+            if len - i >= 16 {
+                0xffff
+            } else {
+                (1u16 << (len - i)) - 1
+            }
+        };
+        let mut mx = _mm512_set1_ps(f32::NEG_INFINITY);
+        for i in (0..len).step_by(16) {
+            // SAFETY: the mask covers elements i..len only.
+            let v = unsafe { _mm512_mask_loadu_ps(mx, mask(i), p.add(i)) };
+            mx = _mm512_max_ps(mx, v);
+        }
+        let max = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+        let mut sum = 0f64;
+        for i in (0..len).step_by(16) {
+            let m = mask(i);
+            // SAFETY: the mask covers elements i..len only.
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(m, p.add(i));
+                let e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(v, max)));
+                _mm512_mask_storeu_ps(p.add(i), m, e);
+                sum += f64::from(reduce16(e));
+            }
+        }
+        let inv = _mm512_set1_ps((1.0 / sum) as f32);
+        for i in (0..len).step_by(16) {
+            let m = mask(i);
+            // SAFETY: the mask covers elements i..len only.
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(m, p.add(i));
+                _mm512_mask_storeu_ps(p.add(i), m, _mm512_mul_ps(v, inv));
+            }
+        }
+    }
 
     /// # Safety
     /// The CPU must support AVX-512F and F16C.
