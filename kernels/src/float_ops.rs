@@ -353,6 +353,32 @@ pub fn check_value_sum(
     );
 }
 
+/// Writes `from` (`[rows][batch]`) to `to` as `[batch][rows]` (the
+/// prompt products' outputs into the decoder's layout), eight rows at a
+/// time: each step reads eight rows of `batch` values and writes eight
+/// consecutive values of each output row. Moves values only, so every
+/// table gives the same bits.
+///
+/// # Panics
+/// When `batch` is 0 or the lengths differ or are not whole rows.
+#[inline(always)]
+pub fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
+    assert!(
+        batch > 0 && from.len() == to.len() && from.len().is_multiple_of(batch),
+        "transpose: lengths differ"
+    );
+    let rows = from.len() / batch;
+    for (block, vals) in from.chunks(8 * batch).enumerate() {
+        let r0 = 8 * block;
+        let n = vals.len() / batch;
+        for (b, dst) in to.chunks_exact_mut(rows).enumerate() {
+            for (i, d) in dst[r0..r0 + n].iter_mut().enumerate() {
+                *d = vals[i * batch + b];
+            }
+        }
+    }
+}
+
 /// The float operations of one kernel path, as function pointers. Every
 /// table computes the same bits (the bodies above); they differ only in
 /// whether the compiler may use hardware FMA and vector registers.
@@ -378,6 +404,8 @@ pub struct FloatOps {
     pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
     /// [`value_sum16_f16`].
     pub value_sum16_f16: fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize),
+    /// [`transpose`].
+    pub transpose: fn(&[f32], &mut [f32], usize),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -421,6 +449,9 @@ mod plain {
     ) {
         super::value_sum16_f16(out, rows, w, ws, n, v, vs)
     }
+    pub(super) fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
+        super::transpose(from, to, batch)
+    }
 }
 
 /// The baseline table (the reference; on x86_64 without FMA hardware it is
@@ -436,4 +467,5 @@ pub const PLAIN: FloatOps = FloatOps {
     dot4_f16_lanes16: plain::dot4_f16_lanes16,
     scores16: plain::scores16,
     value_sum16_f16: plain::value_sum16_f16,
+    transpose: plain::transpose,
 };

@@ -1,6 +1,7 @@
-//! The attention's tile kernels (`scores16`, `value_sum16_f16`) and the
-//! softmax on every path against the scalar reference, bit for bit, and
-//! against their definitions in terms of the single-row operations
+//! The attention's tile kernels (`scores16`, `value_sum16_f16`), the
+//! softmax and the prompt outputs' transpose on every path against the
+//! scalar reference, bit for bit, and against their definitions in terms
+//! of the single-row operations
 //! (`dot_lanes16`, `fma_acc` + `reduce16`): head widths that are and are
 //! not multiples of 16 and 64, odd row and position counts, f16 values over
 //! the whole finite range.
@@ -177,4 +178,28 @@ fn value_sum16_f16_short_values_panic_on_best_path() {
 fn scores16_short_output_panics_on_best_path() {
     let f = tables()[0].1;
     (f.scores16)(&[0.0; 256], &[0.0; 32], 1.0, &mut [0.0; 20], 16);
+}
+
+/// The transpose of every path equals the reference's on every shape with
+/// 1..=70 rows and 1..=70 columns (blocks of 8 and every edge).
+#[test]
+fn transpose_matches_reference_on_every_path() {
+    let mut r = Rng(0xA77E_0004);
+    for rows in 1..=70 {
+        for batch in [1, 2, 7, 8, 9, 16, 33, 64, 70] {
+            let from: Vec<f32> = (0..rows * batch).map(|_| unit(&mut r)).collect();
+            let mut want = vec![f32::NAN; from.len()];
+            float_ops::transpose(&from, &mut want, batch);
+            for (i, row) in from.chunks_exact(batch).enumerate() {
+                for (b, &x) in row.iter().enumerate() {
+                    assert_eq!(want[b * rows + i].to_bits(), x.to_bits());
+                }
+            }
+            for (name, f) in tables() {
+                let mut got = vec![f32::NAN; from.len()];
+                (f.transpose)(&from, &mut got, batch);
+                assert!(same(&got, &want), "{name} transpose {rows}×{batch}");
+            }
+        }
+    }
 }

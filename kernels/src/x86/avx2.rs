@@ -48,6 +48,7 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     dot4_f16_lanes16,
     scores16: fma_ops::scores16,
     value_sum16_f16: fma_ops::value_sum16_f16,
+    transpose: crate::x86::transpose::transpose,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.

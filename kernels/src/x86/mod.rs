@@ -36,3 +36,4 @@ pub(crate) mod q5k;
 pub(crate) mod q6k;
 mod q6k_vnni;
 pub(crate) mod q8_0;
+mod transpose;
