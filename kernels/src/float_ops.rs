@@ -379,6 +379,10 @@ pub fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
     }
 }
 
+/// The type of [`value_sum16_f16`]: (out, rows, weights, weight stride,
+/// positions, values, value stride).
+pub type ValueSumFn = fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize);
+
 /// The float operations of one kernel path, as function pointers. Every
 /// table computes the same bits (the bodies above); they differ only in
 /// whether the compiler may use hardware FMA and vector registers.
@@ -403,7 +407,7 @@ pub struct FloatOps {
     /// [`scores16`].
     pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
     /// [`value_sum16_f16`].
-    pub value_sum16_f16: fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize),
+    pub value_sum16_f16: ValueSumFn,
     /// [`transpose`].
     pub transpose: fn(&[f32], &mut [f32], usize),
 }

@@ -208,8 +208,8 @@ mod imp {
                 // SAFETY: row i < n.
                 unsafe {
                     let x = load_f16x16(v.add(i * vs));
-                    for r in 0..R {
-                        lo[r] = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(r * ws + i)), x, lo[r]);
+                    for (r, lo) in lo.iter_mut().enumerate() {
+                        *lo = _mm512_fmadd_ps(_mm512_set1_ps(*w.add(r * ws + i)), x, *lo);
                     }
                 }
             }
@@ -267,35 +267,23 @@ mod imp {
             "scores16: output too short"
         );
         let mut r = 0;
-        while r + 2 <= rows {
-            // SAFETY: rows r, r + 1 exist in `q`; their outputs end at
-            // stride·(r + 1) + 16 ≤ out.len().
-            unsafe {
-                rows_r::<2>(
-                    kt,
-                    q.as_ptr().add(r * hd),
-                    hd,
-                    scale,
-                    out,
-                    r * stride,
-                    stride,
-                )
+        while r < rows {
+            let step = match rows - r {
+                4.. => 4,
+                2 | 3 => 2,
+                _ => 1,
             };
-            r += 2;
-        }
-        if r < rows {
-            // SAFETY: as above, for the last row.
+            let qr = q[r * hd..].as_ptr();
+            // SAFETY: rows r..r + step exist in `q`; their outputs end at
+            // stride·(r + step − 1) + 16 ≤ out.len().
             unsafe {
-                rows_r::<1>(
-                    kt,
-                    q.as_ptr().add(r * hd),
-                    hd,
-                    scale,
-                    out,
-                    r * stride,
-                    stride,
-                )
-            };
+                match step {
+                    4 => rows_r::<4>(kt, qr, hd, scale, out, r * stride, stride),
+                    2 => rows_r::<2>(kt, qr, hd, scale, out, r * stride, stride),
+                    _ => rows_r::<1>(kt, qr, hd, scale, out, r * stride, stride),
+                }
+            }
+            r += step;
         }
     }
 
@@ -318,8 +306,8 @@ mod imp {
         stride: usize,
     ) {
         let k = kt.as_ptr();
-        let mut t8 = [[_mm512_setzero_ps(); 8]; R];
-        for j in 0..8 {
+        // t8_j = lane j+8 + lane j of each row's 16 dots.
+        let t8 = |j: usize| -> [__m512; R] {
             let mut lo = [_mm512_setzero_ps(); R];
             let mut hi = [_mm512_setzero_ps(); R];
             for c in 0..hd / 16 {
@@ -335,17 +323,23 @@ mod imp {
                     }
                 }
             }
-            for i in 0..R {
-                t8[i][j] = _mm512_add_ps(hi[i], lo[i]);
-            }
-        }
+            std::array::from_fn(|i| _mm512_add_ps(hi[i], lo[i]))
+        };
+        let add = |a: [__m512; R], b: [__m512; R]| -> [__m512; R] {
+            std::array::from_fn(|i| _mm512_add_ps(a[i], b[i]))
+        };
+        // reduce16's tree, pairs taken as they complete (few live values).
+        let t4_0 = add(t8(4), t8(0));
+        let t4_2 = add(t8(6), t8(2));
+        let s02 = add(t4_0, t4_2);
+        let t4_1 = add(t8(5), t8(1));
+        let t4_3 = add(t8(7), t8(3));
+        let sum = add(s02, add(t4_1, t4_3));
         let s = _mm512_set1_ps(scale);
-        for (i, t8) in t8.iter().enumerate() {
-            let t4: [__m512; 4] = std::array::from_fn(|j| _mm512_add_ps(t8[j + 4], t8[j]));
-            let sum = _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3]));
+        for (i, sum) in sum.iter().enumerate() {
             let o = &mut out[at + stride * i..][..KEY_TILE];
             // SAFETY: `o` holds 16 values.
-            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), _mm512_mul_ps(sum, s)) };
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), _mm512_mul_ps(*sum, s)) };
         }
     }
 }
