@@ -379,6 +379,21 @@ pub fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
     }
 }
 
+/// `x[i]` rounded to f16 (to nearest, ties to even; overflow to ±∞) and
+/// back: the attention's queries and weights as llama.cpp stores them.
+/// Through `half`'s slice conversions (vector instructions where the CPU
+/// has them) and a buffer on the stack.
+#[inline(always)]
+pub fn round_f16(x: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let mut buf = [f16::ZERO; 64];
+    for c in x.chunks_mut(64) {
+        let b = &mut buf[..c.len()];
+        b.convert_from_f32_slice(c);
+        b.convert_to_f32_slice(c);
+    }
+}
+
 /// The type of [`value_sum16_f16`]: (out, rows, weights, weight stride,
 /// positions, values, value stride).
 pub type ValueSumFn = fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize);
@@ -410,6 +425,8 @@ pub struct FloatOps {
     pub value_sum16_f16: ValueSumFn,
     /// [`transpose`].
     pub transpose: fn(&[f32], &mut [f32], usize),
+    /// [`round_f16`].
+    pub round_f16: fn(&mut [f32]),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -456,6 +473,9 @@ mod plain {
     pub(super) fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
         super::transpose(from, to, batch)
     }
+    pub(super) fn round_f16(x: &mut [f32]) {
+        super::round_f16(x)
+    }
 }
 
 /// The baseline table (the reference; on x86_64 without FMA hardware it is
@@ -472,4 +492,5 @@ pub const PLAIN: FloatOps = FloatOps {
     scores16: plain::scores16,
     value_sum16_f16: plain::value_sum16_f16,
     transpose: plain::transpose,
+    round_f16: plain::round_f16,
 };

@@ -203,3 +203,32 @@ fn transpose_matches_reference_on_every_path() {
         }
     }
 }
+
+/// round_f16 of every path: f16's round-to-nearest-even (and overflow to
+/// infinity) for values over f32's whole range, including f16's subnormals
+/// and halfway cases, on every length's tail.
+#[test]
+fn round_f16_matches_half_on_every_path() {
+    let mut r = Rng(0xA77E_0005);
+    for case in 0..500 {
+        let n = 1 + case % 70;
+        let x: Vec<f32> = (0..n)
+            .map(|_| match r.below(4) {
+                0 => {
+                    f32::from_bits(r.u64() as u32 & 0x7f7f_ffff)
+                        * if r.below(2) == 0 { 1.0 } else { -1.0 }
+                }
+                // Halfway between two f16 values, around f16's subnormals and its top.
+                1 => f16::from_bits(r.u64() as u16 & 0x7bff).to_f32() * (1.0 + 1.0 / 2048.0),
+                2 => unit(&mut r) * 1e-6,
+                _ => unit(&mut r) * 70_000.0,
+            })
+            .collect();
+        let want: Vec<f32> = x.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+        for (name, f) in tables() {
+            let mut got = x.clone();
+            (f.round_f16)(&mut got);
+            assert!(same(&got, &want), "{name} round_f16 case {case}");
+        }
+    }
+}

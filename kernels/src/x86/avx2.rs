@@ -49,6 +49,7 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     scores16: fma_ops::scores16,
     value_sum16_f16: fma_ops::value_sum16_f16,
     transpose: crate::x86::transpose::transpose,
+    round_f16: crate::float_ops::PLAIN.round_f16,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.

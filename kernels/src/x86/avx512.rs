@@ -37,6 +37,7 @@ pub(crate) fn table(proof: Avx512, cpu: Cpu, name: &'static str) -> Kernels {
 /// bits as [`crate::float_ops::PLAIN`]).
 const FLOAT_OPS: FloatOps = FloatOps {
     softmax: crate::x86::float512::softmax,
+    round_f16: crate::x86::float512::round_f16,
     scores16: crate::x86::float512::scores16,
     value_sum16_f16: crate::x86::float512::value_sum16_f16,
     ..avx2::FMA_FLOAT_OPS

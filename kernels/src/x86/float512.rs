@@ -34,8 +34,34 @@ pub(crate) fn softmax(x: &mut [f32]) {
     unsafe { imp::softmax(x) }
 }
 
+/// [`f::round_f16`] on AVX-512F (`vcvtps2ph` to nearest even and back).
+pub(crate) fn round_f16(x: &mut [f32]) {
+    // SAFETY: as for `scores16`.
+    unsafe { imp::round_f16(x) }
+}
+
 mod imp {
     use super::*;
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    pub(super) unsafe fn round_f16(x: &mut [f32]) {
+        let (len, p) = (x.len(), x.as_mut_ptr());
+        for i in (0..len).step_by(16) {
+            let m: __mmask16 = if len - i >= 16 {
+                0xffff
+            } else {
+                (1u16 << (len - i)) - 1
+            };
+            // SAFETY: the mask covers elements i..len only.
+            unsafe {
+                let v = _mm512_maskz_loadu_ps(m, p.add(i));
+                let h = _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v);
+                _mm512_mask_storeu_ps(p.add(i), m, _mm512_cvtph_ps(h));
+            }
+        }
+    }
 
     /// [`f::exp_approx`] of 16 lanes, the same operations (`scalef` is the
     /// single rounding that `scale_pow2` reproduces).

@@ -5,15 +5,13 @@
 //! The same operations per (head, token) as [`super::attend_head_f16`] for
 //! a batch, in the same order, so the same bits.
 
-use super::{
-    attend_head_f16, round_f16, round_f16_in_place, row_to_f32, Attend, HeadScratch, GROUP,
-};
+use super::{attend_head_f16, row_to_f32, Attend, HeadScratch, GROUP};
 use edge_llama_kernels::float_ops::KEY_TILE;
 use std::cell::RefCell;
 
 thread_local! {
-    /// This thread's f32 tile of 16 keys (transposed), `16 * head_dim`
-    /// (4 KiB at head_dim 64), grown on first use.
+    /// This thread's f32 tile: 16 keys transposed, then the same keys as
+    /// rows, `2 * 16 * head_dim` (8 KiB at head_dim 64), grown on first use.
     static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -33,7 +31,7 @@ pub(super) fn fits(head_dim: usize, n_heads: usize, n_kv_heads: usize) -> bool {
 /// Tokens go in groups of [`GROUP`]; token t of a group attends positions
 /// `0..=pos + b0 + t`. Per group:
 /// - each query rounded to f16 (`queries`);
-/// - scores: 16 keys at a time converted and transposed into `tile`, then
+/// - scores: 16 keys at a time converted, then transposed into `tile`, then
 ///   [`edge_llama_kernels::float_ops::scores16`] for every head's queries
 ///   (keys past a token's own position are computed but never read);
 /// - softmax of each token's scores, rounded to f16;
@@ -52,17 +50,15 @@ pub(super) fn attend_batch_f16(
 ) {
     let hd = at.ctx.config.head_dim;
     TILE.with_borrow_mut(|tile| {
-        if tile.len() < KEY_TILE * hd {
-            tile.resize(KEY_TILE * hd, 0.0);
+        if tile.len() < 2 * KEY_TILE * hd {
+            tile.resize(2 * KEY_TILE * hd, 0.0);
         }
-        let mut row = std::mem::take(&mut heads[0].value);
-        batch_groups(at, kvh, first, pos, n, q, heads, tile, &mut row);
-        heads[0].value = row;
+        batch_groups(at, kvh, first, pos, n, q, heads, tile);
     });
 }
 
-/// [`attend_batch_f16`] with its tile (`16 * head_dim`) and a row
-/// buffer (`head_dim`).
+/// [`attend_batch_f16`] with its tile (`2 * 16 * head_dim`: 16 keys
+/// transposed, and the same keys as rows).
 ///
 /// A group's (token t, head j) pairs are rows r = t·per_kv + j, row r held
 /// in slot r mod `GROUP` of `heads[r / GROUP]` (its query in `queries`, its
@@ -78,7 +74,6 @@ fn batch_groups(
     q: &[f32],
     heads: &mut [HeadScratch],
     tile: &mut [f32],
-    row: &mut [f32],
 ) {
     let c = at.ctx.config;
     let f = &at.ctx.kernels.float_ops;
@@ -105,25 +100,23 @@ fn batch_groups(
             let (t, j) = (r / per_kv, r % per_kv);
             let qt = &q[(b0 + t) * qdim + (first + j) * hd..][..hd];
             let slot = r % GROUP;
-            round_f16(
-                qt,
-                &mut heads[r / GROUP].queries[slot * hd..(slot + 1) * hd],
-            );
+            let qr = &mut heads[r / GROUP].queries[slot * hd..(slot + 1) * hd];
+            qr.copy_from_slice(qt);
+            (f.round_f16)(qr);
         }
         // Scores of every row against 16 keys at a time.
         for p0 in (0..end).step_by(KEY_TILE) {
             let m = KEY_TILE.min(end - p0);
-            let ktile = &mut tile[..KEY_TILE * hd];
-            for k in 0..KEY_TILE {
+            // The keys as f32 rows (zero past the last), then transposed.
+            let (ktile, keys) = tile.split_at_mut(KEY_TILE * hd);
+            for (k, key) in keys[..KEY_TILE * hd].chunks_exact_mut(hd).enumerate() {
                 if k < m {
-                    row_to_f32(cache.key(layer, p0 + k, kvh), row);
+                    row_to_f32(cache.key(layer, p0 + k, kvh), key);
                 } else {
-                    row.fill(0.0);
-                }
-                for (d, &x) in row.iter().enumerate() {
-                    ktile[d * KEY_TILE + k] = x;
+                    key.fill(0.0);
                 }
             }
+            (f.transpose)(&keys[..KEY_TILE * hd], ktile, hd);
             for (i, hs) in heads.iter_mut().enumerate().take(rows.div_ceil(GROUP)) {
                 let here = GROUP.min(rows - i * GROUP);
                 let out = &mut hs.scores[p0..];
@@ -134,7 +127,7 @@ fn batch_groups(
             let slot = r % GROUP;
             let w = &mut heads[r / GROUP].scores[slot * stride..][..pos + b0 + r / per_kv + 1];
             (f.softmax)(w);
-            round_f16_in_place(w);
+            (f.round_f16)(w);
         }
         // Weighted values, straight from the f16 cache: the heads of a
         // token (the same positions) in runs within one scratch.
