@@ -12,6 +12,7 @@
 //! the same bodies with FMA enabled for speed (see `x86::avx2`).
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 /// llama.cpp's vector `expf` for AVX-512 (`ggml_v_expf`, adapted from Arm's
 /// optimized routines): e^x = 2^n · p(b) with n = round(x·log2 e) and
@@ -317,15 +318,31 @@ pub fn value_sum16_f16(
     }
     let hd = out.len() / rows;
     check_value_sum(out.len(), rows, w.len(), wstride, n, v.len(), vstride);
-    for (r, out) in out.chunks_exact_mut(hd).enumerate() {
-        let w = &w[r * wstride..][..n];
-        for (d, o) in out.iter_mut().enumerate() {
-            let mut lanes = [0f32; 16];
-            for (i, &wi) in w.iter().enumerate() {
-                let l = &mut lanes[i % 16];
-                *l = wi.mul_add(v[i * vstride + d].to_f32(), *l);
+    // Up to 8 rows and 16 elements at a time: each 16-value piece of a
+    // value row widened once (through `half`'s slice conversion) for all
+    // the rows, their 16 lanes on the stack.
+    for r0 in (0..rows).step_by(8) {
+        let rb = 8.min(rows - r0);
+        for c0 in (0..hd).step_by(16) {
+            let wd = 16.min(hd - c0);
+            let mut lanes = [[[0f32; 16]; 16]; 8];
+            let mut x = [0f32; 16];
+            for i in 0..n {
+                v[i * vstride + c0..][..wd].convert_to_f32_slice(&mut x[..wd]);
+                for (rr, lanes) in lanes.iter_mut().enumerate().take(rb) {
+                    let wi = w[(r0 + rr) * wstride + i];
+                    let l = &mut lanes[i % 16];
+                    for k in 0..16 {
+                        l[k] = wi.mul_add(x[k], l[k]);
+                    }
+                }
             }
-            *o = reduce16(&lanes);
+            for (rr, lanes) in lanes.iter().enumerate().take(rb) {
+                let o = &mut out[(r0 + rr) * hd + c0..][..wd];
+                for (k, o) in o.iter_mut().enumerate() {
+                    *o = reduce16(&std::array::from_fn(|l| lanes[l][k]));
+                }
+            }
         }
     }
 }
@@ -385,7 +402,6 @@ pub fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
 /// has them) and a buffer on the stack.
 #[inline(always)]
 pub fn round_f16(x: &mut [f32]) {
-    use half::slice::HalfFloatSliceExt;
     let mut buf = [f16::ZERO; 64];
     for c in x.chunks_mut(64) {
         let b = &mut buf[..c.len()];
