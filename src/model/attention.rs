@@ -1,8 +1,9 @@
 //! Grouped-query attention over the KV cache, for every token of a batch.
 //! Heads are independent: with a pool and enough work they run in
-//! parallel (one fork-join per layer for the whole batch), each head on one
-//! thread with the same code, so the result does not depend on the thread
-//! count.
+//! parallel (one fork-join per layer for the whole batch), each head (for
+//! a batch over an f16 cache, each kv head's group of query heads, see
+//! [`batch`]) on one thread with the same code, so the result does not
+//! depend on the thread count.
 
 use super::config::Config;
 use super::forward::{Ctx, MAX_BATCH};
