@@ -233,6 +233,26 @@ impl KvCache {
     pub(crate) fn value(&self, layer: usize, pos: usize, kv_head: usize) -> Row<'_> {
         self.row(&self.values[layer], pos, kv_head)
     }
+
+    /// The f16 values of `kv_head` in `layer` at positions `0..n` as one
+    /// slice, position p's row at `p * stride`, with `stride` (`kv_dim`):
+    /// `None` unless the cache is f16 and `1 <= n <= capacity` (below the
+    /// capacity, position p is slot p).
+    pub(crate) fn values_f16(
+        &self,
+        layer: usize,
+        kv_head: usize,
+        n: usize,
+    ) -> Option<(&[f16], usize)> {
+        match &self.values[layer] {
+            Store::F16(v) if (1..=self.config.capacity).contains(&n) => {
+                let at = kv_head * self.head_dim;
+                let end = (n - 1) * self.kv_dim + at + self.head_dim;
+                Some((v.get(at..end)?, self.kv_dim))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The cache in a saved session: slots `0..n` of every layer, keys then

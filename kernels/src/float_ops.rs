@@ -12,6 +12,7 @@
 //! the same bodies with FMA enabled for speed (see `x86::avx2`).
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
 
 /// llama.cpp's vector `expf` for AVX-512 (`ggml_v_expf`, adapted from Arm's
 /// optimized routines): e^x = 2^n · p(b) with n = round(x·log2 e) and
@@ -45,8 +46,10 @@ fn scale_pow2(v: f32, k: i32) -> f32 {
     if k > 127 {
         v * pow2(127) * pow2(k - 127)
     } else if k < -126 {
-        // v·2^(k+64) is normal and exact; the final ·2^−64 rounds once.
-        v * pow2(k + 64) * pow2(-64)
+        // v·2^(k+100) is normal and exact (k ≥ −192, so 2^(k+100) is a
+        // normal power of two); the final ·2^−100 rounds once. (With 64 in
+        // place of 100, k = −192 made 2^(k+64) a bit pattern of −∞.)
+        v * pow2(k + 100) * pow2(-100)
     } else {
         v * pow2(k)
     }
@@ -227,6 +230,190 @@ pub fn fma_acc(acc: &mut [f32], w: f32, v: &[f32]) {
     }
 }
 
+/// Keys per tile of [`scores16`].
+pub const KEY_TILE: usize = 16;
+
+/// Scaled [`dot_lanes16`] scores of query rows against a tile of 16 keys
+/// stored transposed: `kt` holds `hd` rows of 16 values (`kt[16·d + k]` is
+/// element d of key k; `hd` a multiple of 16), `q` holds the query rows
+/// (`hd` values each), and `out[stride·r + k]` receives
+/// `dot_lanes16(key k, query r) · scale`, bit for bit. With the keys along
+/// the vector lanes, lane l of every dot is one FMA chain over the
+/// elements d ≡ l (mod 16) and the 16-lane reduction is element-wise adds
+/// in [`reduce16`]'s order, so no dot needs a horizontal sum.
+///
+/// # Panics
+/// When `kt.len()` is not a multiple of 256, `q.len()` not a multiple of
+/// `hd`, or `out` is shorter than `stride·(rows − 1) + 16`.
+#[inline(always)]
+pub fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
+    assert!(
+        kt.len().is_multiple_of(16 * KEY_TILE) && !kt.is_empty(),
+        "scores16: key tile is not 16 keys of a multiple of 16 elements"
+    );
+    let hd = kt.len() / KEY_TILE;
+    assert!(
+        q.len().is_multiple_of(hd),
+        "scores16: queries are not whole rows"
+    );
+    let rows = q.len() / hd;
+    if rows == 0 {
+        return;
+    }
+    assert!(
+        out.len() >= stride * (rows - 1) + KEY_TILE,
+        "scores16: output too short"
+    );
+    for (r, qr) in q.chunks_exact(hd).enumerate() {
+        // t8[j] = lane j+8 + lane j of each key's dot, as in `reduce16`.
+        let mut t8 = [[0f32; KEY_TILE]; 8];
+        for (j, t) in t8.iter_mut().enumerate() {
+            let mut lo = [0f32; KEY_TILE];
+            let mut hi = [0f32; KEY_TILE];
+            for (c, qc) in qr.chunks_exact(16).enumerate() {
+                let kl = &kt[(16 * c + j) * KEY_TILE..][..KEY_TILE];
+                let kh = &kt[(16 * c + j + 8) * KEY_TILE..][..KEY_TILE];
+                for k in 0..KEY_TILE {
+                    lo[k] = kl[k].mul_add(qc[j], lo[k]);
+                    hi[k] = kh[k].mul_add(qc[j + 8], hi[k]);
+                }
+            }
+            for k in 0..KEY_TILE {
+                t[k] = hi[k] + lo[k];
+            }
+        }
+        let o = &mut out[r * stride..][..KEY_TILE];
+        for k in 0..KEY_TILE {
+            let t4: [f32; 4] = std::array::from_fn(|j| t8[j + 4][k] + t8[j][k]);
+            o[k] = ((t4[0] + t4[2]) + (t4[1] + t4[3])) * scale;
+        }
+    }
+}
+
+/// The attention's lane-ordered weighted sums of f16 rows, reduced, for
+/// `rows` weight rows over the same `n` value rows: `out` holds `rows`
+/// rows of `hd = out.len() / rows`; element d of output row r is
+/// [`reduce16`] of 16 lanes, lane l the chain of fused multiply-adds
+/// `fma(w_r[i], v_i[d], ·)` over i ≡ l (mod 16), i < n, in index order
+/// from +0, where `w_r` is `w[r·wstride..][..n]` and value row i is
+/// `v[i·vstride..][..hd]` widened to f32 (exactly). The same bits as
+/// [`fma_acc`] into 16 zeroed lane rows (row i into lane i mod 16, rows
+/// widened first), then `reduce16` element by element; without a widened
+/// copy or lanes in memory, each value read once for all the rows.
+///
+/// # Panics
+/// When `out.len()` is not `rows` rows, or `w` or `v` is too short.
+#[inline(always)]
+pub fn value_sum16_f16(
+    out: &mut [f32],
+    rows: usize,
+    w: &[f32],
+    wstride: usize,
+    n: usize,
+    v: &[f16],
+    vstride: usize,
+) {
+    if rows == 0 {
+        return;
+    }
+    let hd = out.len() / rows;
+    check_value_sum(out.len(), rows, w.len(), wstride, n, v.len(), vstride);
+    // Up to 8 rows and 16 elements at a time: each 16-value piece of a
+    // value row widened once (through `half`'s slice conversion) for all
+    // the rows, their 16 lanes on the stack.
+    for r0 in (0..rows).step_by(8) {
+        let rb = 8.min(rows - r0);
+        for c0 in (0..hd).step_by(16) {
+            let wd = 16.min(hd - c0);
+            let mut lanes = [[[0f32; 16]; 16]; 8];
+            let mut x = [0f32; 16];
+            for i in 0..n {
+                v[i * vstride + c0..][..wd].convert_to_f32_slice(&mut x[..wd]);
+                for (rr, lanes) in lanes.iter_mut().enumerate().take(rb) {
+                    let wi = w[(r0 + rr) * wstride + i];
+                    let l = &mut lanes[i % 16];
+                    for k in 0..16 {
+                        l[k] = wi.mul_add(x[k], l[k]);
+                    }
+                }
+            }
+            for (rr, lanes) in lanes.iter().enumerate().take(rb) {
+                let o = &mut out[(r0 + rr) * hd + c0..][..wd];
+                for (k, o) in o.iter_mut().enumerate() {
+                    *o = reduce16(&std::array::from_fn(|l| lanes[l][k]));
+                }
+            }
+        }
+    }
+}
+
+/// The length checks of [`value_sum16_f16`] (`rows` ≥ 1).
+///
+/// # Panics
+/// When they fail.
+#[inline(always)]
+pub fn check_value_sum(
+    out: usize,
+    rows: usize,
+    w: usize,
+    wstride: usize,
+    n: usize,
+    v: usize,
+    vstride: usize,
+) {
+    let hd = out / rows;
+    assert!(
+        hd * rows == out
+            && (n == 0 || w >= wstride * (rows - 1) + n)
+            && (n == 0 || v >= vstride * (n - 1) + hd),
+        "value_sum16_f16: lengths differ"
+    );
+}
+
+/// Writes `from` (`[rows][batch]`) to `to` as `[batch][rows]` (the
+/// prompt products' outputs into the decoder's layout), eight rows at a
+/// time: each step reads eight rows of `batch` values and writes eight
+/// consecutive values of each output row. Moves values only, so every
+/// table gives the same bits.
+///
+/// # Panics
+/// When `batch` is 0 or the lengths differ or are not whole rows.
+#[inline(always)]
+pub fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
+    assert!(
+        batch > 0 && from.len() == to.len() && from.len().is_multiple_of(batch),
+        "transpose: lengths differ"
+    );
+    let rows = from.len() / batch;
+    for (block, vals) in from.chunks(8 * batch).enumerate() {
+        let r0 = 8 * block;
+        let n = vals.len() / batch;
+        for (b, dst) in to.chunks_exact_mut(rows).enumerate() {
+            for (i, d) in dst[r0..r0 + n].iter_mut().enumerate() {
+                *d = vals[i * batch + b];
+            }
+        }
+    }
+}
+
+/// `x[i]` rounded to f16 (to nearest, ties to even; overflow to ±∞) and
+/// back: the attention's queries and weights as llama.cpp stores them.
+/// Through `half`'s slice conversions (vector instructions where the CPU
+/// has them) and a buffer on the stack.
+#[inline(always)]
+pub fn round_f16(x: &mut [f32]) {
+    let mut buf = [f16::ZERO; 64];
+    for c in x.chunks_mut(64) {
+        let b = &mut buf[..c.len()];
+        b.convert_from_f32_slice(c);
+        b.convert_to_f32_slice(c);
+    }
+}
+
+/// The type of [`value_sum16_f16`]: (out, rows, weights, weight stride,
+/// positions, values, value stride).
+pub type ValueSumFn = fn(&mut [f32], usize, &[f32], usize, usize, &[f16], usize);
+
 /// The float operations of one kernel path, as function pointers. Every
 /// table computes the same bits (the bodies above); they differ only in
 /// whether the compiler may use hardware FMA and vector registers.
@@ -248,6 +435,14 @@ pub struct FloatOps {
     pub dot_f16_vec64: fn(&[f16], &[f32]) -> f32,
     /// [`dot4_f16_lanes16`].
     pub dot4_f16_lanes16: fn(&[f16], &[f32], &mut [f32; 4]),
+    /// [`scores16`].
+    pub scores16: fn(&[f32], &[f32], f32, &mut [f32], usize),
+    /// [`value_sum16_f16`].
+    pub value_sum16_f16: ValueSumFn,
+    /// [`transpose`].
+    pub transpose: fn(&[f32], &mut [f32], usize),
+    /// [`round_f16`].
+    pub round_f16: fn(&mut [f32]),
 }
 
 /// Out-of-line copies of the bodies, compiled for the baseline target.
@@ -277,6 +472,26 @@ mod plain {
     pub(super) fn dot4_f16_lanes16(w: &[f16], x: &[f32], out: &mut [f32; 4]) {
         super::dot4_f16_lanes16(w, x, out)
     }
+    pub(super) fn scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize) {
+        super::scores16(kt, q, scale, out, stride)
+    }
+    pub(super) fn value_sum16_f16(
+        out: &mut [f32],
+        rows: usize,
+        w: &[f32],
+        ws: usize,
+        n: usize,
+        v: &[f16],
+        vs: usize,
+    ) {
+        super::value_sum16_f16(out, rows, w, ws, n, v, vs)
+    }
+    pub(super) fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
+        super::transpose(from, to, batch)
+    }
+    pub(super) fn round_f16(x: &mut [f32]) {
+        super::round_f16(x)
+    }
 }
 
 /// The baseline table (the reference; on x86_64 without FMA hardware it is
@@ -290,4 +505,8 @@ pub const PLAIN: FloatOps = FloatOps {
     dot_f16_lanes16: plain::dot_f16_lanes16,
     dot_f16_vec64: plain::dot_f16_vec64,
     dot4_f16_lanes16: plain::dot4_f16_lanes16,
+    scores16: plain::scores16,
+    value_sum16_f16: plain::value_sum16_f16,
+    transpose: plain::transpose,
+    round_f16: plain::round_f16,
 };

@@ -21,6 +21,13 @@ fn exp_approx_is_within_two_ulps_of_exp() {
     assert_eq!(exp_approx(-200.0), 0.0);
     assert_eq!(exp_approx(f32::NEG_INFINITY), 0.0);
     assert_eq!(exp_approx(200.0), f32::INFINITY);
+    // n = round(x·log2 e) = −192 and −191 (the last exponents before the
+    // flush) underflow to +0, as scalef does (not −∞ or NaN).
+    assert_eq!(exp_approx(-133.0).to_bits(), 0);
+    assert_eq!(exp_approx(-132.5).to_bits(), 0);
+    let mut s = [0.0, -133.0, -132.5, -1.0];
+    softmax(&mut s);
+    assert!(s.iter().all(|v| v.is_finite()) && s[1] == 0.0 && s[2] == 0.0);
     // Subnormal results are rounded once, like scalef: e^-100 ≈ 3.7e-44.
     let want = (-100f64).exp() as f32;
     assert!(ulps(exp_approx(-100.0), want) <= 1);

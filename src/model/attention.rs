@@ -1,8 +1,9 @@
 //! Grouped-query attention over the KV cache, for every token of a batch.
 //! Heads are independent: with a pool and enough work they run in
-//! parallel (one fork-join per layer for the whole batch), each head on one
-//! thread with the same code, so the result does not depend on the thread
-//! count.
+//! parallel (one fork-join per layer for the whole batch), each head (for
+//! a batch over an f16 cache, each kv head's group of query heads, see
+//! [`batch`]) on one thread with the same code, so the result does not
+//! depend on the thread count.
 
 use super::config::Config;
 use super::forward::{Ctx, MAX_BATCH};
@@ -11,6 +12,8 @@ use edge_llama_kernels::{BlockQ8_0, FloatOps, QK};
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
+
+mod batch;
 
 /// One attention head's buffers.
 pub(crate) struct HeadScratch {
@@ -30,6 +33,9 @@ pub(crate) struct HeadScratch {
     /// This head's output for each token of the batch, `MAX_BATCH` rows of
     /// `head_dim`.
     out: Vec<f32>,
+    /// The f16-rounded queries of a group of a batch's tokens, `GROUP`
+    /// rows of `head_dim` (see [`batch::attend_batch_f16`]).
+    queries: Vec<f32>,
 }
 
 impl HeadScratch {
@@ -37,12 +43,14 @@ impl HeadScratch {
     pub fn new(c: &Config, capacity: usize) -> HeadScratch {
         let hd = c.head_dim;
         HeadScratch {
-            scores: vec![0.0; GROUP * capacity],
+            // Rows of whole 16-key tiles (see `batch`).
+            scores: vec![0.0; GROUP * capacity.next_multiple_of(16)],
             value: vec![0.0; hd],
             q16: vec![0.0; hd],
             lanes: vec![0.0; VALUE_LANES.max(16 * GROUP) * hd],
             tail: vec![0.0; hd],
             out: vec![0.0; MAX_BATCH * hd],
+            queries: vec![0.0; GROUP * hd],
         }
     }
 }
@@ -110,6 +118,20 @@ pub(crate) fn attention(
     let heads = &mut heads[..c.n_heads];
     let per_kv = c.n_heads / c.n_kv_heads;
     let f16_cache = matches!(cache.key(layer, 0, 0), Row::F16(_));
+    if grouped && batch::fits(hd, c.n_heads, c.n_kv_heads) {
+        // A batch: the query heads of one kv head together.
+        let group = |(g, hs): (usize, &mut [HeadScratch])| {
+            batch::attend_batch_f16(&at, g, g * per_kv, pos, n, q, hs)
+        };
+        match ctx.pool {
+            Some(pool) if n * attended * qdim >= PARALLEL_ATTENTION_MIN => {
+                pool.install(|| heads.par_chunks_mut(per_kv).enumerate().for_each(group))
+            }
+            _ => heads.chunks_mut(per_kv).enumerate().for_each(group),
+        }
+        copy_out(heads, n, hd, att);
+        return;
+    }
     if n == 1 && f16_cache && (2..=MAX_GROUP_HEADS).contains(&per_kv) {
         // A lone token: the query heads of one kv head together, each
         // cached value converted once for all of them.
@@ -133,6 +155,13 @@ pub(crate) fn attention(
         }
         _ => heads.iter_mut().enumerate().for_each(one),
     }
+    copy_out(heads, n, hd, att);
+}
+
+/// Copies each head's outputs for the `n` tokens into `att`
+/// (`[n][n_heads * head_dim]`).
+fn copy_out(heads: &[HeadScratch], n: usize, hd: usize, att: &mut [f32]) {
+    let qdim = heads.len() * hd;
     for (h, hs) in heads.iter().enumerate() {
         for b in 0..n {
             att[b * qdim + h * hd..][..hd].copy_from_slice(&hs.out[b * hd..(b + 1) * hd]);

@@ -276,26 +276,9 @@ fn project<const N: usize>(
     });
     prepare_and_run(ctx, act, x, batch, &mut jobs)?;
     for ((w, out), (_, tmp)) in outs.iter_mut().zip(&jobs) {
-        transpose(tmp, &mut out[..w.rows * batch], batch);
+        (ctx.kernels.float_ops.transpose)(tmp, &mut out[..w.rows * batch], batch);
     }
     Ok(())
-}
-
-/// Writes `from` (`[rows][batch]`) to `to` as `[batch][rows]`, eight rows at
-/// a time: each step reads eight rows of `batch` values and writes eight
-/// consecutive values of each output row, instead of one value per cache
-/// line of `to`.
-fn transpose(from: &[f32], to: &mut [f32], batch: usize) {
-    let rows = from.len() / batch;
-    for (block, vals) in from.chunks(8 * batch).enumerate() {
-        let r0 = 8 * block;
-        let n = vals.len() / batch;
-        for (b, dst) in to.chunks_exact_mut(rows).enumerate() {
-            for (i, d) in dst[r0..r0 + n].iter_mut().enumerate() {
-                *d = vals[i * batch + b];
-            }
-        }
-    }
 }
 
 /// Prepares `x` for each run of consecutive jobs whose weights share an

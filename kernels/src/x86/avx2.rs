@@ -46,12 +46,17 @@ pub(crate) const FMA_FLOAT_OPS: FloatOps = FloatOps {
     dot_f16_lanes16,
     dot_f16_vec64,
     dot4_f16_lanes16,
+    scores16: fma_ops::scores16,
+    value_sum16_f16: fma_ops::value_sum16_f16,
+    transpose: crate::x86::transpose::transpose,
+    round_f16: crate::float_ops::PLAIN.round_f16,
 };
 
 /// Safe wrappers over the `float_ops` bodies compiled with AVX2 + FMA.
 /// Reachable only through tables built with an `Avx2` token.
 mod fma_ops {
     use crate::float_ops as f;
+    use half::f16;
 
     macro_rules! fma_wrappers {
         ($( $name:ident ( $($a:ident : $t:ty),* ) $(-> $r:ty)? ; )*) => {$(
@@ -73,6 +78,16 @@ mod fma_ops {
         dot_lanes16(a: &[f32], b: &[f32]) -> f32;
         dot_vec64(a: &[f32], b: &[f32]) -> f32;
         fma_acc(acc: &mut [f32], w: f32, v: &[f32]);
+        scores16(kt: &[f32], q: &[f32], scale: f32, out: &mut [f32], stride: usize);
+        value_sum16_f16(
+            out: &mut [f32],
+            rows: usize,
+            w: &[f32],
+            ws: usize,
+            n: usize,
+            v: &[f16],
+            vs: usize
+        );
     }
 }
 

@@ -14,7 +14,7 @@
 use crate::blocks::*;
 use crate::cpu::{Avx512, Cpu};
 use crate::x86::avx2;
-use crate::Kernels;
+use crate::{FloatOps, Kernels};
 use core::arch::x86_64::*;
 use half::f16;
 
@@ -27,10 +27,21 @@ pub(crate) fn table(proof: Avx512, cpu: Cpu, name: &'static str) -> Kernels {
         quantize_q8_0: avx2::table(proof.avx2(), cpu).quantize_q8_0,
         dot_f16_f32,
         dot_f32_f32,
-        float_ops: avx2::FMA_FLOAT_OPS,
+        float_ops: FLOAT_OPS,
         numerics: crate::quant::Numerics::Default,
     }
 }
+
+/// The AVX-512 float operations: the FMA table, with the softmax and the
+/// attention's tile kernels on 512-bit registers (the same bodies, so the same
+/// bits as [`crate::float_ops::PLAIN`]).
+const FLOAT_OPS: FloatOps = FloatOps {
+    softmax: crate::x86::float512::softmax,
+    round_f16: crate::x86::float512::round_f16,
+    scores16: crate::x86::float512::scores16,
+    value_sum16_f16: crate::x86::float512::value_sum16_f16,
+    ..avx2::FMA_FLOAT_OPS
+};
 
 // Safe wrappers, visible only inside `x86`: placed in a table only by a
 // constructor holding the token they name.

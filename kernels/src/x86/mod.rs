@@ -11,6 +11,7 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod block_macros;
+mod float512;
 mod gemv8;
 pub(crate) mod gemv_q4_0;
 pub(crate) mod gemv_q4_1;
@@ -37,6 +38,7 @@ pub(crate) mod q5k;
 pub(crate) mod q6k;
 mod q6k_vnni;
 pub(crate) mod q8_0;
+mod transpose;
 
 use crate::cpu::{Avx2, Avx512Vnni, Isa};
 use crate::quant::RowKernels;
