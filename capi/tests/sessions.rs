@@ -497,7 +497,9 @@ fn another_thread_cancels_a_long_prompt() {
             }
         })
     };
-    let tokens: Vec<u32> = (0..600).map(|i| 1 + (i * 7919) % 200).collect();
+    // Long enough (about 24 batches) that the canceller, spinning on the
+    // other core, gets in before the end even on a loaded machine.
+    let tokens: Vec<u32> = (0..3000).map(|i| 1 + (i * 7919) % 200).collect();
     started.wait();
     let t0 = std::time::Instant::now();
     // SAFETY: live handle; `tokens` readable.
