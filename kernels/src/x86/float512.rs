@@ -241,20 +241,29 @@ mod imp {
             }
             std::array::from_fn(|r| _mm512_add_ps(hi[r], lo[r]))
         };
+        let sum = tree8(t8);
+        for (r, s) in sum.iter().enumerate() {
+            // SAFETY: row r < R of `out` holds 16 values.
+            unsafe { _mm512_storeu_ps(out.add(r * hd), *s) };
+        }
+    }
+
+    /// The last three levels of reduce16's tree over eight partial sums
+    /// `t8(0..8)` of R rows: t4_j = t8(j + 4) + t8(j), then
+    /// (t4_0 + t4_2) + (t4_1 + t4_3); pairs are taken as they complete so
+    /// few values are live.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn tree8<const R: usize>(mut t8: impl FnMut(usize) -> [__m512; R]) -> [__m512; R] {
         let add = |a: [__m512; R], b: [__m512; R]| -> [__m512; R] {
             std::array::from_fn(|r| _mm512_add_ps(a[r], b[r]))
         };
-        // t4_j = t8_{j+4} + t8_j; sum = (t4_0 + t4_2) + (t4_1 + t4_3).
         let t4_0 = add(t8(4), t8(0));
         let t4_2 = add(t8(6), t8(2));
         let s02 = add(t4_0, t4_2);
         let t4_1 = add(t8(5), t8(1));
         let t4_3 = add(t8(7), t8(3));
-        let sum = add(s02, add(t4_1, t4_3));
-        for (r, s) in sum.iter().enumerate() {
-            // SAFETY: row r < R of `out` holds 16 values.
-            unsafe { _mm512_storeu_ps(out.add(r * hd), *s) };
-        }
+        add(s02, add(t4_1, t4_3))
     }
 
     /// Sixteen f16 values at `p` as f32 (exact).
@@ -351,16 +360,7 @@ mod imp {
             }
             std::array::from_fn(|i| _mm512_add_ps(hi[i], lo[i]))
         };
-        let add = |a: [__m512; R], b: [__m512; R]| -> [__m512; R] {
-            std::array::from_fn(|i| _mm512_add_ps(a[i], b[i]))
-        };
-        // reduce16's tree, pairs taken as they complete (few live values).
-        let t4_0 = add(t8(4), t8(0));
-        let t4_2 = add(t8(6), t8(2));
-        let s02 = add(t4_0, t4_2);
-        let t4_1 = add(t8(5), t8(1));
-        let t4_3 = add(t8(7), t8(3));
-        let sum = add(s02, add(t4_1, t4_3));
+        let sum = tree8(t8);
         let s = _mm512_set1_ps(scale);
         for (i, sum) in sum.iter().enumerate() {
             let o = &mut out[at + stride * i..][..KEY_TILE];
