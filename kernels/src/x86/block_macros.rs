@@ -504,3 +504,51 @@ macro_rules! blocks8_kernels {
     };
 }
 pub(crate) use blocks8_kernels;
+
+/// Safe wrappers around the block-order kernels a `blocks` module generates
+/// with the macros above (`dot_avx2`, `dot2_avx2`, `dot4_avx2`,
+/// `dot8_avx2`, `dot_vnni`, `dot4_vnni`, `dot8_vnni`) and its 8-row
+/// single-token kernel `$gemv8` (AVX-512 VNNI). The `avx2_*` wrappers may
+/// only be placed in a table by a constructor taking an `Avx2` token, the
+/// `vnni_*` ones by one taking an `Avx512Vnni` token.
+macro_rules! block_sums_wrappers {
+    ($wt:ty, $xt:ty, $gemv8:path) => {
+        pub(super) fn avx2_dot(w: &[$wt], x: &[$xt]) -> f32 {
+            // SAFETY: handed out only by constructors taking an `Avx2` token.
+            unsafe { dot_avx2(w, x) }
+        }
+        pub(super) fn avx2_dot2(w: &[$wt], x: &[$xt], out: &mut [f32; 2]) {
+            // SAFETY: handed out only by constructors taking an `Avx2` token.
+            unsafe { dot2_avx2(w, x, out) }
+        }
+        pub(super) fn avx2_dot4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            // SAFETY: handed out only by constructors taking an `Avx2` token.
+            unsafe { dot4_avx2(w, x, out) }
+        }
+        pub(super) fn avx2_tile8x1(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; 1]) {
+            // SAFETY: handed out only by constructors taking an `Avx2` token.
+            unsafe { dot8_avx2::<1>(w, x, out) }
+        }
+        pub(super) fn avx2_tile8x4(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; 4]) {
+            // SAFETY: handed out only by constructors taking an `Avx2` token.
+            unsafe { dot8_avx2::<4>(w, x, out) }
+        }
+        pub(super) fn vnni_dot(w: &[$wt], x: &[$xt]) -> f32 {
+            // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+            unsafe { dot_vnni(w, x) }
+        }
+        pub(super) fn vnni_dot4(w: &[$wt], x: &[$xt], out: &mut [f32; 4]) {
+            // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+            unsafe { dot4_vnni(w, x, out) }
+        }
+        pub(super) fn vnni_tile8x1(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; 1]) {
+            // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+            unsafe { $gemv8(w, x, out) }
+        }
+        pub(super) fn vnni_tile8x4(w: &[$wt], x: &[$xt], out: &mut [[f32; 8]; 4]) {
+            // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
+            unsafe { dot8_vnni::<4>(w, x, out) }
+        }
+    };
+}
+pub(crate) use block_sums_wrappers;

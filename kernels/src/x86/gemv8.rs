@@ -4,6 +4,21 @@
 
 use core::arch::x86_64::*;
 
+/// The first byte of 8 weight rows of `n` blocks each, stored back to back
+/// in `w`, and the bytes of one row.
+///
+/// # Panics
+/// When `w` is not 8 rows of `n` blocks.
+#[inline]
+pub(crate) fn rows8<W>(w: &[W], n: usize) -> (*const u8, usize) {
+    assert_eq!(
+        w.len(),
+        8 * n,
+        "dot8: weights are not 8 rows of the activation's length"
+    );
+    (w.as_ptr().cast(), n * std::mem::size_of::<W>())
+}
+
 /// Prefetches `LINES` cache lines at `base + tile_bytes + 8 · step_bytes`:
 /// called at each block position i with `step_bytes` = i · block bytes, it
 /// sweeps the next 8 rows (which follow these in the map) at 8 blocks per

@@ -16,7 +16,7 @@
 //! it replaces and 0.86 ns for the previous 8-row tile.
 
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
-use crate::x86::gemv8::{load_scales, prefetch_next_rows};
+use crate::x86::gemv8::{load_scales, prefetch_next_rows, rows8};
 use core::arch::x86_64::*;
 
 /// Eight Q4_0 rows (back to back in `w`) times one Q8_0 row: `out[0][r]`.
@@ -30,13 +30,7 @@ use core::arch::x86_64::*;
 pub(crate) unsafe fn gemv8_q4_0_q8_0(w: &[BlockQ4_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ4_0>();
     let n = x.len();
-    assert_eq!(
-        w.len(),
-        8 * n,
-        "dot8: weights are not 8 rows of the activation's length"
-    );
-    let row_bytes = n * B;
-    let base = w.as_ptr().cast::<u8>();
+    let (base, row_bytes) = rows8(w, n);
     let low = _mm256_set1_epi8(0xF);
     let eight = _mm256_set1_epi8(8);
     let mut acc = _mm256_setzero_ps();

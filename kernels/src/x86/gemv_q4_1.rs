@@ -14,7 +14,7 @@
 //! `dot`.
 
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
-use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows, rows8};
 use core::arch::x86_64::*;
 
 /// Eight Q4_1 rows (back to back in `w`) times one Q8_1 row: `out[0][r]`.
@@ -28,14 +28,8 @@ use core::arch::x86_64::*;
 pub(crate) unsafe fn gemv8_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ4_1>();
     let n = x.len();
-    assert_eq!(
-        w.len(),
-        8 * n,
-        "dot8: weights are not 8 rows of the activation's length"
-    );
-    let base = w.as_ptr().cast::<u8>();
+    let (base, row_bytes) = rows8(w, n);
     let low = _mm256_set1_epi8(0xF);
-    let row_bytes = n * B;
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         // `base + r·row_bytes + i·B` is block i of row r, inside `w` for

@@ -17,7 +17,7 @@
 use super::q4k_vnni::{fold_lanes, pair_bsums, scales_mins_k4};
 use crate::blocks::BlockQ8K;
 use crate::quants::q4_k::BlockQ4K;
-use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows, rows8};
 use core::arch::x86_64::*;
 
 /// Eight Q4_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
@@ -31,13 +31,7 @@ use core::arch::x86_64::*;
 unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ4K>();
     let n = x.len();
-    assert_eq!(
-        w.len(),
-        8 * n,
-        "dot8: weights are not 8 rows of the activation's length"
-    );
-    let base = w.as_ptr().cast::<u8>();
-    let row_bytes = n * B;
+    let (base, row_bytes) = rows8(w, n);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);

@@ -13,7 +13,7 @@
 
 use super::q6k_vnni::{lanes, load_bsums, load_x, prep};
 use crate::blocks::{BlockQ6K, BlockQ8K};
-use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows};
+use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows, rows8};
 use core::arch::x86_64::*;
 
 /// Eight Q6_K rows (back to back in `w`) times one Q8_K row: `out[0][r]`.
@@ -30,13 +30,7 @@ unsafe fn gemv8(w: &[BlockQ6K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     // ending there (the last two scales, then d) and keeps the high half.
     const D_WORD: usize = B - 4;
     let n = x.len();
-    assert_eq!(
-        w.len(),
-        8 * n,
-        "dot8: weights are not 8 rows of the activation's length"
-    );
-    let base = w.as_ptr().cast::<u8>();
-    let row_bytes = n * B;
+    let (base, row_bytes) = rows8(w, n);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);

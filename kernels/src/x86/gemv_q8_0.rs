@@ -12,7 +12,7 @@
 
 use crate::blocks::BlockQ8_0;
 use crate::x86::avx2::imp::reduce8;
-use crate::x86::gemv8::{hsum_broadcast, load_scales, prefetch_next_rows};
+use crate::x86::gemv8::{hsum_broadcast, load_scales, prefetch_next_rows, rows8};
 use core::arch::x86_64::*;
 
 /// Eight Q8_0 rows (back to back in `w`) times one Q8_0 row: `out[0][r]`.
@@ -26,13 +26,7 @@ use core::arch::x86_64::*;
 pub(crate) unsafe fn gemv8_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
     const B: usize = std::mem::size_of::<BlockQ8_0>();
     let n = x.len();
-    assert_eq!(
-        w.len(),
-        8 * n,
-        "dot8: weights are not 8 rows of the activation's length"
-    );
-    let row_bytes = n * B;
-    let base = w.as_ptr().cast::<u8>();
+    let (base, row_bytes) = rows8(w, n);
     let bias = _mm256_set1_epi8(-128);
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {

@@ -154,16 +154,31 @@ fn prep_q8_0(w: &[BlockQ8_0], out: &mut [u8]) {
     }
 }
 
+/// The number of block positions `weights` (prepared, `prep_bytes` each)
+/// and `panel` (packed, `act_bytes` each) both describe.
+///
+/// # Panics
+/// When the lengths do not describe the same number of block positions.
+pub(super) fn block_positions(
+    weights: &[u8],
+    panel: &[u8],
+    prep_bytes: usize,
+    act_bytes: usize,
+) -> usize {
+    let n = panel.len() / act_bytes;
+    assert!(
+        panel.len() == n * act_bytes && weights.len() == n * prep_bytes,
+        "panel: weights and activations disagree"
+    );
+    n
+}
+
 /// Prepared weights × one panel.
 ///
 /// # Panics
 /// When the lengths do not describe the same number of block positions.
 fn tile(weights: &[u8], panel: &[u8], out: &mut PanelOut) {
-    let n = panel.len() / ACT_BLOCK_BYTES;
-    assert!(
-        panel.len() == n * ACT_BLOCK_BYTES && weights.len() == n * PREP_BLOCK_BYTES,
-        "panel: weights and activations disagree"
-    );
+    let n = block_positions(weights, panel, PREP_BLOCK_BYTES, ACT_BLOCK_BYTES);
     // SAFETY: handed out only by `q4_0`, which takes an `Avx512Vnni`
     // token; the lengths were checked above.
     unsafe { tile_vnni(weights, panel, n, out) }

@@ -23,6 +23,7 @@
 //! `acc += (d_x·d_w)·f32(sumi) − (d_x·dmin_w)·f32(summ)`, in super-block
 //! order: the bits of [`crate::quants::q4_k::dot_q4k_q8k`].
 
+use super::panel::block_positions;
 use crate::blocks::{BlockQ8K, QK_K};
 use crate::cpu::Avx512Vnni;
 use crate::quant::panel::{PanelKernels, PanelOut, PANEL_ROWS, PANEL_TILE_ROWS};
@@ -203,11 +204,7 @@ pub(super) fn prefetch_next_tile<W>(w: &[W]) {
 /// # Panics
 /// When the lengths do not describe the same number of block positions.
 fn tile(weights: &[u8], panel: &[u8], out: &mut PanelOut) {
-    let n = panel.len() / ACT_BLOCK_BYTES;
-    assert!(
-        panel.len() == n * ACT_BLOCK_BYTES && weights.len() == n * PREP_BLOCK_BYTES,
-        "panel: weights and activations disagree"
-    );
+    let n = block_positions(weights, panel, PREP_BLOCK_BYTES, ACT_BLOCK_BYTES);
     // SAFETY: handed out only by `q4k`, which takes an `Avx512Vnni` token;
     // the lengths were checked above.
     unsafe { tile_vnni(weights, panel, n, out) }

@@ -16,6 +16,7 @@
 //! `acc = fma(f32(sumi)·d_w, d_x, acc)` in super-block order: the bits of
 //! `dot`.
 
+use super::panel::block_positions;
 use super::panel_kq::{pack_q8k, prefetch_next_tile, scaled_sums, ACT_BLOCK_BYTES, ACT_BS, ACT_QS};
 use crate::blocks::{BlockQ6K, BlockQ8K, QK_K};
 use crate::cpu::Avx512Vnni;
@@ -117,11 +118,7 @@ unsafe fn unpack_vnni(b: &BlockQ6K, vals: &mut [u8]) -> [i32; 16] {
 /// # Panics
 /// When the lengths do not describe the same number of block positions.
 fn tile(weights: &[u8], panel: &[u8], out: &mut PanelOut) {
-    let n = panel.len() / ACT_BLOCK_BYTES;
-    assert!(
-        panel.len() == n * ACT_BLOCK_BYTES && weights.len() == n * PREP_BLOCK_BYTES,
-        "panel: weights and activations disagree"
-    );
+    let n = block_positions(weights, panel, PREP_BLOCK_BYTES, ACT_BLOCK_BYTES);
     // SAFETY: handed out only by `q6k`, which takes an `Avx512Vnni` token;
     // the lengths were checked above.
     unsafe { tile_vnni(weights, panel, n, out) }

@@ -111,40 +111,9 @@ mod blocks {
         vnni::block4_q8_0(p, x)
     }
 
-    pub(super) fn avx2_dot(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-        // SAFETY: handed out only by constructors taking an `Avx2` token.
-        unsafe { dot_avx2(w, x) }
-    }
-    pub(super) fn avx2_dot2(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 2]) {
-        // SAFETY: handed out only by constructors taking an `Avx2` token.
-        unsafe { dot2_avx2(w, x, out) }
-    }
-    pub(super) fn avx2_dot4(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
-        // SAFETY: handed out only by constructors taking an `Avx2` token.
-        unsafe { dot4_avx2(w, x, out) }
-    }
-    pub(super) fn avx2_tile8x1(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
-        // SAFETY: handed out only by constructors taking an `Avx2` token.
-        unsafe { dot8_avx2::<1>(w, x, out) }
-    }
-    pub(super) fn avx2_tile8x4(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
-        // SAFETY: handed out only by constructors taking an `Avx2` token.
-        unsafe { dot8_avx2::<4>(w, x, out) }
-    }
-    pub(super) fn vnni_dot(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
-        // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-        unsafe { dot_vnni(w, x) }
-    }
-    pub(super) fn vnni_dot4(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32; 4]) {
-        // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-        unsafe { dot4_vnni(w, x, out) }
-    }
-    pub(super) fn vnni_tile8x1(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 1]) {
-        // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-        unsafe { crate::x86::gemv_q8_0::gemv8_q8_0_q8_0(w, x, out) }
-    }
-    pub(super) fn vnni_tile8x4(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [[f32; 8]; 4]) {
-        // SAFETY: handed out only by constructors taking an `Avx512Vnni` token.
-        unsafe { dot8_vnni::<4>(w, x, out) }
-    }
+    crate::x86::block_macros::block_sums_wrappers!(
+        BlockQ8_0,
+        BlockQ8_0,
+        crate::x86::gemv_q8_0::gemv8_q8_0_q8_0
+    );
 }
