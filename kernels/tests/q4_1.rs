@@ -14,6 +14,7 @@ use half::f16;
 mod common;
 
 use common::rng::Rng;
+use common::row_kernels::check_row_kernels;
 
 /// A Q4_1 weight row: any nibbles (often all 15), any (d, m).
 fn q4_1_row(r: &mut Rng, nb: usize) -> Vec<BlockQ4_1> {
@@ -80,45 +81,8 @@ fn q4_1_row_kernels_equal_the_reference() {
                 let nb = 1 + r.below(if case % 10 == 0 { 200 } else { 20 }) as usize;
                 let w: Vec<Vec<BlockQ4_1>> = (0..8).map(|_| q4_1_row(&mut r, nb)).collect();
                 let x: Vec<Vec<BlockQ8_1>> = (0..4).map(|_| q8_1_row(&mut r, nb)).collect();
-                let (wc, xc) = (w.concat(), x.concat());
                 let ctx = format!("{name} {numerics:?} (table: {table}) case {case} ({nb} blocks)");
-                for (row, wr) in w.iter().enumerate() {
-                    let (got, exp) = ((rk.dot)(wr, &x[0]), want(wr, &x[0]));
-                    assert!(same(got, exp), "{ctx}: dot row {row}: {got} vs {exp}");
-                    let mut o4 = [0f32; 4];
-                    rk.dot4(wr, &xc, &mut o4);
-                    for (v, xv) in x.iter().enumerate() {
-                        assert!(
-                            same(o4[v], want(wr, xv)),
-                            "{ctx}: dot4 row {row} vector {v}"
-                        );
-                    }
-                }
-                if let Some(f) = rk.rows2 {
-                    let mut o2 = [0f32; 2];
-                    f(&wc[..2 * nb], &x[1], &mut o2);
-                    for (row, o) in o2.iter().enumerate() {
-                        assert!(same(*o, want(&w[row], &x[1])), "{ctx}: rows2 row {row}");
-                    }
-                }
-                let mut t1 = [[0f32; 8]; 1];
-                rk.tile8::<1>(&wc, &x[2], &mut t1);
-                let mut t4 = [[0f32; 8]; 4];
-                rk.tile8::<4>(&wc, &xc, &mut t4);
-                for (row, wr) in w.iter().enumerate() {
-                    assert!(
-                        same(t1[0][row], want(wr, &x[2])),
-                        "{ctx}: tile8x1 row {row}: {} vs {}",
-                        t1[0][row],
-                        want(wr, &x[2])
-                    );
-                    for (v, xv) in x.iter().enumerate() {
-                        assert!(
-                            same(t4[v][row], want(wr, xv)),
-                            "{ctx}: tile8x4 row {row} vector {v}"
-                        );
-                    }
-                }
+                check_row_kernels(&rk, &w, &x, want, &ctx);
             }
         }
     }

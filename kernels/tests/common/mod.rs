@@ -8,6 +8,7 @@ pub mod gguf;
 pub mod kq_paths;
 pub mod kq_rows;
 pub mod rng;
+pub mod row_kernels;
 
 use std::io::Write;
 use std::path::PathBuf;
