@@ -14,7 +14,7 @@
 //! (which follow these in the map) are prefetched linearly: eight
 //! interleaved row streams defeat the hardware prefetcher.
 
-use super::q4k_vnni::{fold_lanes, pair_bsums, scales_mins_k4};
+use super::q4k_vnni::{lanes, load_x, pair_bsums, prep};
 use crate::blocks::BlockQ8K;
 use crate::quants::q4_k::BlockQ4K;
 use crate::x86::gemv8::{f16_halves, load_words, prefetch_next_rows, rows8};
@@ -35,12 +35,12 @@ unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     let mut acc = _mm256_setzero_ps();
     for (i, xb) in x.iter().enumerate() {
         prefetch_next_rows::<{ (8 * B).div_ceil(64) }>(base, 8 * n * B, i * B);
-        let xv = paired_x(xb);
+        let xv = load_x(xb);
         let q8s = pair_bsums(xb);
         // Plain loop (closures would not inline into `target_feature` code).
         let mut l = [_mm256_setzero_si256(); 8];
         for (r, lr) in l.iter_mut().enumerate() {
-            *lr = row_lanes(&w[r * n + i], &xv, q8s);
+            *lr = lanes(&prep(&w[r * n + i]), &xv, q8s);
         }
         // [s0 s0 s1 s1 | m0 m0 m1 m1], then [s0 s1 s2 s3 | m0 m1 m2 m3].
         let h01 = _mm256_hadd_epi32(l[0], l[1]);
@@ -64,74 +64,6 @@ unsafe fn gemv8(w: &[BlockQ4K], x: &[BlockQ8K], out: &mut [[f32; 8]; 1]) {
     }
     // SAFETY: `out[0]` holds 8 f32.
     unsafe { _mm256_storeu_ps(out[0].as_mut_ptr(), acc) };
-}
-
-/// The activation's 256 bytes in the order of a 64-byte load of the
-/// weights' levels: register 2h holds the elements of the low nibbles of
-/// `qs[64h..64h + 64]` (sub-blocks 4h and 4h + 2), register 2h + 1 those of
-/// the high nibbles (sub-blocks 4h + 1 and 4h + 3). Built once per
-/// super-block for all eight rows.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn paired_x(x: &BlockQ8K) -> [__m512i; 4] {
-    let p = x.qs.as_ptr();
-    // SAFETY: qs has 256 bytes; 32-byte loads at multiples of 32 below 256.
-    let h = |k: usize| unsafe { _mm256_loadu_si256(p.add(32 * k).cast()) };
-    let pair = |a: __m256i, b: __m256i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
-    [
-        pair(h(0), h(2)),
-        pair(h(1), h(3)),
-        pair(h(4), h(6)),
-        pair(h(5), h(7)),
-    ]
-}
-
-/// `vpshufb` controls putting i16 scale `a` in the low 256 bits and `b` in
-/// the high ones, from the eight scales broadcast to each 128-bit lane.
-const fn scale_pick(a: u8, b: u8) -> [u8; 64] {
-    let mut c = [0u8; 64];
-    let mut i = 0;
-    while i < 64 {
-        let s = if i < 32 { a } else { b };
-        c[i] = 2 * s + (i as u8 & 1);
-        i += 1;
-    }
-    c
-}
-const PICKS: [[u8; 64]; 4] = [
-    scale_pick(0, 2),
-    scale_pick(1, 3),
-    scale_pick(4, 6),
-    scale_pick(5, 7),
-];
-
-/// One row's super-block against [`paired_x`]: lanes 0..4 add up to sumi,
-/// lanes 4..8 to summ (all exact; the same sums as [`super::q4k_vnni`]).
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-#[inline]
-fn row_lanes(w: &BlockQ4K, xv: &[__m512i; 4], q8s: __m128i) -> __m256i {
-    let t = scales_mins_k4(&w.scales);
-    let sm = _mm256_cvtepu8_epi16(_mm_set_epi64x(
-        ((t[3] as u64) << 32 | t[2] as u64) as i64,
-        ((t[1] as u64) << 32 | t[0] as u64) as i64,
-    ));
-    let scales = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
-    let m4 = _mm512_set1_epi8(0xF);
-    let mut acc = _mm512_setzero_si512();
-    for h in 0..2 {
-        // SAFETY: qs has 128 bytes; a 64-byte load at 64h (h < 2).
-        let raw = unsafe { _mm512_loadu_si512(w.qs.as_ptr().add(64 * h).cast()) };
-        let lo = _mm512_and_si512(raw, m4);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(raw), m4);
-        for (k, q) in [lo, hi].into_iter().enumerate() {
-            let j = 2 * h + k;
-            // SAFETY: PICKS[j] holds 64 bytes.
-            let pick = unsafe { _mm512_loadu_si512(PICKS[j].as_ptr().cast()) };
-            let sc = _mm512_shuffle_epi8(scales, pick);
-            acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(q, xv[j]), sc);
-        }
-    }
-    fold_lanes(acc, _mm256_extracti128_si256::<1>(sm), q8s)
 }
 
 /// Safe wrapper: placed in a kernel table only by `x86::q4k::avx512_vnni`,
